@@ -1,0 +1,109 @@
+//! Turning a checked [`Policy`] into a [`CompiledPolicy`]: the decision tables for rules and
+//! guards, every expression compiled once, and each guard resolved against each tier's model
+//! capabilities. Nothing here reads files.
+
+pub(crate) mod expr;
+pub(crate) mod table;
+
+pub use expr::CompiledExpr;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::diag::Diagnostic;
+use crate::policy::{Policy, TierId};
+use table::{Columns, Table};
+
+/// A policy ready to route: immutable, shared between threads, swapped as a whole.
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    /// The checked policy it was built from (names, models, conditions for `explain`).
+    pub policy: Policy,
+    pub(crate) columns: Columns,
+    pub(crate) rules: Table,
+    pub(crate) guards: Table,
+    pub(crate) rule_exprs: Vec<Option<CompiledExpr>>,
+    pub(crate) guard_exprs: Vec<Option<CompiledExpr>>,
+    /// For each tier, the guards whose `require` its model does not meet, as a bitset.
+    pub(crate) unmet: Vec<Vec<u64>>,
+    /// Expressions that failed at run time under this policy (each is also logged).
+    pub(crate) expression_errors: AtomicU64,
+}
+
+impl CompiledPolicy {
+    /// Compiles a policy. Expression syntax errors are reported with their place in the file.
+    pub fn compile(policy: Policy) -> Result<CompiledPolicy, Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        let mut compile_all = |conds: Vec<&crate::policy::Condition>| -> Vec<Option<CompiledExpr>> {
+            conds
+                .into_iter()
+                .map(|c| {
+                    c.expr
+                        .as_ref()
+                        .and_then(|e| match CompiledExpr::compile(e) {
+                            Ok(x) => Some(x),
+                            Err(d) => {
+                                diags.push(d);
+                                None
+                            }
+                        })
+                })
+                .collect()
+        };
+        let rule_exprs = compile_all(policy.rules.iter().map(|r| &r.when).collect());
+        let guard_exprs = compile_all(policy.guards.iter().map(|g| &g.when).collect());
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let conds = policy
+            .rules
+            .iter()
+            .map(|r| &r.when)
+            .chain(policy.guards.iter().map(|g| &g.when));
+        let columns = Columns::build(conds);
+        let rules = Table::build(&columns, policy.rules.iter().map(|r| &r.when));
+        let guards = Table::build(&columns, policy.guards.iter().map(|g| &g.when));
+        let unmet = (0..policy.tiers.len())
+            .map(|tier| {
+                let model = policy.tier_model(tier);
+                let mut bits = vec![0u64; guards.words()];
+                for (g, guard) in policy.guards.iter().enumerate() {
+                    if !model.has_all(&guard.require) {
+                        bits[g / 64] |= 1 << (g % 64);
+                    }
+                }
+                bits
+            })
+            .collect();
+        Ok(CompiledPolicy {
+            policy,
+            columns,
+            rules,
+            guards,
+            rule_exprs,
+            guard_exprs,
+            unmet,
+            expression_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// The policy's name.
+    pub fn name(&self) -> &str {
+        &self.policy.name
+    }
+
+    /// The policy's version hash.
+    pub fn version(&self) -> &str {
+        &self.policy.version
+    }
+
+    /// How many expressions have failed at run time under this policy.
+    pub fn expression_errors(&self) -> u64 {
+        self.expression_errors.load(Ordering::Relaxed)
+    }
+
+    /// Whether guard `g` is unmet by `tier`'s model.
+    #[inline]
+    pub(crate) fn unmet(&self, tier: TierId, g: usize) -> bool {
+        self.unmet[tier][g / 64] & (1 << (g % 64)) != 0
+    }
+}

@@ -1,0 +1,39 @@
+//! switchyard routes every step of an LLM agent to the right model tier, from a declarative
+//! TOML policy compiled into a decision table.
+//!
+//! The data flow, one module per stage:
+//!
+//! | module | what it does |
+//! | --- | --- |
+//! | [`step`] | [`Step`], the features a rule can see; parsing a step from JSON |
+//! | [`policy`] | reading policy files, includes and sets; checking them into a [`Policy`] |
+//! | [`compile`] | turning a policy into a [`CompiledPolicy`]: decision tables, expressions, guards |
+//! | [`router`] | [`Router`]: the policy set behind an atomic pointer; [`Decision`]s and explanations |
+//! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
+//! | `cli` | the `switchyard` command's subcommands |
+//!
+//! ```
+//! use switchyard::{Router, Step};
+//!
+//! let router = Router::load("policies/contract-review.toml".as_ref())?;
+//! let step = Step::new("format").input_tokens(1200).expected_output_tokens(300);
+//! let decision = router.route(&step)?;
+//! assert_eq!(decision.tier(), "cheap");
+//! println!("{} -> {} ({:?} USD)", decision.rule().unwrap_or("default"),
+//!          decision.model().model_id, decision.estimated_usd());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod cli;
+pub mod compile;
+pub mod diag;
+pub mod policy;
+pub mod router;
+pub mod step;
+mod suggest;
+
+pub use compile::CompiledPolicy;
+pub use diag::{Diagnostic, Severity};
+pub use policy::{LoadError, Model, Policy};
+pub use router::{Decision, Explanation, PolicySet, RouteError, Router, Via};
+pub use step::{Step, StepError, TagValue};

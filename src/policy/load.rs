@@ -1,0 +1,265 @@
+//! Reading policy files from disk: one policy file with its includes, or a policy-set
+//! directory; the version hash; TOML errors turned into diagnostics with file:line:col.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::raw::RawFile;
+use super::{validate, Policy};
+use crate::diag::{Diagnostic, Source};
+
+/// Why a policy (or policy set) did not load: every problem found, each with its location.
+#[derive(Debug, Clone)]
+pub struct LoadError {
+    /// The problems, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadError {
+    pub(crate) fn one(d: Diagnostic) -> Self {
+        LoadError {
+            diagnostics: vec![d],
+        }
+    }
+
+    /// Whether a file could not be read at all (the CLI exits 2 for that, 1 otherwise).
+    pub fn is_io(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.name == "file-unreadable")
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Loads a policy file, or every policy in a directory (a policy set).
+pub fn load_path(path: &Path) -> Result<Vec<Policy>, LoadError> {
+    if path.is_dir() {
+        load_set(path)
+    } else {
+        load_policy_file(path).map(|p| vec![p])
+    }
+}
+
+/// Loads one policy file and its includes.
+pub fn load_policy_file(path: &Path) -> Result<Policy, LoadError> {
+    let src = read_source(path)?;
+    let raw = parse(&src)?;
+    if raw.policy.is_none() {
+        return Err(LoadError::one(
+            Diagnostic::error(
+                "missing-policy-table",
+                &src,
+                0..0,
+                "this file has no [policy] table, so it is not a policy",
+            )
+            .with_help("a policy starts with [policy] name = \"…\" default_tier = \"…\"; a file with only [models] is a catalog for `include`"),
+        ));
+    }
+    let mut includes = Vec::new();
+    let mut diags = Vec::new();
+    let mut hasher = Sha256::new();
+    hasher.update(src.text.as_bytes());
+    let base = path.parent().unwrap_or(Path::new("."));
+    let include_list = raw
+        .policy
+        .as_ref()
+        .and_then(|p| p.get_ref().include.as_ref())
+        .map(|v| v.as_slice())
+        .unwrap_or(&[]);
+    for inc in include_list {
+        let inc_path = base.join(inc.get_ref());
+        let inc_src = match std::fs::read_to_string(&inc_path) {
+            Ok(text) => Source::new(inc_path.clone(), text),
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(
+                        "include-not-found",
+                        &src,
+                        inc.span(),
+                        format!("cannot read the included file {}: {e}", inc_path.display()),
+                    )
+                    .with_help("include paths are relative to the policy file"),
+                );
+                continue;
+            }
+        };
+        hasher.update(inc_src.text.as_bytes());
+        match parse(&inc_src) {
+            Ok(raw_inc) => match catalog_only(&inc_src, &raw_inc) {
+                Ok(()) => includes.push((inc_src, raw_inc)),
+                Err(d) => diags.push(d),
+            },
+            Err(e) => diags.extend(e.diagnostics),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(LoadError { diagnostics: diags });
+    }
+    let digest = hasher.finalize();
+    let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    validate::policy(raw, &src, includes, version, path.to_path_buf())
+        .map_err(|diagnostics| LoadError { diagnostics })
+}
+
+/// Loads a directory: every `*.toml` with a `[policy]` table is a policy; the others must be
+/// catalogs (only `[models]`). Files are taken in name order so the result is stable.
+fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        LoadError::one(Diagnostic::file_error(
+            "file-unreadable",
+            dir,
+            format!("cannot read the directory: {e}"),
+        ))
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    let mut policies: Vec<Policy> = Vec::new();
+    let mut diags = Vec::new();
+    for file in &files {
+        let src = match read_source(file) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.extend(e.diagnostics);
+                continue;
+            }
+        };
+        let raw = match parse(&src) {
+            Ok(r) => r,
+            Err(e) => {
+                diags.extend(e.diagnostics);
+                continue;
+            }
+        };
+        if raw.policy.is_none() {
+            if let Err(d) = catalog_only(&src, &raw) {
+                diags.push(d);
+            }
+            continue;
+        }
+        match load_policy_file(file) {
+            Ok(p) => {
+                if let Some(first) = policies.iter().find(|q| q.name == p.name) {
+                    let name_span = raw
+                        .policy
+                        .as_ref()
+                        .map(|h| h.get_ref().name.span())
+                        .unwrap_or(0..0);
+                    diags.push(
+                        Diagnostic::error(
+                            "duplicate-policy",
+                            &src,
+                            name_span,
+                            format!("a policy named `{}` is already loaded", p.name),
+                        )
+                        .with_help(format!(
+                            "it is defined in {}; each policy in a set needs its own name",
+                            first.path.display()
+                        )),
+                    );
+                } else {
+                    policies.push(p);
+                }
+            }
+            Err(e) => diags.extend(e.diagnostics),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(LoadError { diagnostics: diags });
+    }
+    if policies.is_empty() {
+        return Err(LoadError::one(Diagnostic::file_error(
+            "no-policies",
+            dir,
+            "the directory holds no policy (no *.toml file with a [policy] table)",
+        )));
+    }
+    Ok(policies)
+}
+
+fn read_source(path: &Path) -> Result<Arc<Source>, LoadError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Source::new(path, text)),
+        Err(e) => Err(LoadError::one(Diagnostic::file_error(
+            "file-unreadable",
+            path,
+            format!("cannot read the file: {e}"),
+        ))),
+    }
+}
+
+/// Parses TOML into the raw model, mapping serde's errors to named diagnostics.
+pub(crate) fn parse(src: &Arc<Source>) -> Result<RawFile, LoadError> {
+    toml::from_str::<RawFile>(&src.text).map_err(|e| LoadError::one(toml_error(src, &e)))
+}
+
+fn toml_error(src: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
+    let msg = e.message().trim().to_string();
+    let span = e.span().unwrap_or(0..0);
+    let quoted: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+    if msg.starts_with("unknown field") {
+        let (unknown, expected) = quoted.split_first().map_or(("", &[][..]), |(u, r)| (*u, r));
+        let mut d = Diagnostic::error("unknown-key", src, span, format!("unknown key `{unknown}`"));
+        let hint = crate::suggest::did_you_mean(unknown, expected.iter().copied());
+        d.help = Some(match hint {
+            Some(h) => format!("did you mean `{h}`?"),
+            None => format!("expected one of: {}", expected.join(", ")),
+        });
+        d
+    } else if msg.starts_with("missing field") {
+        let field = quoted.first().copied().unwrap_or("?");
+        Diagnostic::error(
+            "missing-key",
+            src,
+            span,
+            format!("this table needs the key `{field}`"),
+        )
+    } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
+        Diagnostic::error("invalid-type", src, span, msg)
+    } else {
+        Diagnostic::error("toml-syntax", src, span, msg)
+    }
+}
+
+/// An included file (or a set's non-policy file) holds only `[models]`.
+fn catalog_only(src: &Arc<Source>, raw: &RawFile) -> Result<(), Diagnostic> {
+    let extra = if let Some(p) = &raw.policy {
+        Some(("[policy]", p.span()))
+    } else if let Some(t) = &raw.tiers {
+        Some(("[tiers]", t.span()))
+    } else if let Some(t) = &raw.tags {
+        Some(("[tags]", t.span()))
+    } else if let Some(r) = raw.rules.first() {
+        Some(("[[rules]]", r.span()))
+    } else if let Some(g) = raw.guards.first() {
+        Some(("[[guards]]", g.span()))
+    } else {
+        raw.tests.first().map(|t| ("[[tests]]", t.span()))
+    };
+    match extra {
+        None => Ok(()),
+        Some((what, span)) => Err(Diagnostic::error(
+            "catalog-not-models-only",
+            src,
+            span,
+            format!("a catalog file holds only [models] tables, but this one has {what}"),
+        )
+        .with_help("move it into the policy that includes this file, or add a [policy] table to make this file a policy")),
+    }
+}

@@ -1,0 +1,455 @@
+//! The policy model: what a policy file means once it is read and checked. Reading files,
+//! includes and policy sets is in `load`; the checks that turn the raw TOML into these types
+//! are in `validate`. Nothing here evaluates a step.
+
+mod load;
+pub mod raw;
+mod validate;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use load::{load_path, load_policy_file, LoadError};
+
+use crate::diag::Source;
+use crate::step::{Step, TagValue};
+
+/// Index of a tier in [`Policy::tiers`].
+pub type TierId = usize;
+
+/// A place in a file a user wrote.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    /// The file.
+    pub source: Arc<Source>,
+    /// Byte range of the value or table header.
+    pub span: Range<usize>,
+}
+
+impl Loc {
+    /// `file:line:col`.
+    pub fn display(&self) -> String {
+        let (l, c) = self.source.line_col(self.span.start);
+        format!("{}:{l}:{c}", self.source.path.display())
+    }
+}
+
+/// One checked policy: a workload's models, tiers, rules, guards and tests.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `[policy].name`, the workload it serves.
+    pub name: String,
+    /// `[policy].description`.
+    pub description: Option<String>,
+    /// The tier when no rule matches.
+    pub default_tier: TierId,
+    /// What a failing expression does.
+    pub on_expression_error: OnExpressionError,
+    /// Counts a step's prompt when it gives no input_tokens.
+    pub tokenizer: Tokenizer,
+    /// Models defined in the file and its includes, in file order.
+    pub models: Vec<Arc<Model>>,
+    /// Tiers in file order.
+    pub tiers: Vec<Tier>,
+    /// Rules in file order (the first that holds wins).
+    pub rules: Vec<Rule>,
+    /// Guards in file order.
+    pub guards: Vec<Guard>,
+    /// `[[tests]]`, run by `switchyard test`.
+    pub tests: Vec<PolicyTest>,
+    /// `[tags]` declarations.
+    pub tags: Vec<TagDecl>,
+    /// First 12 hex digits of SHA-256 over the file's bytes and each include's, in order.
+    pub version: String,
+    /// The policy file.
+    pub path: PathBuf,
+    /// The policy file first, then each include, in include order.
+    pub sources: Vec<Arc<Source>>,
+}
+
+impl Policy {
+    /// Looks a tier up by name.
+    pub fn tier_id(&self, name: &str) -> Option<TierId> {
+        self.tiers.iter().position(|t| t.name == name)
+    }
+
+    /// The model a tier routes to.
+    pub fn tier_model(&self, tier: TierId) -> &Arc<Model> {
+        &self.models[self.tiers[tier].model]
+    }
+}
+
+/// `on_expression_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExpressionError {
+    /// The rule does not match.
+    Skip,
+    /// Route to this tier (`via = "expression_error"`).
+    Tier(TierId),
+}
+
+/// How a prompt's tokens are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tokenizer {
+    /// OpenAI's o200k_base encoding (the default).
+    #[default]
+    O200kBase,
+    /// OpenAI's cl100k_base encoding.
+    Cl100kBase,
+    /// ceil(chars / 4 × 1.05): no table to load, for models with no public tokenizer.
+    Approx,
+}
+
+impl Tokenizer {
+    /// The names accepted in policy files.
+    pub const NAMES: &'static [&'static str] = &["o200k_base", "cl100k_base", "approx"];
+
+    /// Parses a tokenizer name.
+    pub fn from_name(name: &str) -> Option<Tokenizer> {
+        match name {
+            "o200k_base" => Some(Tokenizer::O200kBase),
+            "cl100k_base" => Some(Tokenizer::Cl100kBase),
+            "approx" => Some(Tokenizer::Approx),
+            _ => None,
+        }
+    }
+
+    /// Counts the tokens of a text.
+    pub fn count(self, text: &str) -> u64 {
+        match self {
+            Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton()
+                .encode_ordinary(text)
+                .len() as u64,
+            Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton()
+                .encode_ordinary(text)
+                .len() as u64,
+            Tokenizer::Approx => {
+                let chars = text.chars().count() as u64;
+                // ceil(chars / 4 * 1.05) in integers: ceil(chars * 21 / 80).
+                (chars * 21).div_ceil(80)
+            }
+        }
+    }
+}
+
+/// Which client talks to a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Any OpenAI-compatible endpoint.
+    OpenAi,
+    /// Anthropic's messages API.
+    Anthropic,
+    /// The offline, deterministic mock.
+    Mock,
+}
+
+impl Provider {
+    /// The names accepted in policy files.
+    pub const NAMES: &'static [&'static str] = &["openai", "anthropic", "mock"];
+
+    /// Parses a provider name.
+    pub fn from_name(name: &str) -> Option<Provider> {
+        match name {
+            "openai" => Some(Provider::OpenAi),
+            "anthropic" => Some(Provider::Anthropic),
+            "mock" => Some(Provider::Mock),
+            _ => None,
+        }
+    }
+
+    /// The name used in policy files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "openai",
+            Provider::Anthropic => "anthropic",
+            Provider::Mock => "mock",
+        }
+    }
+}
+
+/// A model: prices, limits, capabilities and how to reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Its key in `[models]`.
+    pub key: String,
+    /// Which client talks to it.
+    pub provider: Provider,
+    /// The provider's model name (defaults to the key).
+    pub model_id: String,
+    /// Endpoint override; `None` means the provider's public default.
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// USD per million input tokens.
+    pub input_usd_per_mtok: f64,
+    /// USD per million output tokens.
+    pub output_usd_per_mtok: f64,
+    /// Context window in tokens.
+    pub context_window: Option<u64>,
+    /// Largest output in tokens.
+    pub max_output_tokens: Option<u64>,
+    /// Tokenizer override for this model.
+    pub tokenizer: Option<Tokenizer>,
+    /// Free-form words that guards can require, such as `injection_tested`.
+    pub capabilities: Vec<String>,
+}
+
+impl Model {
+    /// Dollars for a call with these token counts, at this model's prices.
+    pub fn cost_usd(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (input_tokens as f64 * self.input_usd_per_mtok
+            + output_tokens as f64 * self.output_usd_per_mtok)
+            / 1_000_000.0
+    }
+
+    /// Whether the model has every capability in `require`.
+    pub fn has_all(&self, require: &[String]) -> bool {
+        require.iter().all(|r| self.capabilities.contains(r))
+    }
+}
+
+/// A tier: a name that rules route to, bound to one model.
+#[derive(Debug, Clone)]
+pub struct Tier {
+    /// The tier's name.
+    pub name: String,
+    /// Index into [`Policy::models`].
+    pub model: usize,
+    /// Where it is defined.
+    pub loc: Loc,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique in the policy.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Conditions that must all hold.
+    pub when: Condition,
+    /// The tier it routes to.
+    pub tier: TierId,
+    /// Where it is defined (the `name` value).
+    pub loc: Loc,
+}
+
+/// One `[[guards]]` entry.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Unique among guards.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// When the guard applies.
+    pub when: Condition,
+    /// Capabilities the chosen tier's model must have.
+    pub require: Vec<String>,
+    /// Where to move the step; `None` rejects it.
+    pub escalate_to: Option<TierId>,
+    /// Where it is defined.
+    pub loc: Loc,
+}
+
+/// A `when` table: every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Condition {
+    /// The step's role is one of these.
+    pub roles: Option<Vec<String>>,
+    /// Bounds on input tokens.
+    pub input_tokens: Option<IntRange>,
+    /// Bounds on the dependent tool-call chain.
+    pub dependent_tool_calls: Option<IntRange>,
+    /// Required value of the chain-of-thought flag.
+    pub needs_chain_of_thought: Option<bool>,
+    /// Required value of the JSON-output flag.
+    pub output_must_be_json: Option<bool>,
+    /// Required value of the untrusted-input flag.
+    pub untrusted_input: Option<bool>,
+    /// Tag conditions, each on one tag.
+    pub tags: Vec<TagCondition>,
+    /// A Rhai expression, evaluated only when everything else holds.
+    pub expr: Option<Expr>,
+}
+
+/// An inclusive range over a non-negative integer field, from `{ gt, ge, lt, le }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntRange {
+    /// Smallest value that holds.
+    pub lo: u64,
+    /// Largest value that holds.
+    pub hi: u64,
+}
+
+impl IntRange {
+    /// Whether `v` is inside.
+    pub fn contains(&self, v: u64) -> bool {
+        self.lo <= v && v <= self.hi
+    }
+
+    /// The range as a person reads it: `>= 8`, `< 30001`, `between 5 and 9`.
+    pub fn describe(&self) -> String {
+        match (self.lo, self.hi) {
+            (0, u64::MAX) => "any value".into(),
+            (lo, u64::MAX) => format!(">= {lo}"),
+            (0, hi) => format!("<= {hi}"),
+            (lo, hi) if lo == hi => format!("= {lo}"),
+            (lo, hi) => format!("between {lo} and {hi}"),
+        }
+    }
+}
+
+/// One bound of a numeric tag range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NumBound {
+    /// The bound.
+    pub value: f64,
+    /// Whether the bound itself holds (`ge`/`le`) or not (`gt`/`lt`).
+    pub inclusive: bool,
+}
+
+/// A range over a number tag.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NumRange {
+    /// From `gt` / `ge`.
+    pub lower: Option<NumBound>,
+    /// From `lt` / `le`.
+    pub upper: Option<NumBound>,
+}
+
+impl NumRange {
+    /// Whether `v` is inside.
+    pub fn contains(&self, v: f64) -> bool {
+        let lower_ok = self.lower.is_none_or(|b| {
+            if b.inclusive {
+                v >= b.value
+            } else {
+                v > b.value
+            }
+        });
+        let upper_ok = self.upper.is_none_or(|b| {
+            if b.inclusive {
+                v <= b.value
+            } else {
+                v < b.value
+            }
+        });
+        lower_ok && upper_ok
+    }
+
+    /// The range as a person reads it.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(b) = self.lower {
+            parts.push(format!(
+                "{} {}",
+                if b.inclusive { ">=" } else { ">" },
+                b.value
+            ));
+        }
+        if let Some(b) = self.upper {
+            parts.push(format!(
+                "{} {}",
+                if b.inclusive { "<=" } else { "<" },
+                b.value
+            ));
+        }
+        parts.join(" and ")
+    }
+}
+
+/// A condition on one tag. A missing tag never matches.
+#[derive(Debug, Clone)]
+pub struct TagCondition {
+    /// The tag's name.
+    pub name: String,
+    /// What its value must be.
+    pub test: TagTest,
+}
+
+/// What a tag's value must be.
+#[derive(Debug, Clone)]
+pub enum TagTest {
+    /// Equal to one of these (of the same type).
+    OneOf(Vec<TagValue>),
+    /// A number inside the range.
+    Range(NumRange),
+}
+
+impl TagTest {
+    /// Whether a tag value passes (values only match their own type).
+    pub fn matches(&self, v: &TagValue) -> bool {
+        match (self, v) {
+            (TagTest::OneOf(vals), v) => vals.iter().any(|w| tag_eq(w, v)),
+            (TagTest::Range(r), TagValue::Num(n)) => r.contains(*n),
+            (TagTest::Range(_), _) => false,
+        }
+    }
+}
+
+/// Tag equality where values of different types never match.
+pub fn tag_eq(a: &TagValue, b: &TagValue) -> bool {
+    match (a, b) {
+        (TagValue::Str(x), TagValue::Str(y)) => x == y,
+        (TagValue::Num(x), TagValue::Num(y)) => x == y,
+        (TagValue::Bool(x), TagValue::Bool(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// A Rhai expression as written, with where it stands in the file.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    /// The expression text.
+    pub text: String,
+    /// The TOML string's span (quotes included).
+    pub loc: Loc,
+}
+
+/// The type of a declared tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagKind {
+    /// Strings.
+    Str,
+    /// Numbers.
+    Num,
+    /// Bools.
+    Bool,
+}
+
+/// A `[tags]` declaration.
+#[derive(Debug, Clone)]
+pub struct TagDecl {
+    /// The tag's name.
+    pub name: String,
+    /// Its type.
+    pub kind: TagKind,
+    /// The values it may take (strings only); empty means any.
+    pub values: Vec<TagValue>,
+    /// Where it is declared.
+    pub loc: Loc,
+}
+
+/// One `[[tests]]` entry.
+#[derive(Debug, Clone)]
+pub struct PolicyTest {
+    /// The test's name.
+    pub name: String,
+    /// The step to route.
+    pub step: Step,
+    /// Expected tier.
+    pub expect_tier: Option<TierId>,
+    /// Expected rule: `Some(None)` is "default" (no rule matched).
+    pub expect_rule: Option<Option<usize>>,
+    /// Expected model key.
+    pub expect_model: Option<String>,
+    /// Expected `via`: rule, default, guard, expression_error.
+    pub expect_via: Option<String>,
+    /// Expected guard that fired (escalated or rejected).
+    pub expect_guard: Option<String>,
+    /// Whether the step is expected to be rejected.
+    pub expect_rejected: Option<bool>,
+    /// Where it is defined.
+    pub loc: Loc,
+}

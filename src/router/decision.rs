@@ -1,0 +1,363 @@
+//! Deciding one step under one compiled policy, and the [`Decision`] / [`RouteError`] types
+//! that come out of it.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::compile::CompiledPolicy;
+use crate::policy::{Model, OnExpressionError, TierId};
+use crate::step::{Step, StepError};
+
+/// How a decision was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A rule's conditions held.
+    Rule,
+    /// No rule matched: the policy's `default_tier`.
+    Default,
+    /// A guard moved the step to its `escalate_to` tier.
+    Guard,
+    /// A rule's expression failed and `on_expression_error` names a tier.
+    ExpressionError,
+}
+
+impl Via {
+    /// The word used in decisions: rule, default, guard, expression_error.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Rule => "rule",
+            Via::Default => "default",
+            Via::Guard => "guard",
+            Via::ExpressionError => "expression_error",
+        }
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where one step goes: the tier and model, the rule and guard that decided it, and the
+/// policy version it was made under. Cheap to clone; holds the policy alive.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    policy: Arc<CompiledPolicy>,
+    tier: TierId,
+    rule: Option<usize>,
+    via: Via,
+    guard: Option<usize>,
+    input_tokens: u64,
+    expected_output_tokens: Option<u64>,
+}
+
+impl Decision {
+    /// The compiled policy the decision was made under.
+    pub fn compiled_policy(&self) -> &Arc<CompiledPolicy> {
+        &self.policy
+    }
+
+    /// The policy's name (the workload).
+    pub fn policy(&self) -> &str {
+        &self.policy.policy.name
+    }
+
+    /// The policy's version hash.
+    pub fn policy_version(&self) -> &str {
+        &self.policy.policy.version
+    }
+
+    /// The chosen tier's name.
+    pub fn tier(&self) -> &str {
+        &self.policy.policy.tiers[self.tier].name
+    }
+
+    /// The chosen tier's index in the policy.
+    pub fn tier_id(&self) -> TierId {
+        self.tier
+    }
+
+    /// The model to call: prices, limits, capabilities and provider settings.
+    pub fn model(&self) -> &Arc<Model> {
+        self.policy.policy.tier_model(self.tier)
+    }
+
+    /// The rule that chose the tier, or `None` when no rule matched.
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.map(|r| self.policy.policy.rules[r].name.as_str())
+    }
+
+    /// The index of the rule that chose the tier.
+    pub fn rule_index(&self) -> Option<usize> {
+        self.rule
+    }
+
+    /// How the decision was reached.
+    pub fn via(&self) -> Via {
+        self.via
+    }
+
+    /// The guard that moved the step, if one did.
+    pub fn guard(&self) -> Option<&str> {
+        self.guard
+            .map(|g| self.policy.policy.guards[g].name.as_str())
+    }
+
+    /// Input tokens: the step's, or its prompt counted with the policy's tokenizer.
+    pub fn input_tokens(&self) -> u64 {
+        self.input_tokens
+    }
+
+    /// The expected cost in US dollars at the chosen model's prices, when the step gives
+    /// its expected output tokens.
+    pub fn estimated_usd(&self) -> Option<f64> {
+        self.expected_output_tokens
+            .map(|out| self.model().cost_usd(self.input_tokens, out))
+    }
+
+    /// The decision as the JSON object `switchyard route` writes.
+    pub fn to_json(&self, trace_id: Option<&str>) -> Value {
+        serde_json::to_value(DecisionJson {
+            policy: self.policy(),
+            policy_version: self.policy_version(),
+            tier: self.tier(),
+            model: &self.model().key,
+            rule: self.rule(),
+            via: self.via.as_str(),
+            guard: self.guard(),
+            estimated_usd: self.estimated_usd(),
+            trace_id,
+        })
+        .unwrap_or(Value::Null)
+    }
+}
+
+/// Field order of a decision line.
+#[derive(Serialize)]
+struct DecisionJson<'a> {
+    policy: &'a str,
+    policy_version: &'a str,
+    tier: &'a str,
+    model: &'a str,
+    rule: Option<&'a str>,
+    via: &'static str,
+    guard: Option<&'a str>,
+    estimated_usd: Option<f64>,
+    trace_id: Option<&'a str>,
+}
+
+/// Why a step was not routed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RouteError {
+    /// A guard's requirement is unmet and it has no `escalate_to` (or escalation could not
+    /// satisfy every guard).
+    #[error("{message}")]
+    GuardRejected {
+        /// The guard's name.
+        guard: String,
+        /// A sentence saying why.
+        message: String,
+    },
+    /// The step names a workload that no loaded policy serves.
+    #[error("no loaded policy serves the workload `{workload}` (loaded: {})", known.join(", "))]
+    UnknownWorkload {
+        /// The workload the step named.
+        workload: String,
+        /// The loaded policies.
+        known: Vec<String>,
+    },
+    /// Several policies are loaded and the step names none.
+    #[error("several policies are loaded ({}); the step must name one in `workload`", known.join(", "))]
+    WorkloadRequired {
+        /// The loaded policies.
+        known: Vec<String>,
+    },
+    /// The step itself is not valid.
+    #[error("{0}")]
+    InvalidStep(#[from] StepError),
+}
+
+impl RouteError {
+    /// The stable kind used in error lines: guard_rejected, unknown_workload,
+    /// workload_required, invalid_step.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RouteError::GuardRejected { .. } => "guard_rejected",
+            RouteError::UnknownWorkload { .. } => "unknown_workload",
+            RouteError::WorkloadRequired { .. } => "workload_required",
+            RouteError::InvalidStep(_) => "invalid_step",
+        }
+    }
+
+    /// The error as the JSON line `switchyard route` writes.
+    pub fn to_json(&self, trace_id: Option<&str>) -> Value {
+        let mut err = serde_json::Map::new();
+        err.insert("kind".into(), self.kind().into());
+        if let RouteError::GuardRejected { guard, .. } = self {
+            err.insert("guard".into(), guard.as_str().into());
+        }
+        if let RouteError::UnknownWorkload { workload, .. } = self {
+            err.insert("workload".into(), workload.as_str().into());
+        }
+        err.insert("message".into(), self.to_string().into());
+        let mut out = serde_json::Map::new();
+        out.insert("error".into(), Value::Object(err));
+        if let Some(t) = trace_id {
+            out.insert("trace_id".into(), t.into());
+        }
+        Value::Object(out)
+    }
+}
+
+/// Input tokens of a step under a policy: given, or its prompt counted.
+pub(crate) fn input_tokens(cp: &CompiledPolicy, step: &Step) -> u64 {
+    match (step.input_tokens, &step.prompt) {
+        (Some(n), _) => n,
+        (None, Some(p)) => cp.policy.tokenizer.count(p),
+        (None, None) => 0,
+    }
+}
+
+/// Decides a step under one policy: rules through the table, then guards.
+pub(crate) fn decide(cp: &Arc<CompiledPolicy>, step: &Step) -> Result<Decision, RouteError> {
+    let tokens = input_tokens(cp, step);
+    let classes = cp.columns.classify(step, tokens);
+    let policy = &cp.policy;
+    let (tier, rule, mut via) = cp
+        .rules
+        .first(&classes, |row| match &cp.rule_exprs[row] {
+            None => Some((policy.rules[row].tier, Some(row), Via::Rule)),
+            Some(expr) => match expr.eval(step, tokens) {
+                Ok(true) => Some((policy.rules[row].tier, Some(row), Via::Rule)),
+                Ok(false) => None,
+                Err(msg) => {
+                    cp.expression_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        policy = %policy.name,
+                        rule = %policy.rules[row].name,
+                        error = %msg,
+                        "rule expression failed"
+                    );
+                    match policy.on_expression_error {
+                        OnExpressionError::Skip => None,
+                        OnExpressionError::Tier(t) => Some((t, Some(row), Via::ExpressionError)),
+                    }
+                }
+            },
+        })
+        .unwrap_or((policy.default_tier, None, Via::Default));
+
+    let mut decision = Decision {
+        policy: cp.clone(),
+        tier,
+        rule,
+        via,
+        guard: None,
+        input_tokens: tokens,
+        expected_output_tokens: step.expected_output_tokens,
+    };
+    if policy.guards.is_empty() {
+        return Ok(decision);
+    }
+
+    // Which guards hold: static conditions from the table, then expressions (an expression
+    // that fails counts as holding: guards fail closed).
+    let words = cp.guards.words();
+    let mut inline = [0u64; 2];
+    let mut spilled;
+    let held: &mut [u64] = if words <= inline.len() {
+        &mut inline[..words]
+    } else {
+        spilled = vec![0u64; words];
+        &mut spilled
+    };
+    for (w, slot) in held.iter_mut().enumerate() {
+        let mut acc = cp.guards.candidates(&classes, w);
+        let mut bits = acc;
+        while bits != 0 {
+            let g = w * 64 + bits.trailing_zeros() as usize;
+            if let Some(expr) = &cp.guard_exprs[g] {
+                let holds = expr.eval(step, tokens).unwrap_or_else(|msg| {
+                    cp.expression_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(policy = %policy.name, guard = %policy.guards[g].name, error = %msg,
+                        "guard expression failed; the guard applies");
+                    true
+                });
+                if !holds {
+                    acc &= !(1 << (g % 64));
+                }
+            }
+            bits &= bits - 1;
+        }
+        *slot = acc;
+    }
+
+    let mut tier = decision.tier;
+    let mut guard = None;
+    for g in set_bits(held) {
+        if cp.unmet(tier, g) {
+            match policy.guards[g].escalate_to {
+                Some(to) => {
+                    tier = to;
+                    guard = Some(g);
+                    via = Via::Guard;
+                }
+                None => return Err(reject(cp, g, tier)),
+            }
+        }
+    }
+    // Untrusted input never reaches a model that lacks what its guard requires.
+    if let Some(g) = set_bits(held).find(|&g| cp.unmet(tier, g)) {
+        return Err(reject(cp, g, tier));
+    }
+    decision.tier = tier;
+    decision.guard = guard;
+    decision.via = via;
+    Ok(decision)
+}
+
+fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(w, &word)| {
+        let mut bits = word;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(w * 64 + b)
+        })
+    })
+}
+
+fn reject(cp: &CompiledPolicy, g: usize, tier: TierId) -> RouteError {
+    let p = &cp.policy;
+    let guard = &p.guards[g];
+    let model = p.tier_model(tier);
+    let missing: Vec<&str> = guard
+        .require
+        .iter()
+        .filter(|r| !model.capabilities.contains(r))
+        .map(|s| s.as_str())
+        .collect();
+    RouteError::GuardRejected {
+        guard: guard.name.clone(),
+        message: format!(
+            "guard `{}` rejected the step: tier `{}` (model `{}`) lacks {}{}",
+            guard.name,
+            p.tiers[tier].name,
+            model.key,
+            missing.join(", "),
+            if guard.escalate_to.is_none() {
+                " and the guard has no escalate_to"
+            } else {
+                ""
+            }
+        ),
+    }
+}

@@ -1,0 +1,142 @@
+//! The [`Router`]: the loaded policy set behind one atomic pointer. Routing reads the
+//! current set without a lock and decides wholly under it; [`Router::replace`] swaps in a new
+//! set, and steps already being decided finish under the old one.
+
+mod decision;
+mod explain;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+pub use decision::{Decision, RouteError, Via};
+pub use explain::{Check, CheckKind, Explanation};
+
+use crate::compile::CompiledPolicy;
+use crate::policy::{self, LoadError};
+use crate::step::Step;
+
+/// Every loaded policy, by workload. Immutable once built; replaced as a whole.
+#[derive(Debug)]
+pub struct PolicySet {
+    policies: Vec<Arc<CompiledPolicy>>,
+}
+
+impl PolicySet {
+    /// A set of compiled policies. Names must be unique (loading a directory checks that).
+    pub fn new(policies: Vec<CompiledPolicy>) -> PolicySet {
+        PolicySet {
+            policies: policies.into_iter().map(Arc::new).collect(),
+        }
+    }
+
+    /// Loads, checks and compiles a policy file or a policy-set directory.
+    pub fn load(path: &Path) -> Result<PolicySet, LoadError> {
+        let mut compiled = Vec::new();
+        let mut diagnostics = Vec::new();
+        for p in policy::load_path(path)? {
+            match CompiledPolicy::compile(p) {
+                Ok(c) => compiled.push(c),
+                Err(d) => diagnostics.extend(d),
+            }
+        }
+        if !diagnostics.is_empty() {
+            return Err(LoadError { diagnostics });
+        }
+        Ok(PolicySet::new(compiled))
+    }
+
+    /// The policies, in load order.
+    pub fn policies(&self) -> &[Arc<CompiledPolicy>] {
+        &self.policies
+    }
+
+    /// The policy serving a workload.
+    pub fn get(&self, workload: &str) -> Option<&Arc<CompiledPolicy>> {
+        self.policies.iter().find(|p| p.policy.name == workload)
+    }
+
+    /// The policy a step is for: the one its `workload` names; with no workload, the only
+    /// policy loaded.
+    pub fn select(&self, step: &Step) -> Result<&Arc<CompiledPolicy>, RouteError> {
+        match &step.workload {
+            Some(w) => self.get(w).ok_or_else(|| RouteError::UnknownWorkload {
+                workload: w.clone(),
+                known: self.names(),
+            }),
+            None if self.policies.len() == 1 => Ok(&self.policies[0]),
+            None => Err(RouteError::WorkloadRequired {
+                known: self.names(),
+            }),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.policies
+            .iter()
+            .map(|p| p.policy.name.clone())
+            .collect()
+    }
+
+    /// Routes a step under this set.
+    pub fn route(&self, step: &Step) -> Result<Decision, RouteError> {
+        decision::decide(self.select(step)?, step)
+    }
+
+    /// Routes a step and records every rule and guard looked at, and why each held or not.
+    pub fn explain(&self, step: &Step) -> Explanation {
+        match self.select(step) {
+            Ok(cp) => explain::explain(cp, step),
+            Err(e) => Explanation::failed(e),
+        }
+    }
+}
+
+/// Routes steps under the current policy set; safe to share between threads.
+///
+/// ```
+/// use switchyard::{Router, Step};
+/// let router = Router::load("policies/contract-review.toml".as_ref()).unwrap();
+/// let d = router.route(&Step::new("format").input_tokens(1200)).unwrap();
+/// println!("{} via {} -> {} (${:?})", d.tier(), d.via(), d.model().model_id, d.estimated_usd());
+/// ```
+#[derive(Debug)]
+pub struct Router {
+    current: ArcSwap<PolicySet>,
+}
+
+impl Router {
+    /// A router serving this set.
+    pub fn new(set: PolicySet) -> Router {
+        Router {
+            current: ArcSwap::from_pointee(set),
+        }
+    }
+
+    /// Loads a policy file or directory and serves it.
+    pub fn load(path: &Path) -> Result<Router, LoadError> {
+        PolicySet::load(path).map(Router::new)
+    }
+
+    /// Decides where a step goes. Never blocks; a decision is made wholly under one policy
+    /// set, even when a replace happens at the same time.
+    pub fn route(&self, step: &Step) -> Result<Decision, RouteError> {
+        self.current.load().route(step)
+    }
+
+    /// The same decision, with the trace of every rule and guard looked at.
+    pub fn explain(&self, step: &Step) -> Explanation {
+        self.current.load().explain(step)
+    }
+
+    /// Swaps in a new policy set atomically and returns the old one.
+    pub fn replace(&self, set: PolicySet) -> Arc<PolicySet> {
+        self.current.swap(Arc::new(set))
+    }
+
+    /// The set being served now. Hold it to route many steps under one version.
+    pub fn current(&self) -> Arc<PolicySet> {
+        self.current.load_full()
+    }
+}
