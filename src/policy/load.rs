@@ -57,6 +57,16 @@ pub fn load_path(path: &Path) -> Result<Vec<Policy>, LoadError> {
 /// Loads one policy file and its includes.
 pub fn load_policy_file(path: &Path) -> Result<Policy, LoadError> {
     let src = read_source(path)?;
+    load_source(path, src)
+}
+
+/// Loads a policy from text already in memory; `path` names it in diagnostics, and its
+/// includes are read relative to it.
+pub fn load_policy_text(path: &Path, text: impl Into<String>) -> Result<Policy, LoadError> {
+    load_source(path, Source::new(path, text.into()))
+}
+
+fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
     let raw = parse(&src)?;
     if raw.policy.is_none() {
         return Err(LoadError::one(

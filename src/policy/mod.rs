@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use load::{load_path, load_policy_file, LoadError};
+pub use load::{load_path, load_policy_file, load_policy_text, LoadError};
 
 use crate::diag::Source;
 use crate::step::{Step, TagValue};

@@ -47,6 +47,13 @@ impl PolicySet {
         Ok(PolicySet::new(compiled))
     }
 
+    /// Checks and compiles one policy from text (includes are read relative to `path`).
+    pub fn from_policy_text(path: &Path, text: impl Into<String>) -> Result<PolicySet, LoadError> {
+        let p = policy::load_policy_text(path, text)?;
+        let c = CompiledPolicy::compile(p).map_err(|diagnostics| LoadError { diagnostics })?;
+        Ok(PolicySet::new(vec![c]))
+    }
+
     /// The policies, in load order.
     pub fn policies(&self) -> &[Arc<CompiledPolicy>] {
         &self.policies
