@@ -1,1 +1,256 @@
-fn main() {}
+//! Routing speed, everything in one run so the ratios compare like with like:
+//! `cargo bench --bench route`
+//!
+//! - `route/*`: 10,000 random steps (role given as a string) through the bundled
+//!   contract-review policy, generated 50- and 500-rule policies, and a hand-written if-chain
+//!   of contract-review as the baseline; both through `Router::route` (one atomic load per
+//!   step) and through a held `PolicySet` snapshot.
+//! - `expression/*`: one step won by the expression rule, beside evaluating that expression
+//!   alone with Rhai (step pre-built as a map, scope reused).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use switchyard::{PolicySet, Router, Step, TagValue};
+
+const STEPS: usize = 10_000;
+const ROLES: &[&str] = &[
+    "format",
+    "extract",
+    "summarize",
+    "plan",
+    "reason",
+    "tool_call",
+    "classify",
+];
+const JURISDICTIONS: &[&str] = &["EU", "UK", "US", "CA"];
+
+/// A small deterministic generator (xorshift64*), so every run routes the same steps.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn random_steps(seed: u64) -> Vec<Step> {
+    let mut rng = Rng(seed);
+    (0..STEPS)
+        .map(|_| {
+            // Token counts spread over 100..100k on a log scale, like real agent steps.
+            let tokens = (100.0 * 1000f64.powf(rng.below(1000) as f64 / 1000.0)) as u64;
+            let mut s = Step::new(ROLES[rng.below(ROLES.len() as u64) as usize])
+                .input_tokens(tokens)
+                .expected_output_tokens(rng.below(2000))
+                .needs_chain_of_thought(rng.chance(15))
+                .output_must_be_json(rng.chance(20))
+                .untrusted_input(rng.chance(10))
+                .dependent_tool_calls(rng.below(12));
+            if rng.chance(50) {
+                let j = JURISDICTIONS[rng.below(4) as usize];
+                s = s.tag("jurisdiction", j);
+            }
+            if rng.chance(50) {
+                s = s.tag("contract_value_usd", (rng.below(3_000_000)) as f64);
+            }
+            s
+        })
+        .collect()
+}
+
+/// contract-review, written by hand as a plain if-chain (the baseline).
+fn if_chain(s: &Step) -> (&'static str, Option<&'static str>) {
+    let tokens = s.input_tokens.unwrap_or(0);
+    let (tier, rule) = if s.untrusted_input {
+        ("premium", Some("untrusted-input"))
+    } else if s.dependent_tool_calls >= 8 {
+        ("premium", Some("long-chain"))
+    } else if tokens > 30_000 {
+        ("premium", Some("big-context"))
+    } else if s.needs_chain_of_thought {
+        ("premium", Some("chain-of-thought"))
+    } else if s.role == "reason"
+        && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU" || j == "UK")
+        && matches!(s.tags.get("contract_value_usd"), Some(TagValue::Num(v)) if *v > 1_000_000.0)
+    {
+        ("premium", Some("high-value-eu-uk"))
+    } else if s.role == "summarize" {
+        ("standard", Some("summaries-standard"))
+    } else if s.role == "format" || s.role == "extract" {
+        ("cheap", Some("cheap-roles"))
+    } else {
+        ("standard", None)
+    };
+    // The guard: untrusted input needs an injection-tested model (only premium is).
+    if s.untrusted_input && tier != "premium" {
+        return ("premium", rule);
+    }
+    (tier, rule)
+}
+
+/// A policy of `n` rules over roles, token ranges, flags and tags, with a guard.
+fn generated_policy(n: usize) -> String {
+    let mut rng = Rng(0x5eed + n as u64);
+    let mut t = String::from(
+        "[policy]\nname = \"generated\"\ndefault_tier = \"standard\"\n\n\
+         [models.cheap-model]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 5.0\n\n\
+         [models.mid-model]\nprovider = \"mock\"\ninput_usd_per_mtok = 3.0\noutput_usd_per_mtok = 15.0\n\n\
+         [models.top-model]\nprovider = \"mock\"\ninput_usd_per_mtok = 15.0\noutput_usd_per_mtok = 75.0\ncapabilities = [\"injection_tested\"]\n\n\
+         [tiers]\ncheap = \"cheap-model\"\nstandard = \"mid-model\"\npremium = \"top-model\"\n\n",
+    );
+    let tiers = ["cheap", "standard", "premium"];
+    for i in 0..n {
+        let mut when = Vec::new();
+        if rng.chance(60) {
+            let a = ROLES[rng.below(7) as usize];
+            let b = ROLES[rng.below(7) as usize];
+            when.push(format!("role = [\"{a}\", \"{b}\"]"));
+        }
+        if rng.chance(50) {
+            let lo = rng.below(60_000);
+            let hi = lo + 1 + rng.below(60_000);
+            when.push(format!("input_tokens = {{ ge = {lo}, lt = {hi} }}"));
+        }
+        if rng.chance(25) {
+            when.push(format!(
+                "dependent_tool_calls = {{ gt = {} }}",
+                rng.below(10)
+            ));
+        }
+        if rng.chance(25) {
+            when.push(format!("needs_chain_of_thought = {}", rng.chance(50)));
+        }
+        if rng.chance(20) {
+            when.push(format!("output_must_be_json = {}", rng.chance(50)));
+        }
+        if rng.chance(20) {
+            let j = JURISDICTIONS[rng.below(4) as usize];
+            when.push(format!("tags = {{ jurisdiction = \"{j}\" }}"));
+        }
+        t.push_str(&format!(
+            "[[rules]]\nname = \"r{i}\"\nwhen = {{ {} }}\ntier = \"{}\"\n\n",
+            when.join(", "),
+            tiers[rng.below(3) as usize]
+        ));
+    }
+    t.push_str(
+        "[[guards]]\nname = \"untrusted\"\nwhen = { untrusted_input = true }\n\
+         require = [\"injection_tested\"]\nescalate_to = \"premium\"\n",
+    );
+    t
+}
+
+fn bench_route(c: &mut Criterion) {
+    let steps = random_steps(42);
+    let contract =
+        Router::load(Path::new("policies/contract-review.toml")).expect("bundled policy");
+    let p50 = Router::new(
+        PolicySet::from_policy_text(Path::new("gen50.toml"), generated_policy(50)).expect("50"),
+    );
+    let p500 = Router::new(
+        PolicySet::from_policy_text(Path::new("gen500.toml"), generated_policy(500)).expect("500"),
+    );
+
+    // The table and the if-chain must agree before their speeds are compared.
+    for s in &steps {
+        let d = contract.route(s).expect("routes");
+        assert_eq!((d.tier(), d.rule()), if_chain(s), "step {s}");
+    }
+
+    let mut g = c.benchmark_group("route");
+    g.throughput(Throughput::Elements(STEPS as u64));
+    g.bench_function("if_chain_contract_review", |b| {
+        b.iter(|| {
+            for s in &steps {
+                black_box(if_chain(black_box(s)));
+            }
+        })
+    });
+    for (name, router) in [
+        ("contract_review", &contract),
+        ("generated_50_rules", &p50),
+        ("generated_500_rules", &p500),
+    ] {
+        g.bench_function(format!("router_{name}"), |b| {
+            b.iter(|| {
+                for s in &steps {
+                    let _ = black_box(router.route(black_box(s)));
+                }
+            })
+        });
+        let snapshot = router.current();
+        g.bench_function(format!("snapshot_{name}"), |b| {
+            b.iter(|| {
+                for s in &steps {
+                    let _ = black_box(snapshot.route(black_box(s)));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_expression(c: &mut Criterion) {
+    let contract =
+        Router::load(Path::new("policies/contract-review.toml")).expect("bundled policy");
+    let step = Step::new("reason")
+        .input_tokens(6000)
+        .tag("jurisdiction", "EU")
+        .tag("contract_value_usd", 2_500_000i64);
+    assert_eq!(
+        contract.route(&step).unwrap().rule(),
+        Some("high-value-eu-uk")
+    );
+    let expr = r#""contract_value_usd" in step.tags && step.tags.contract_value_usd > 1000000"#;
+
+    // Bare Rhai: the same expression over the step as a Rhai map built once, scope reused.
+    let engine = rhai::Engine::new();
+    let ast = engine.compile_expression(expr).expect("compiles");
+    let mut tags = rhai::Map::new();
+    tags.insert("jurisdiction".into(), rhai::Dynamic::from("EU"));
+    tags.insert(
+        "contract_value_usd".into(),
+        rhai::Dynamic::from(2_500_000 as rhai::INT),
+    );
+    let mut map = rhai::Map::new();
+    map.insert("role".into(), rhai::Dynamic::from("reason"));
+    map.insert(
+        "input_tokens".into(),
+        rhai::Dynamic::from(6000 as rhai::INT),
+    );
+    map.insert("tags".into(), rhai::Dynamic::from_map(tags));
+    let mut scope = rhai::Scope::new();
+    scope.push("step", map);
+    assert!(engine
+        .eval_ast_with_scope::<bool>(&mut scope, &ast)
+        .unwrap());
+
+    let mut g = c.benchmark_group("expression");
+    g.bench_function("bare_rhai_eval", |b| {
+        b.iter(|| {
+            black_box(
+                engine
+                    .eval_ast_with_scope::<bool>(&mut scope, &ast)
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("router_route", |b| {
+        b.iter(|| black_box(contract.route(black_box(&step)).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_route, bench_expression);
+criterion_main!(benches);

@@ -58,12 +58,8 @@ pub fn render(step: &Step, ex: &Explanation) -> String {
             let _ = writeln!(out, "result   not routed ({}): {e}", e.kind());
             return out;
         }
-        Err(_) => {
-            // Rejected by a guard: the trace below says which and why.
-            let cp = None::<&crate::router::Decision>;
-            let _ = cp;
-            return render_trace(out, step, ex);
-        }
+        // Rejected by a guard: the trace below says which and why.
+        Err(_) => return render_trace(out, step, ex),
     };
     let _ = writeln!(
         out,

@@ -5,7 +5,7 @@ mod explain;
 mod route;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -79,7 +79,7 @@ pub(crate) const PROBLEM: u8 = 1;
 pub(crate) const USAGE: u8 = 2;
 
 /// Loads the router, or prints every diagnostic to stderr and returns the exit status.
-pub(crate) fn load_router(path: &PathBuf) -> Result<Router, ExitCode> {
+pub(crate) fn load_router(path: &Path) -> Result<Router, ExitCode> {
     Router::load(path).map_err(|e| {
         report_load_error(&e);
         ExitCode::from(if e.is_io() { USAGE } else { PROBLEM })

@@ -199,11 +199,15 @@ thread_local! {
 
 impl CompiledExpr {
     /// Compiles an expression; a syntax error points at its place inside the policy file.
+    #[allow(clippy::result_large_err)] // load time only; the error is the product
     pub fn compile(expr: &Expr) -> Result<CompiledExpr, Diagnostic> {
         let mut scope = Scope::new();
         scope.push("step", ());
-        engine()
-            .compile_expression_with_scope(&scope, &expr.text)
+        let compile = |text: &str| engine().compile_expression_with_scope(&scope, text);
+        // Errors are reported against the text as written; what runs is the same expression
+        // with `step.tags.name` spelled `step.tags["name"]` (see `index_tag_reads`).
+        compile(&expr.text)
+            .and_then(|_| compile(&index_tag_reads(&expr.text)))
             .map(|ast| CompiledExpr { ast })
             .map_err(|e| {
                 let at = expr_offset(expr, e.position());
@@ -250,6 +254,66 @@ impl CompiledExpr {
             }
         })
     }
+}
+
+/// Rewrites `step.tags.name` to `step.tags["name"]`, outside string literals.
+///
+/// Both read the same tag, but Rhai resolves a property on a custom type by first looking for
+/// a getter named after it, and only when that fails (building an error, formatting a
+/// signature) falls back to the indexer: three times the cost of the expression itself.
+fn index_tag_reads(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    let ident = |j: usize| j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_');
+    let skip_ws = |mut j: usize| {
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        j
+    };
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'`' || c == b'\'' {
+            // Copy a string or character literal whole, escapes included.
+            let start = i;
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(b.len());
+            out.push_str(&text[start..i]);
+            continue;
+        }
+        let at_word_start = i == 0 || !ident(i - 1) && b[i - 1] != b'.';
+        if at_word_start && text[i..].starts_with("step") && !ident(i + 4) {
+            let j = skip_ws(i + 4);
+            if j < b.len() && b[j] == b'.' {
+                let k = skip_ws(j + 1);
+                if text[k..].starts_with("tags") && !ident(k + 4) {
+                    let m = skip_ws(k + 4);
+                    if m < b.len() && b[m] == b'.' {
+                        let n = skip_ws(m + 1);
+                        let mut e = n;
+                        while ident(e) {
+                            e += 1;
+                        }
+                        if e > n && !b[n].is_ascii_digit() {
+                            out.push_str("step.tags[\"");
+                            out.push_str(&text[n..e]);
+                            out.push_str("\"]");
+                            i = e;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        let ch = text[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
 }
 
 fn describe_error(e: &EvalAltResult) -> String {
@@ -365,6 +429,18 @@ mod tests {
         let s = Step::new("reason").input_tokens(1);
         let e = eval("\"ab\".pad(100000, \"x\") == \"\"", &s).unwrap_err();
         assert!(!e.is_empty());
+    }
+
+    #[test]
+    fn tag_reads_become_index_reads_outside_strings() {
+        assert_eq!(
+            index_tag_reads(
+                "step.tags.a > 1 && step . tags . b_2 == \"step.tags.c\" && xstep.tags.d"
+            ),
+            "step.tags[\"a\"] > 1 && step.tags[\"b_2\"] == \"step.tags.c\" && xstep.tags.d"
+        );
+        assert_eq!(index_tag_reads("\"k\" in step.tags"), "\"k\" in step.tags");
+        assert_eq!(index_tag_reads("step.tags.é"), "step.tags.é");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! Rules and guards are two tables over the same columns, so a step's classes are found once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::policy::{Condition, IntRange, TagTest};
 use crate::step::{Step, TagValue};
@@ -109,53 +109,77 @@ impl TagPartition {
         }
         let k = (class - 4 - s) as usize;
         let p = &self.points;
+        // Points are their own classes; an open interval is sampled strictly inside it
+        // (next_up/next_down, not ±1, which is lost on numbers past 2^53).
         Some(TagValue::Num(if k % 2 == 1 {
             p[k / 2]
         } else {
             let i = k / 2;
-            match (i.checked_sub(1).map(|j| p[j]), p.get(i)) {
+            match (i.checked_sub(1).map(|j| p[j]), p.get(i).copied()) {
                 (None, None) => 0.0,
-                (None, Some(hi)) => hi - 1.0,
-                (Some(lo), None) => lo + 1.0,
-                (Some(lo), Some(hi)) => lo + (hi - lo) / 2.0,
+                (None, Some(hi)) => hi.next_down(),
+                (Some(lo), None) => lo.next_up(),
+                (Some(lo), Some(hi)) => {
+                    let mid = lo / 2.0 + hi / 2.0;
+                    if mid > lo && mid < hi {
+                        mid
+                    } else {
+                        lo.next_up()
+                    }
+                }
             }
         }))
     }
 }
 
-/// A role string → class lookup, done once per step. A handful of roles is faster to scan
-/// than to hash; more go through a map.
+/// A role string → class lookup, done once per step: an open-addressing table keyed by the
+/// role's length and first and last bytes, then one full compare. No hashing of the whole
+/// string, and no run of compares whose outcome a branch predictor cannot guess.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RoleIndex {
     roles: Vec<String>,
-    map: Option<HashMap<String, u32>>,
+    /// Role index + 1 per slot; 0 is empty.
+    slots: Vec<u32>,
+    shift: u32,
 }
 
 impl RoleIndex {
-    const SCAN_LIMIT: usize = 12;
-
     fn new(roles: Vec<String>) -> Self {
-        let map = (roles.len() > Self::SCAN_LIMIT).then(|| {
-            roles
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.clone(), i as u32))
-                .collect()
-        });
-        RoleIndex { roles, map }
+        let size = (roles.len() * 4).next_power_of_two().max(8);
+        let mut idx = RoleIndex {
+            slots: vec![0; size],
+            shift: 64 - size.trailing_zeros(),
+            roles,
+        };
+        for (i, r) in idx.roles.iter().enumerate() {
+            let mut slot = idx.slot_of(r.as_bytes());
+            while idx.slots[slot] != 0 {
+                slot = (slot + 1) & (size - 1);
+            }
+            idx.slots[slot] = i as u32 + 1;
+        }
+        idx
+    }
+
+    #[inline]
+    fn slot_of(&self, role: &[u8]) -> usize {
+        let first = role.first().copied().unwrap_or(0) as u64;
+        let last = role.last().copied().unwrap_or(0) as u64;
+        let key = (role.len() as u64) | first << 32 | last << 48;
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
     #[inline]
     fn class_of(&self, role: &str) -> u32 {
-        if let Some(map) = &self.map {
-            return map.get(role).copied().unwrap_or(self.roles.len() as u32);
-        }
-        for (i, r) in self.roles.iter().enumerate() {
-            if r.len() == role.len() && r.as_bytes() == role.as_bytes() {
-                return i as u32;
+        let mask = self.slots.len() - 1;
+        let mut slot = self.slot_of(role.as_bytes());
+        loop {
+            match self.slots[slot] {
+                0 => return self.roles.len() as u32,
+                i if self.roles[i as usize - 1] == role => return i - 1,
+                _ => slot = (slot + 1) & mask,
             }
         }
-        self.roles.len() as u32
     }
 
     /// The roles named by any condition.
@@ -172,23 +196,20 @@ pub(crate) struct Columns {
     pub(crate) roles: RoleIndex,
 }
 
-/// Most policies have fewer columns than this; a step's classes then live on the stack.
-const INLINE_COLUMNS: usize = 16;
-
-/// The class of each column for one step.
-pub(crate) struct Classes {
-    inline: [u32; INLINE_COLUMNS],
-    spill: Vec<u32>,
+/// A step seen through the columns: the class of any column, found when asked. Finding a
+/// class is a flag read, a short probe or a binary search — cheaper than remembering it —
+/// so a table that never reaches the tag columns never looks a tag up.
+#[derive(Clone, Copy)]
+pub(crate) struct Probe<'a> {
+    columns: &'a Columns,
+    step: &'a Step,
+    input_tokens: u64,
 }
 
-impl Classes {
-    #[inline]
-    fn get(&self, col: usize) -> u32 {
-        if col < INLINE_COLUMNS {
-            self.inline[col]
-        } else {
-            self.spill[col - INLINE_COLUMNS]
-        }
+impl Probe<'_> {
+    #[inline(always)]
+    fn class(&self, col: usize) -> u32 {
+        self.columns.class_of(col, self.step, self.input_tokens)
     }
 }
 
@@ -242,16 +263,9 @@ impl Columns {
                 }
             }
         }
+        // Cheapest lookups first: a step's winner is often settled before the costly
+        // columns (role text, tag lookups) are looked at.
         let mut kinds = Vec::new();
-        if !roles.is_empty() {
-            kinds.push(ColumnKind::Role);
-        }
-        if !tok_bp.is_empty() {
-            kinds.push(ColumnKind::InputTokens(tok_bp.into_iter().collect()));
-        }
-        if !dep_bp.is_empty() {
-            kinds.push(ColumnKind::DependentToolCalls(dep_bp.into_iter().collect()));
-        }
         for (i, f) in [Flag::ChainOfThought, Flag::Json, Flag::Untrusted]
             .into_iter()
             .enumerate()
@@ -259,6 +273,17 @@ impl Columns {
             if flags[i] {
                 kinds.push(ColumnKind::Flag(f));
             }
+        }
+        if !tok_bp.is_empty() {
+            kinds.push(ColumnKind::InputTokens(tok_bp.into_iter().collect()));
+        }
+        if !dep_bp.is_empty() {
+            kinds.push(ColumnKind::DependentToolCalls(dep_bp.into_iter().collect()));
+        }
+        // The role's text lives in the step's own heap allocation: often the one cache miss
+        // of a decision, so it comes after every column read from the step itself.
+        if !roles.is_empty() {
+            kinds.push(ColumnKind::Role);
         }
         for (name, strings, mut points) in tags {
             points.sort_by(f64::total_cmp);
@@ -287,30 +312,27 @@ impl Columns {
         }
     }
 
-    /// Finds the class of every column for a step.
+    /// Looks at a step through these columns.
     #[inline]
-    pub(crate) fn classify(&self, step: &Step, input_tokens: u64) -> Classes {
-        let mut out = Classes {
-            inline: [0; INLINE_COLUMNS],
-            spill: Vec::new(),
-        };
-        for (i, kind) in self.kinds.iter().enumerate() {
-            let class = match kind {
-                ColumnKind::Role => self.roles.class_of(&step.role),
-                ColumnKind::InputTokens(bp) => bp.partition_point(|&b| b <= input_tokens) as u32,
-                ColumnKind::DependentToolCalls(bp) => {
-                    bp.partition_point(|&b| b <= step.dependent_tool_calls) as u32
-                }
-                ColumnKind::Flag(f) => u32::from(f.of(step)),
-                ColumnKind::Tag(name, p) => p.class_of(step.tags.get(name.as_str())),
-            };
-            if i < INLINE_COLUMNS {
-                out.inline[i] = class;
-            } else {
-                out.spill.push(class);
-            }
+    pub(crate) fn probe<'a>(&'a self, step: &'a Step, input_tokens: u64) -> Probe<'a> {
+        Probe {
+            columns: self,
+            step,
+            input_tokens,
         }
-        out
+    }
+
+    #[inline(always)]
+    fn class_of(&self, col: usize, step: &Step, input_tokens: u64) -> u32 {
+        match &self.kinds[col] {
+            ColumnKind::Role => self.roles.class_of(&step.role),
+            ColumnKind::InputTokens(bp) => bp.partition_point(|&b| b <= input_tokens) as u32,
+            ColumnKind::DependentToolCalls(bp) => {
+                bp.partition_point(|&b| b <= step.dependent_tool_calls) as u32
+            }
+            ColumnKind::Flag(f) => u32::from(f.of(step)),
+            ColumnKind::Tag(name, p) => p.class_of(step.tags.get(name.as_str())),
+        }
     }
 
     /// Whether a condition's static part admits every value in a class of a column.
@@ -368,6 +390,9 @@ pub(crate) struct Table {
     active: Vec<(usize, usize)>,
     /// For each active column and class, `words` words of row bits.
     bits: Vec<u64>,
+    /// For each position i in `active` (and one past the end), the rows that no column from
+    /// i on constrains: once the lowest candidate is among them, it has won.
+    free_from: Vec<u64>,
 }
 
 impl Table {
@@ -376,25 +401,34 @@ impl Table {
         let words = rows.len().div_ceil(64).max(1);
         let mut active = Vec::new();
         let mut bits = Vec::new();
+        let mut free: Vec<Vec<u64>> = Vec::new();
         for col in 0..cols.kinds.len() {
             let classes = cols.class_count(col);
             let base = bits.len();
-            let mut all_admit = true;
+            let mut unconstrained = vec![u64::MAX; words];
             for class in 0..classes as u32 {
                 let mut w = vec![0u64; words];
                 for (r, cond) in rows.iter().enumerate() {
                     if cols.admits(cond, col, class) {
                         w[r / 64] |= 1 << (r % 64);
-                    } else {
-                        all_admit = false;
                     }
+                }
+                for (u, x) in unconstrained.iter_mut().zip(&w) {
+                    *u &= x;
                 }
                 bits.extend(w);
             }
-            if all_admit {
+            if (0..rows.len()).all(|r| unconstrained[r / 64] & (1 << (r % 64)) != 0) {
                 bits.truncate(base);
             } else {
                 active.push((col, base));
+                free.push(unconstrained);
+            }
+        }
+        let mut free_from = vec![u64::MAX; (active.len() + 1) * words];
+        for i in (0..active.len()).rev() {
+            for w in 0..words {
+                free_from[i * words + w] = free_from[(i + 1) * words + w] & free[i][w];
             }
         }
         Table {
@@ -402,6 +436,7 @@ impl Table {
             words,
             active,
             bits,
+            free_from,
         }
     }
 
@@ -411,45 +446,109 @@ impl Table {
         self.words
     }
 
-    /// The rows of word `w` whose static conditions hold for the step.
+    /// The rows of word `w`, before any condition is applied.
     #[inline]
-    pub(crate) fn candidates(&self, classes: &Classes, w: usize) -> u64 {
-        let mut acc = if (w + 1) * 64 <= self.rows {
+    fn all_rows(&self, w: usize) -> u64 {
+        let tail = self.rows.saturating_sub(w * 64);
+        if tail >= 64 {
             u64::MAX
+        } else if tail == 0 {
+            0
         } else {
-            let tail = self.rows - w * 64;
-            if tail == 0 {
-                0
-            } else {
-                u64::MAX >> (64 - tail)
-            }
-        };
+            u64::MAX >> (64 - tail)
+        }
+    }
+
+    /// The rows of a one-word table whose static conditions hold for the step.
+    #[inline]
+    pub(crate) fn candidates_one_word(&self, probe: Probe<'_>) -> u64 {
+        debug_assert_eq!(self.words, 1);
+        let mut acc = self.all_rows(0);
         for &(col, base) in &self.active {
-            acc &= self.bits[base + classes.get(col) as usize * self.words + w];
             if acc == 0 {
                 break;
             }
+            acc &= self.bits[base + probe.class(col) as usize];
         }
         acc
     }
 
-    /// Calls `f` on each candidate row in order until it returns `Some`.
+    /// Calls `f` on each row whose static conditions hold, in order, until it returns
+    /// `Some`.
     #[inline]
     pub(crate) fn first<T>(
         &self,
-        classes: &Classes,
+        probe: Probe<'_>,
         mut f: impl FnMut(usize) -> Option<T>,
     ) -> Option<T> {
-        for w in 0..self.words {
-            let mut acc = self.candidates(classes, w);
-            while acc != 0 {
-                let row = w * 64 + acc.trailing_zeros() as usize;
-                if let Some(t) = f(row) {
+        if self.words == 1 {
+            return self.first_in_word(0, |i| probe.class(self.active[i].0), &mut f);
+        }
+        // Several words: a column's class is needed once per word, so remember it once found
+        // (still lazily, so columns no word reaches are never looked at).
+        if self.active.len() <= 64 {
+            let memo = std::cell::Cell::new(0u64);
+            let classes: [std::cell::Cell<u32>; 64] =
+                std::array::from_fn(|_| std::cell::Cell::new(0));
+            let class = |i: usize| {
+                if memo.get() & (1 << i) == 0 {
+                    classes[i].set(probe.class(self.active[i].0));
+                    memo.set(memo.get() | 1 << i);
+                }
+                classes[i].get()
+            };
+            (0..self.words).find_map(|w| self.first_in_word(w, class, &mut f))
+        } else {
+            let classes: Vec<u32> = self
+                .active
+                .iter()
+                .map(|&(col, _)| probe.class(col))
+                .collect();
+            (0..self.words).find_map(|w| self.first_in_word(w, |i| classes[i], &mut f))
+        }
+    }
+
+    /// `first` over the rows of word `w`; `class(i)` is the step's class in the i-th active
+    /// column. Columns are applied in order only until the lowest remaining row is settled:
+    /// often the winner is known before the costlier columns are looked at.
+    #[inline(always)]
+    fn first_in_word<T>(
+        &self,
+        w: usize,
+        class: impl Fn(usize) -> u32,
+        f: &mut impl FnMut(usize) -> Option<T>,
+    ) -> Option<T> {
+        let mut acc = self.all_rows(w);
+        let mut i = 0;
+        while acc != 0 {
+            let lowest = acc & acc.wrapping_neg();
+            if lowest & self.free_from[i * self.words + w] != 0 {
+                // Every column not yet applied admits this row: it is a candidate, and every
+                // lower row has been ruled out.
+                if let Some(t) = f(w * 64 + lowest.trailing_zeros() as usize) {
                     return Some(t);
                 }
-                acc &= acc - 1;
+                acc &= !lowest;
+                continue;
             }
+            let base = self.active[i].1;
+            acc &= self.bits[base + class(i) as usize * self.words + w];
+            i += 1;
         }
         None
+    }
+
+    /// The rows whose static conditions hold, as one bitset word per 64 rows.
+    pub(crate) fn all_candidates(&self, probe: Probe<'_>, out: &mut [u64]) {
+        for (w, slot) in out.iter_mut().enumerate() {
+            let mut acc = self.all_rows(w);
+            for &(col, base) in &self.active {
+                if acc == 0 {
+                    break;
+                }
+                acc &= self.bits[base + probe.class(col) as usize * self.words + w];
+            }
+            *slot = acc;
+        }
     }
 }

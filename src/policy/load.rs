@@ -248,6 +248,7 @@ fn toml_error(src: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
 }
 
 /// An included file (or a set's non-policy file) holds only `[models]`.
+#[allow(clippy::result_large_err)] // load time only; the error is the product
 fn catalog_only(src: &Arc<Source>, raw: &RawFile) -> Result<(), Diagnostic> {
     let extra = if let Some(p) = &raw.policy {
         Some(("[policy]", p.span()))

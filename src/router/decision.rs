@@ -44,10 +44,15 @@ impl fmt::Display for Via {
 }
 
 /// Where one step goes: the tier and model, the rule and guard that decided it, and the
-/// policy version it was made under. Cheap to clone; holds the policy alive.
+/// policy version it was made under.
+///
+/// [`Router::route`](crate::Router::route) gives a `Decision<'static>` that holds its policy
+/// alive; [`PolicySet::route`](crate::PolicySet::route) gives one that borrows the set, which
+/// saves two atomic operations per step in a hot loop (call
+/// [`into_owned`](Decision::into_owned) to keep it longer).
 #[derive(Debug, Clone)]
-pub struct Decision {
-    policy: Arc<CompiledPolicy>,
+pub struct Decision<'p> {
+    policy: PolicyRef<'p>,
     tier: TierId,
     rule: Option<usize>,
     via: Via,
@@ -56,10 +61,49 @@ pub struct Decision {
     expected_output_tokens: Option<u64>,
 }
 
-impl Decision {
+/// The policy a decision was made under: shared, or borrowed from a held policy set.
+#[derive(Debug, Clone)]
+enum PolicyRef<'p> {
+    Shared(Arc<CompiledPolicy>),
+    Borrowed(&'p Arc<CompiledPolicy>),
+}
+
+impl std::ops::Deref for PolicyRef<'_> {
+    type Target = Arc<CompiledPolicy>;
+    #[inline]
+    fn deref(&self) -> &Arc<CompiledPolicy> {
+        match self {
+            PolicyRef::Shared(p) => p,
+            PolicyRef::Borrowed(p) => p,
+        }
+    }
+}
+
+impl Decision<'_> {
+    /// The decision with its own handle on the policy, free of any borrow.
+    pub fn into_owned(self) -> Decision<'static> {
+        Decision {
+            policy: match self.policy {
+                PolicyRef::Shared(p) => PolicyRef::Shared(p),
+                PolicyRef::Borrowed(p) => PolicyRef::Shared(p.clone()),
+            },
+            tier: self.tier,
+            rule: self.rule,
+            via: self.via,
+            guard: self.guard,
+            input_tokens: self.input_tokens,
+            expected_output_tokens: self.expected_output_tokens,
+        }
+    }
+
     /// The compiled policy the decision was made under.
     pub fn compiled_policy(&self) -> &Arc<CompiledPolicy> {
         &self.policy
+    }
+
+    /// The expected output tokens the step gave, if any.
+    pub fn expected_output_tokens(&self) -> Option<u64> {
+        self.expected_output_tokens
     }
 
     /// The policy's name (the workload).
@@ -224,13 +268,16 @@ pub(crate) fn input_tokens(cp: &CompiledPolicy, step: &Step) -> u64 {
 }
 
 /// Decides a step under one policy: rules through the table, then guards.
-pub(crate) fn decide(cp: &Arc<CompiledPolicy>, step: &Step) -> Result<Decision, RouteError> {
+pub(crate) fn decide<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+) -> Result<Decision<'p>, RouteError> {
     let tokens = input_tokens(cp, step);
-    let classes = cp.columns.classify(step, tokens);
+    let probe = cp.columns.probe(step, tokens);
     let policy = &cp.policy;
-    let (tier, rule, mut via) = cp
+    let (tier, rule, via) = cp
         .rules
-        .first(&classes, |row| match &cp.rule_exprs[row] {
+        .first(probe, |row| match &cp.rule_exprs[row] {
             None => Some((policy.rules[row].tier, Some(row), Via::Rule)),
             Some(expr) => match expr.eval(step, tokens) {
                 Ok(true) => Some((policy.rules[row].tier, Some(row), Via::Rule)),
@@ -251,9 +298,8 @@ pub(crate) fn decide(cp: &Arc<CompiledPolicy>, step: &Step) -> Result<Decision, 
             },
         })
         .unwrap_or((policy.default_tier, None, Via::Default));
-
     let mut decision = Decision {
-        policy: cp.clone(),
+        policy: PolicyRef::Borrowed(cp),
         tier,
         rule,
         via,
@@ -265,47 +311,50 @@ pub(crate) fn decide(cp: &Arc<CompiledPolicy>, step: &Step) -> Result<Decision, 
         return Ok(decision);
     }
 
-    // Which guards hold: static conditions from the table, then expressions (an expression
-    // that fails counts as holding: guards fail closed).
+    // Which guards hold: static conditions from the table, then expressions.
     let words = cp.guards.words();
-    let mut inline = [0u64; 2];
-    let mut spilled;
-    let held: &mut [u64] = if words <= inline.len() {
-        &mut inline[..words]
+    let mut one = [0u64; 1];
+    let mut many = Vec::new();
+    let held: &mut [u64] = if words == 1 {
+        one[0] = cp.guards.candidates_one_word(probe);
+        if one[0] == 0 {
+            return Ok(decision);
+        }
+        &mut one
     } else {
-        spilled = vec![0u64; words];
-        &mut spilled
+        many.resize(words, 0);
+        cp.guards.all_candidates(probe, &mut many);
+        &mut many
     };
-    for (w, slot) in held.iter_mut().enumerate() {
-        let mut acc = cp.guards.candidates(&classes, w);
-        let mut bits = acc;
+    for (w, word) in held.iter_mut().enumerate() {
+        let mut bits = *word;
         while bits != 0 {
             let g = w * 64 + bits.trailing_zeros() as usize;
-            if let Some(expr) = &cp.guard_exprs[g] {
-                let holds = expr.eval(step, tokens).unwrap_or_else(|msg| {
-                    cp.expression_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(policy = %policy.name, guard = %policy.guards[g].name, error = %msg,
-                        "guard expression failed; the guard applies");
-                    true
-                });
-                if !holds {
-                    acc &= !(1 << (g % 64));
-                }
-            }
             bits &= bits - 1;
+            let Some(expr) = &cp.guard_exprs[g] else {
+                continue;
+            };
+            // A guard whose expression fails applies: guards fail closed.
+            let holds = expr.eval(step, tokens).unwrap_or_else(|msg| {
+                cp.expression_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(policy = %policy.name, guard = %policy.guards[g].name, error = %msg,
+                    "guard expression failed; the guard applies");
+                true
+            });
+            if !holds {
+                *word &= !(1 << (g % 64));
+            }
         }
-        *slot = acc;
     }
 
     let mut tier = decision.tier;
-    let mut guard = None;
     for g in set_bits(held) {
         if cp.unmet(tier, g) {
             match policy.guards[g].escalate_to {
                 Some(to) => {
                     tier = to;
-                    guard = Some(g);
-                    via = Via::Guard;
+                    decision.guard = Some(g);
+                    decision.via = Via::Guard;
                 }
                 None => return Err(reject(cp, g, tier)),
             }
@@ -316,8 +365,6 @@ pub(crate) fn decide(cp: &Arc<CompiledPolicy>, step: &Step) -> Result<Decision, 
         return Err(reject(cp, g, tier));
     }
     decision.tier = tier;
-    decision.guard = guard;
-    decision.via = via;
     Ok(decision)
 }
 

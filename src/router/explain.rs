@@ -48,7 +48,7 @@ impl Check {
 #[derive(Debug, Clone)]
 pub struct Explanation {
     /// The decision, or why there is none.
-    pub result: Result<Decision, RouteError>,
+    pub result: Result<Decision<'static>, RouteError>,
     /// Input tokens as counted for the decision (None when no policy was selected).
     pub input_tokens: Option<u64>,
     /// Each rule looked at, in order, up to the one that won; then each guard.
@@ -71,7 +71,7 @@ impl Explanation {
 pub(super) fn explain(cp: &Arc<CompiledPolicy>, step: &Step) -> Explanation {
     let p = &cp.policy;
     let tokens = input_tokens(cp, step);
-    let result = decide(cp, step);
+    let result = decide(cp, step).map(Decision::into_owned);
     let mut checks = Vec::new();
 
     let mut tier = p.default_tier;

@@ -31,6 +31,12 @@ impl PolicySet {
         }
     }
 
+    /// A set of policies already compiled and shared, e.g. kept from an earlier set by a
+    /// reload. Names must be unique.
+    pub fn from_shared(policies: Vec<Arc<CompiledPolicy>>) -> PolicySet {
+        PolicySet { policies }
+    }
+
     /// Loads, checks and compiles a policy file or a policy-set directory.
     pub fn load(path: &Path) -> Result<PolicySet, LoadError> {
         let mut compiled = Vec::new();
@@ -86,8 +92,9 @@ impl PolicySet {
             .collect()
     }
 
-    /// Routes a step under this set.
-    pub fn route(&self, step: &Step) -> Result<Decision, RouteError> {
+    /// Routes a step under this set. The decision borrows the set; hold an `Arc<PolicySet>`
+    /// from [`Router::current`] to route a batch under one version with no atomic operations.
+    pub fn route(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
         decision::decide(self.select(step)?, step)
     }
 
@@ -128,8 +135,8 @@ impl Router {
 
     /// Decides where a step goes. Never blocks; a decision is made wholly under one policy
     /// set, even when a replace happens at the same time.
-    pub fn route(&self, step: &Step) -> Result<Decision, RouteError> {
-        self.current.load().route(step)
+    pub fn route(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
+        self.current.load().route(step).map(Decision::into_owned)
     }
 
     /// The same decision, with the trace of every rule and guard looked at.
