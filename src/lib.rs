@@ -9,6 +9,7 @@
 //! | [`policy`] | reading policy files, includes and sets; checking them into a [`Policy`] |
 //! | [`compile`] | turning a policy into a [`CompiledPolicy`]: decision tables, expressions, guards |
 //! | [`router`] | [`Router`]: the policy set behind an atomic pointer; [`Decision`]s and explanations |
+//! | [`reload`] | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
 //! | `cli` | the `switchyard` command's subcommands |
 //!
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod policy;
+pub mod reload;
 pub mod router;
 pub mod step;
 mod suggest;

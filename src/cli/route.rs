@@ -1,14 +1,18 @@
 //! `switchyard route`: JSONL steps in, one decision (or error object) per line out, in order.
+//! With `--watch` it stays up: each line is answered (and flushed) as it arrives under the
+//! policy version current at that moment, while the policy files hot-reload.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use serde_json::Value;
 
-use crate::router::RouteError;
+use crate::reload::{Outcome, ReloadReport, WatchOptions};
+use crate::router::{PolicySet, RouteError, Router};
 use crate::step::{Step, StepError};
 
 /// Arguments of `switchyard route`.
@@ -23,26 +27,156 @@ pub struct RouteArgs {
     /// Add an `explain` array to each line: every rule and guard looked at, and why.
     #[arg(long)]
     pub explain: bool,
+    /// Stay up and hot-reload PATH while reading: each line is answered at once under the
+    /// policy version current then; reloads are reported on stderr; SIGHUP reloads at once.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: also re-read the files this often and compare their hashes, for
+    /// filesystems that send no change events (e.g. `500ms`, `2s`; `0` turns it off).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration, requires = "watch")]
+    pub poll_interval: Duration,
+    /// With --watch: the quiet period in milliseconds a change must hold before it applies.
+    #[arg(long, value_name = "MS", default_value_t = 150, requires = "watch")]
+    pub debounce_ms: u64,
+}
+
+/// `250ms`, `2s` or a bare number of milliseconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000)
+    } else {
+        (s, 1)
+    };
+    num.trim()
+        .parse::<u64>()
+        .map(|n| Duration::from_millis(n * unit_ms))
+        .map_err(|_| format!("`{s}` is not a duration; write e.g. 500ms or 2s"))
 }
 
 pub(super) fn run(args: RouteArgs) -> ExitCode {
+    if args.watch {
+        return run_watch(args);
+    }
     let router = match super::load_router(&args.policy) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let input: Box<dyn BufRead> = match &args.input {
+    let input = match open_input(&args.input) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let set = router.current();
+    answer_all(input, args.explain, false, || set.clone())
+}
+
+/// `--watch`: the router follows the files; every line is routed under the set current when
+/// it arrives, and flushed at once so a caller waiting on the answer gets it.
+fn run_watch(args: RouteArgs) -> ExitCode {
+    let options = WatchOptions::default()
+        .debounce(Duration::from_millis(args.debounce_ms))
+        .poll_interval(Some(args.poll_interval))
+        .on_reload(print_report);
+    let handle = match Router::watch(&args.policy, options) {
+        Ok(h) => h,
+        Err(e) => {
+            super::report_load_error(&e);
+            return ExitCode::from(if e.is_io() {
+                super::USAGE
+            } else {
+                super::PROBLEM
+            });
+        }
+    };
+    #[cfg(unix)]
+    let sighup = reload_on_sighup(handle.reloader());
+    let input = match open_input(&args.input) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let router = handle.router().clone();
+    let code = answer_all(input, args.explain, true, || router.current());
+    #[cfg(unix)]
+    if let Some(h) = sighup {
+        h.close();
+    }
+    code
+}
+
+/// Reload outcomes on stderr: the library logs them (info, warn, error); print the ones the
+/// log filter hides, so each outcome shows exactly once whatever RUST_LOG says.
+fn print_report(r: &ReloadReport) {
+    let shown = match r.outcome {
+        Outcome::Reloaded => tracing::enabled!(target: "switchyard::reload", tracing::Level::INFO),
+        Outcome::Missing => tracing::enabled!(target: "switchyard::reload", tracing::Level::WARN),
+        Outcome::Failed => tracing::enabled!(target: "switchyard::reload", tracing::Level::ERROR),
+        Outcome::Superseded => true,
+    };
+    if shown {
+        return;
+    }
+    eprintln!("switchyard: {}", r.summary);
+    for d in &r.diagnostics {
+        eprintln!("  {}: {} [{}]", d.location(), d.message, d.name);
+    }
+}
+
+/// A thread that turns each SIGHUP into an immediate reload; closed when routing ends.
+#[cfg(unix)]
+fn reload_on_sighup(reloader: crate::reload::Reloader) -> Option<signal_hook::iterator::Handle> {
+    use signal_hook::consts::SIGHUP;
+    use signal_hook::iterator::Signals;
+    let mut signals = match Signals::new([SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warning: SIGHUP will not reload: {e}");
+            return None;
+        }
+    };
+    let handle = signals.handle();
+    let spawned = std::thread::Builder::new()
+        .name("switchyard-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                tracing::info!(target: "switchyard::reload", "SIGHUP: reloading now");
+                if !reloader.trigger() {
+                    break;
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => Some(handle),
+        Err(e) => {
+            eprintln!("warning: SIGHUP will not reload: {e}");
+            None
+        }
+    }
+}
+
+fn open_input(input: &Option<PathBuf>) -> Result<Box<dyn BufRead>, ExitCode> {
+    Ok(match input {
         None => Box::new(io::stdin().lock()),
         Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
         Some(p) => match File::open(p) {
             Ok(f) => Box::new(BufReader::new(f)),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", p.display());
-                return ExitCode::from(super::USAGE);
+                return Err(ExitCode::from(super::USAGE));
             }
         },
-    };
+    })
+}
+
+/// Answers every line of `input`; `set` gives the policy set to decide each line under.
+fn answer_all(
+    input: Box<dyn BufRead>,
+    explain: bool,
+    flush_each: bool,
+    set: impl Fn() -> std::sync::Arc<PolicySet>,
+) -> ExitCode {
     let mut out = BufWriter::new(io::stdout().lock());
-    let set = router.current();
     for (n, line) in input.split(b'\n').enumerate() {
         let line = match line {
             Ok(l) => l,
@@ -53,35 +187,10 @@ pub(super) fn run(args: RouteArgs) -> ExitCode {
         };
         let text = String::from_utf8_lossy(&line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
-        let value = match Step::from_json(text) {
-            Err(e) => RouteError::InvalidStep(StepError {
-                message: format!("line {}: {}", n + 1, e.message),
-            })
-            .to_json(None),
-            Ok(step) => {
-                let trace = step.trace_id.as_deref();
-                if args.explain {
-                    let ex = set.explain(&step);
-                    let mut v = match &ex.result {
-                        Ok(d) => d.to_json(trace),
-                        Err(e) => e.to_json(trace),
-                    };
-                    if let Value::Object(m) = &mut v {
-                        m.insert(
-                            "explain".into(),
-                            Value::Array(ex.checks.iter().map(|c| c.to_json()).collect()),
-                        );
-                    }
-                    v
-                } else {
-                    match set.route(&step) {
-                        Ok(d) => d.to_json(trace),
-                        Err(e) => e.to_json(trace),
-                    }
-                }
-            }
-        };
-        if let Err(e) = writeln!(out, "{value}") {
+        let value = answer(&set(), n + 1, text, explain);
+        let written =
+            writeln!(out, "{value}").and_then(|()| if flush_each { out.flush() } else { Ok(()) });
+        if let Err(e) = written {
             return broken_pipe_or_fail(e);
         }
     }
@@ -91,6 +200,38 @@ pub(super) fn run(args: RouteArgs) -> ExitCode {
     }
 }
 
+/// One input line's answer: a decision, an error object, or an invalid-step error.
+fn answer(set: &PolicySet, line_no: usize, text: &str, explain: bool) -> Value {
+    let step = match Step::from_json(text) {
+        Ok(step) => step,
+        Err(e) => {
+            return RouteError::InvalidStep(StepError {
+                message: format!("line {line_no}: {}", e.message),
+            })
+            .to_json(None)
+        }
+    };
+    let trace = step.trace_id.as_deref();
+    if !explain {
+        return match set.route(&step) {
+            Ok(d) => d.to_json(trace),
+            Err(e) => e.to_json(trace),
+        };
+    }
+    let ex = set.explain(&step);
+    let mut v = match &ex.result {
+        Ok(d) => d.to_json(trace),
+        Err(e) => e.to_json(trace),
+    };
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "explain".into(),
+            Value::Array(ex.checks.iter().map(|c| c.to_json()).collect()),
+        );
+    }
+    v
+}
+
 /// A reader that went away (`| head`) is not an error; anything else on stdout is.
 fn broken_pipe_or_fail(e: io::Error) -> ExitCode {
     if e.kind() == io::ErrorKind::BrokenPipe {
@@ -98,5 +239,21 @@ fn broken_pipe_or_fail(e: io::Error) -> ExitCode {
     } else {
         eprintln!("error: writing output failed: {e}");
         ExitCode::from(super::USAGE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("750"), Ok(Duration::from_millis(750)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 }
