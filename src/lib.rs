@@ -16,7 +16,7 @@
 //! ```
 //! use switchyard::{Router, Step};
 //!
-//! let router = Router::load("policies/contract-review.toml".as_ref())?;
+//! let router = Router::load("policies/contract-review.toml")?;
 //! let step = Step::new("format").input_tokens(1200).expected_output_tokens(300);
 //! let decision = router.route(&step)?;
 //! assert_eq!(decision.tier(), "cheap");

@@ -7,12 +7,28 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (distance(word, c), c))
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    let close = candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // An abbreviation (`needs_cot`) is far in edits but shares its first word with exactly
+    // one name (`needs_chain_of_thought`).
+    close.or_else(|| {
+        let head = word
+            .split('_')
+            .next()
+            .filter(|h| h.len() >= 3 && *h != word)?;
+        let mut same = candidates
+            .iter()
+            .filter(|c| c.split('_').next() == Some(head));
+        match (same.next(), same.next()) {
+            (Some(c), None) => Some(*c),
+            _ => None,
+        }
+    })
 }
 
 /// Edit distance over chars where swapping two neighbours counts as one edit
@@ -53,5 +69,14 @@ mod tests {
         assert_eq!(did_you_mean("defualt_tier", names), Some("default_tier"));
         assert_eq!(did_you_mean("nmae", names), Some("name"));
         assert_eq!(did_you_mean("zzzzzz", names), None);
+        let flags = [
+            "needs_chain_of_thought",
+            "output_must_be_json",
+            "untrusted_input",
+        ];
+        assert_eq!(
+            did_you_mean("needs_cot", flags),
+            Some("needs_chain_of_thought")
+        );
     }
 }

@@ -320,7 +320,10 @@ fn route_explain_adds_every_check_with_held_and_detail() {
     assert_eq!(d["via"], "default");
     let checks = d["explain"].as_array().expect("an explain array");
     for c in checks {
-        assert!(c["kind"] == "rule" || c["kind"] == "guard", "{c}");
+        assert!(
+            ["rule", "guard", "default"].contains(&c["kind"].as_str().unwrap_or("")),
+            "{c}"
+        );
         assert!(c["name"].is_string(), "{c}");
         assert!(c["held"].is_boolean(), "{c}");
         assert!(c["detail"].as_str().is_some_and(|s| !s.is_empty()), "{c}");
@@ -334,7 +337,7 @@ fn route_explain_adds_every_check_with_held_and_detail() {
     // Every rule of the policy was looked at, in file order, and none held.
     let rules: Vec<&str> = checks
         .iter()
-        .filter(|c| c["kind"] == "rule" && c["name"] != "default")
+        .filter(|c| c["kind"] == "rule")
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(
@@ -593,7 +596,6 @@ fn wrong_type() {
 }
 
 #[test]
-#[ignore = "bug: a wrong-type message speaks Rust (`expected f64`), not the user's words (a number)"]
 fn wrong_type_says_what_was_expected_in_plain_words() {
     let err = load_fails(&fixture("wrong-type.toml"));
     assert!(!err.contains("f64"), "{err}");
@@ -663,9 +665,6 @@ fn non_finite_price() {
 }
 
 #[test]
-#[ignore = "bug: a model with a bad price (or provider/tokenizer/context_window/api_key_env) is \
-            dropped, so every tier naming it also gets a false `unknown-model` error \
-            (\"the model `small` ... is not defined\", help \"there are no models\")"]
 fn a_bad_price_does_not_also_claim_the_model_is_undefined() {
     for f in ["negative-price.toml", "nan-price.toml"] {
         let err = load_fails(&fixture(f));
@@ -733,8 +732,6 @@ fn rhai_syntax_error_points_inside_the_expression() {
 }
 
 #[test]
-#[ignore = "bug: the expr-syntax column ignores escape sequences in a TOML basic string: \
-            `expr = \"step.role == \\\"x\\\" &&& true\"` reports column 37, the third `&` is at 39"]
 fn rhai_syntax_error_column_counts_string_escapes() {
     let f = fixture("expr-syntax-escaped.toml");
     let err = load_fails(&f);
@@ -852,8 +849,6 @@ fn an_input_that_is_a_directory_exits_2() {
 }
 
 #[test]
-#[ignore = "bug: `route --policy policies/ examples/` says only \"reading input failed after \
-            line 0: Is a directory\" without naming the input"]
 fn an_input_that_is_a_directory_is_named() {
     let out = switchyard()
         .args(["route", "--policy", "policies/", "examples/"])

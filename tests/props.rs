@@ -1000,7 +1000,7 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
         let rule_checks: Vec<_> = ex
             .checks
             .iter()
-            .filter(|c| c.kind == CheckKind::Rule)
+            .filter(|c| c.kind != CheckKind::Guard)
             .collect();
         let mut names: Vec<String> = (0..want.rules_checked).map(|i| format!("r{i}")).collect();
         if want.winner.is_none() {

@@ -43,8 +43,13 @@ pub(super) fn run(args: ExplainArgs) -> ExitCode {
             return ExitCode::from(super::USAGE);
         }
     };
-    print!("{}", render(&step, &router.explain(&step)));
-    ExitCode::SUCCESS
+    let ex = router.explain(&step);
+    print!("{}", render(&step, &ex));
+    match &ex.result {
+        // No policy serves the step: the work found a problem.
+        Err(_) if ex.checks.is_empty() => ExitCode::from(super::PROBLEM),
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// The explanation as text for a terminal.
@@ -75,7 +80,7 @@ fn render_trace(mut out: String, step: &Step, ex: &Explanation) -> String {
     use std::fmt::Write;
     let width = ex.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let _ = writeln!(out, "\nrules, in order (the first that holds wins):");
-    for c in ex.checks.iter().filter(|c| c.kind == CheckKind::Rule) {
+    for c in ex.checks.iter().filter(|c| c.kind != CheckKind::Guard) {
         let mark = if c.held { "✓" } else { "✗" };
         let _ = writeln!(out, "  {mark} {:width$}  {}", c.name, c.detail);
     }
@@ -96,10 +101,11 @@ fn render_trace(mut out: String, step: &Step, ex: &Explanation) -> String {
         Ok(d) => {
             let _ = writeln!(
                 out,
-                "decision tier `{}` → model `{}` (rule {}, via {}{})",
+                "decision tier `{}` → model `{}` ({}, via {}{})",
                 d.tier(),
                 d.model().key,
-                d.rule().unwrap_or("none: default"),
+                d.rule()
+                    .map_or("no rule matched".to_string(), |r| format!("rule {r}")),
                 d.via(),
                 d.guard()
                     .map(|g| format!(", guard {g}"))

@@ -159,6 +159,13 @@ fn open_input(input: &Option<PathBuf>) -> Result<Box<dyn BufRead>, ExitCode> {
     Ok(match input {
         None => Box::new(io::stdin().lock()),
         Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
+        Some(p) if p.is_dir() => {
+            eprintln!(
+                "error: cannot read {}: it is a directory, not a file of steps",
+                p.display()
+            );
+            return Err(ExitCode::from(super::USAGE));
+        }
         Some(p) => match File::open(p) {
             Ok(f) => Box::new(BufReader::new(f)),
             Err(e) => {

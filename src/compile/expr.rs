@@ -333,35 +333,76 @@ fn describe_error(e: &EvalAltResult) -> String {
 }
 
 /// Byte offset in the policy file of a position inside the expression's string.
+///
+/// Walks the string as written in the file, so escapes in a basic string (`\"`, `\u00e9`)
+/// and a line-ending backslash in a multi-line one are counted as the text they stand for.
 fn expr_offset(expr: &Expr, pos: Position) -> usize {
-    let raw = &expr.loc.source.text[expr.loc.span.clone()];
-    let mut start = expr.loc.span.start;
-    if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
-        start += 3;
+    let file = &expr.loc.source.text;
+    let span = expr.loc.span.clone();
+    let raw = &file[span.clone()];
+    let (quote_len, escapes) = if raw.starts_with("\"\"\"") {
+        (3, true)
+    } else if raw.starts_with("'''") {
+        (3, false)
+    } else {
+        (1, raw.starts_with('"'))
+    };
+    let mut start = span.start + quote_len;
+    if quote_len == 3 {
         // A newline right after the opening quotes is not part of the string.
-        if expr.loc.source.text[start..].starts_with('\n') {
+        if file[start..].starts_with('\n') {
             start += 1;
-        } else if expr.loc.source.text[start..].starts_with("\r\n") {
+        } else if file[start..].starts_with("\r\n") {
             start += 2;
         }
-    } else {
-        start += 1;
     }
+    let end = span.end.saturating_sub(quote_len).max(start);
     let (Some(line), Some(col)) = (pos.line(), pos.position()) else {
         return start;
     };
-    let mut offset = 0;
-    for (i, l) in expr.text.split_inclusive('\n').enumerate() {
-        if i + 1 == line {
-            offset += l
-                .char_indices()
-                .nth(col.saturating_sub(1))
-                .map_or(l.len(), |(b, _)| b);
-            break;
+    // Walk the written text, tracking the (line, column) of the string's value.
+    let body = &file[start..end];
+    let (mut l, mut c) = (1, 1);
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, ch)) = chars.next() {
+        if l == line && c >= col {
+            return start + i;
         }
-        offset += l.len();
+        if escapes && ch == '\\' {
+            match chars.peek().map(|&(_, n)| n) {
+                Some('u') | Some('U') => {
+                    let digits = if chars.peek().map(|&(_, n)| n) == Some('u') {
+                        4
+                    } else {
+                        8
+                    };
+                    for _ in 0..=digits {
+                        chars.next();
+                    }
+                }
+                Some('\n') | Some('\r') | Some(' ') | Some('\t') => {
+                    // A line-ending backslash: the newline and the blanks after it vanish.
+                    while chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
+                        chars.next();
+                    }
+                    continue;
+                }
+                _ => {
+                    chars.next();
+                }
+            }
+            c += 1;
+            continue;
+        }
+        if ch == '\n' {
+            l += 1;
+            c = 1;
+        } else {
+            c += 1;
+        }
     }
-    (start + offset).min(expr.loc.span.end.saturating_sub(1))
+    // Past the end (an unfinished expression): point at the closing quote.
+    end
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
         LoadError::one(Diagnostic::file_error(
             "file-unreadable",
             dir,
-            format!("cannot read the directory: {e}"),
+            format!("cannot read the policy directory: {e}"),
         ))
     })?;
     let mut files: Vec<PathBuf> = entries
@@ -206,11 +206,18 @@ fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
 fn read_source(path: &Path) -> Result<Arc<Source>, LoadError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Source::new(path, text)),
-        Err(e) => Err(LoadError::one(Diagnostic::file_error(
-            "file-unreadable",
-            path,
-            format!("cannot read the file: {e}"),
-        ))),
+        Err(e) => {
+            let what = if path.exists() {
+                "the policy file"
+            } else {
+                "the policy path (it does not exist)"
+            };
+            Err(LoadError::one(Diagnostic::file_error(
+                "file-unreadable",
+                path,
+                format!("cannot read {what}: {e}"),
+            )))
+        }
     }
 }
 
@@ -241,10 +248,34 @@ fn toml_error(src: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
             format!("this table needs the key `{field}`"),
         )
     } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
-        Diagnostic::error("invalid-type", src, span, msg)
+        Diagnostic::error("invalid-type", src, span, plain_types(&msg))
     } else {
         Diagnostic::error("toml-syntax", src, span, msg)
     }
+}
+
+/// serde names Rust types ("expected f64"); say what a policy author writes instead.
+fn plain_types(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for (rust, plain) in [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected an integer >= 0"),
+        ("expected a sequence", "expected a list"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a map", "expected a table"),
+        (": floating point `", ": the number `"),
+        (": integer `", ": the integer `"),
+        (": sequence,", ": a list,"),
+        (": map,", ": a table,"),
+    ] {
+        out = out.replace(rust, plain);
+    }
+    if let Some(i) = out.find("expected struct ") {
+        out.replace_range(i.., "expected a table");
+    }
+    out
 }
 
 /// An included file (or a set's non-policy file) holds only `[models]`.

@@ -113,6 +113,8 @@ pub(super) fn policy(
                         model,
                         loc: cx.loc(tname.span()),
                     }),
+                    // Defined, but its own checks failed: that is already reported.
+                    None if model_locs.contains_key(model_key.get_ref()) => {}
                     None => {
                         let hint = did_you_mean(
                             model_key.get_ref(),
@@ -320,6 +322,14 @@ pub(super) fn policy(
             Some(v) if v.get_ref() == "default" => Some(Some(None)),
             Some(v) => match rules.iter().position(|r| &r.name == v.get_ref()) {
                 Some(i) => Some(Some(Some(i))),
+                // The rule exists but failed its own checks: that is already reported.
+                None if raw
+                    .rules
+                    .iter()
+                    .any(|r| r.get_ref().name.get_ref() == v.get_ref()) =>
+                {
+                    None
+                }
                 None => {
                     let hint = did_you_mean(v.get_ref(), rules.iter().map(|r| r.name.as_str()));
                     cx.err_help(
@@ -356,7 +366,11 @@ pub(super) fn policy(
             }
         }
         if let Some(g) = &t.expect_guard {
-            if !guards.iter().any(|x| &x.name == g.get_ref()) {
+            let defined = raw
+                .guards
+                .iter()
+                .any(|x| x.get_ref().name.get_ref() == g.get_ref());
+            if !defined {
                 cx.err(
                     "unknown-guard",
                     g.span(),
@@ -533,12 +547,15 @@ impl Cx {
                 && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !e.starts_with(|c: char| c.is_ascii_digit());
             if !looks_like_name {
-                self.err_help(
+                // This may be a real key: say where it is, but never echo the line.
+                let (line, col) = self.src.line_col(env.span().start);
+                let mut d = Diagnostic::file_error(
                     "invalid-value",
-                    env.span(),
-                    "`api_key_env` names an environment variable (such as MUSE_API_KEY), never the key itself",
-                    "put the key in that variable's value, outside the policy file",
+                    &self.src.path,
+                    format!("line {line}, column {col}: `api_key_env` names an environment variable (such as MUSE_API_KEY), never the key itself"),
                 );
+                d.help = Some("put the key in that variable's value, outside the policy file (and rotate it if it was a real key)".into());
+                self.diags.push(d);
             }
         }
         let tokenizer = m.tokenizer.as_ref().and_then(|t| self.tokenizer(t));

@@ -272,6 +272,11 @@ pub(crate) fn decide<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
 ) -> Result<Decision<'p>, RouteError> {
+    if step.input_tokens.is_none() && step.prompt.is_none() {
+        return Err(RouteError::InvalidStep(StepError {
+            message: "the step has neither `input_tokens` nor a `prompt` to count".into(),
+        }));
+    }
     let tokens = input_tokens(cp, step);
     let probe = cp.columns.probe(step, tokens);
     let policy = &cp.policy;

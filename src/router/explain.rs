@@ -17,6 +17,8 @@ pub enum CheckKind {
     Rule,
     /// A `[[guards]]` entry.
     Guard,
+    /// No rule matched: the policy's `default_tier` (named "default").
+    Default,
 }
 
 /// One rule or guard looked at while deciding.
@@ -36,7 +38,11 @@ impl Check {
     /// The check as one element of the `explain` array.
     pub fn to_json(&self) -> Value {
         json!({
-            "kind": match self.kind { CheckKind::Rule => "rule", CheckKind::Guard => "guard" },
+            "kind": match self.kind {
+                CheckKind::Rule => "rule",
+                CheckKind::Guard => "guard",
+                CheckKind::Default => "default",
+            },
             "name": self.name,
             "held": self.held,
             "detail": self.detail,
@@ -112,7 +118,7 @@ pub(super) fn explain(cp: &Arc<CompiledPolicy>, step: &Step) -> Explanation {
     }
     if !checks.iter().any(|c| c.held) {
         checks.push(Check {
-            kind: CheckKind::Rule,
+            kind: CheckKind::Default,
             name: "default".into(),
             held: true,
             detail: format!(

@@ -38,10 +38,10 @@ impl PolicySet {
     }
 
     /// Loads, checks and compiles a policy file or a policy-set directory.
-    pub fn load(path: &Path) -> Result<PolicySet, LoadError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<PolicySet, LoadError> {
         let mut compiled = Vec::new();
         let mut diagnostics = Vec::new();
-        for p in policy::load_path(path)? {
+        for p in policy::load_path(path.as_ref())? {
             match CompiledPolicy::compile(p) {
                 Ok(c) => compiled.push(c),
                 Err(d) => diagnostics.extend(d),
@@ -111,7 +111,7 @@ impl PolicySet {
 ///
 /// ```
 /// use switchyard::{Router, Step};
-/// let router = Router::load("policies/contract-review.toml".as_ref()).unwrap();
+/// let router = Router::load("policies/contract-review.toml").unwrap();
 /// let d = router.route(&Step::new("format").input_tokens(1200)).unwrap();
 /// println!("{} via {} -> {} (${:?})", d.tier(), d.via(), d.model().model_id, d.estimated_usd());
 /// ```
@@ -129,7 +129,7 @@ impl Router {
     }
 
     /// Loads a policy file or directory and serves it.
-    pub fn load(path: &Path) -> Result<Router, LoadError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Router, LoadError> {
         PolicySet::load(path).map(Router::new)
     }
 
