@@ -10,6 +10,7 @@
 //! | [`compile`] | turning a policy into a [`CompiledPolicy`]: decision tables, expressions, guards |
 //! | [`router`] | [`Router`]: the policy set behind an atomic pointer; [`Decision`]s and explanations |
 //! | [`reload`] | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set |
+//! | [`cost`] | exact money (pico-dollars), call records; running steps, budgets, reports |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
 //! | `cli` | the `switchyard` command's subcommands |
 //!
@@ -27,6 +28,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod cost;
 pub mod diag;
 pub mod policy;
 pub mod reload;
