@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 use rhai::packages::{Package, StandardPackage};
-use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position, Scope, AST, INT};
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position, Scope, AST, INT};
 
 use crate::diag::Diagnostic;
 use crate::policy::Expr;
@@ -47,12 +47,13 @@ fn build_engine() -> Engine {
         .set_strict_variables(true)
         .set_allow_looping(false)
         .set_allow_anonymous_fn(false)
-        .set_allow_shadowing(false);
+        .set_allow_shadowing(false)
+        // Reading a tag the step does not have is an error, never a silent `()`.
+        .set_fail_on_invalid_map_property(true);
     e.disable_symbol("eval");
     e.disable_symbol("print");
     e.disable_symbol("debug");
     e.register_type_with_name::<StepView>("Step");
-    e.register_type_with_name::<TagsView>("Tags");
     e.register_get("role", |s: &mut StepView| -> ImmutableString {
         s.step().role.as_str().into()
     });
@@ -110,23 +111,9 @@ fn build_engine() -> Engine {
                 .ok_or_else(|| missing("trace_id"))
         },
     );
-    e.register_get("tags", |s: &mut StepView| TagsView { step: s.step });
-    // `step.tags.name` falls back to this indexer when no getter has that name.
-    e.register_indexer_get(
-        |t: &mut TagsView, key: ImmutableString| -> Result<Dynamic, Box<EvalAltResult>> {
-            match t.step().tags.get(key.as_str()) {
-                Some(v) => Ok(tag_to_dynamic(v)),
-                None => Err(format!(
-                    "the step has no tag `{key}` (test for it first with `\"{key}\" in step.tags`)"
-                )
-                .into()),
-            }
-        },
-    );
-    // `"name" in step.tags`.
-    e.register_fn("contains", |t: &mut TagsView, key: ImmutableString| {
-        t.step().tags.contains_key(key.as_str())
-    });
+    // Expressions read `step.tags` through a map bound beside `step` (see `bind_tags`); this
+    // getter only serves a spelling the rewrite does not see, at the cost of building the map.
+    e.register_get("tags", |s: &mut StepView| tags_map(s.step()));
     e
 }
 
@@ -136,6 +123,19 @@ fn missing(field: &str) -> Box<EvalAltResult> {
 
 fn clamp(n: u64) -> INT {
     INT::try_from(n).unwrap_or(INT::MAX)
+}
+
+fn tags_map(step: &Step) -> Map {
+    let mut m = Map::new();
+    fill_tags(&mut m, step);
+    m
+}
+
+fn fill_tags(m: &mut Map, step: &Step) {
+    m.clear();
+    for (k, v) in &step.tags {
+        m.insert(k.as_str().into(), tag_to_dynamic(v));
+    }
 }
 
 fn tag_to_dynamic(v: &TagValue) -> Dynamic {
@@ -157,20 +157,13 @@ struct StepView {
     input_tokens: u64,
 }
 
-/// `step.tags`.
-#[derive(Clone, Copy)]
-struct TagsView {
-    step: NonNull<Step>,
-}
-
-// SAFETY: a view is made only by `CompiledExpr::eval` from a `&Step` and lives only in that
-// call's scope, which is emptied before the call returns; an expression cannot keep a value
-// anywhere else (no statements, no variables, no globals), and the result is dropped inside
-// the call. So the pointer is never read after the borrow ends, and `Step` is `Sync`.
+// SAFETY: the pointer is set by `CompiledExpr::eval` from a `&Step` right before an
+// evaluation and read only by getters during it; between evaluations the view sits unread in
+// its thread's scope. An expression cannot keep a value anywhere else (no statements,
+// variables or globals), and its result is dropped inside the call. So the pointer is never
+// read after the borrow ends, and `Step` is `Sync`.
 unsafe impl Send for StepView {}
 unsafe impl Sync for StepView {}
-unsafe impl Send for TagsView {}
-unsafe impl Sync for TagsView {}
 
 impl StepView {
     fn step(&self) -> &Step {
@@ -179,36 +172,53 @@ impl StepView {
     }
 }
 
-impl TagsView {
-    fn step(&self) -> &Step {
-        // SAFETY: as for `StepView`.
-        unsafe { self.step.as_ref() }
-    }
-}
-
 /// A compiled expression, ready to evaluate against any step.
 #[derive(Debug, Clone)]
 pub struct CompiledExpr {
     ast: AST,
+    /// Whether it reads `step.tags` (then the tags map is filled before each evaluation).
+    reads_tags: bool,
 }
 
+/// The variable `step.tags` is rewritten to: a plain Rhai map, so tag reads and `in` take
+/// Rhai's built-in map paths instead of resolving registered functions on every read.
+/// Users cannot name it: their text is compiled with only `step` in scope first.
+const TAGS_VAR: &str = "step_tags__";
+
 thread_local! {
-    /// One scope per thread, reused: a fresh scope per call allocates.
-    static SCOPE: RefCell<Scope<'static>> = RefCell::new(Scope::new());
+    /// One scope per thread holding `step` and the tags map, updated in place per
+    /// evaluation: pushing fresh values allocates.
+    static SCOPE: RefCell<Scope<'static>> = RefCell::new(fresh_scope());
+}
+
+fn fresh_scope() -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push(
+        "step",
+        StepView {
+            step: NonNull::dangling(),
+            input_tokens: 0,
+        },
+    );
+    scope.push(TAGS_VAR, Map::new());
+    scope
 }
 
 impl CompiledExpr {
     /// Compiles an expression; a syntax error points at its place inside the policy file.
     #[allow(clippy::result_large_err)] // load time only; the error is the product
     pub fn compile(expr: &Expr) -> Result<CompiledExpr, Diagnostic> {
-        let mut scope = Scope::new();
-        scope.push("step", ());
-        let compile = |text: &str| engine().compile_expression_with_scope(&scope, text);
-        // Errors are reported against the text as written; what runs is the same expression
-        // with `step.tags.name` spelled `step.tags["name"]` (see `index_tag_reads`).
-        compile(&expr.text)
-            .and_then(|_| compile(&index_tag_reads(&expr.text)))
-            .map(|ast| CompiledExpr { ast })
+        let mut as_written = Scope::new();
+        as_written.push("step", ());
+        let mut bound = as_written.clone();
+        bound.push(TAGS_VAR, ());
+        let (rewritten, reads_tags) = bind_tags(&expr.text);
+        // Errors are reported against the text as written (where only `step` exists); what
+        // runs is the same expression with `step.tags` bound to the tags map.
+        engine()
+            .compile_expression_with_scope(&as_written, &expr.text)
+            .and_then(|_| engine().compile_expression_with_scope(&bound, &rewritten))
+            .map(|ast| CompiledExpr { ast, reads_tags })
             .map_err(|e| {
                 let at = expr_offset(expr, e.position());
                 Diagnostic::error(
@@ -226,25 +236,28 @@ impl CompiledExpr {
     /// Evaluates against a step whose input tokens are already counted. An error, a result
     /// that is not a bool, or a sandbox limit is an `Err` with a sentence.
     pub fn eval(&self, step: &Step, input_tokens: u64) -> Result<bool, String> {
-        let view = StepView {
-            step: NonNull::from(step),
-            input_tokens,
-        };
         SCOPE.with(|cell| {
             // A re-entrant call (an expression evaluated from inside another one's callback)
-            // cannot happen, but fall back to a fresh scope rather than panic if it ever did.
+            // cannot happen, but use a fresh scope rather than panic if it ever did.
             let mut fresh;
             let mut guard = cell.try_borrow_mut();
             let scope: &mut Scope<'static> = match guard.as_deref_mut() {
                 Ok(s) => s,
                 Err(_) => {
-                    fresh = Scope::new();
+                    fresh = fresh_scope();
                     &mut fresh
                 }
             };
-            scope.push("step", view);
+            if let Some(mut view) = scope.get_mut("step").and_then(|d| d.write_lock::<StepView>()) {
+                view.step = NonNull::from(step);
+                view.input_tokens = input_tokens;
+            }
+            if self.reads_tags {
+                if let Some(mut map) = scope.get_mut(TAGS_VAR).and_then(|d| d.write_lock::<Map>()) {
+                    fill_tags(&mut map, step);
+                }
+            }
             let result = engine().eval_ast_with_scope::<Dynamic>(scope, &self.ast);
-            scope.rewind(0);
             match result {
                 Ok(v) => match v.as_bool() {
                     Ok(b) => Ok(b),
@@ -256,14 +269,12 @@ impl CompiledExpr {
     }
 }
 
-/// Rewrites `step.tags.name` to `step.tags["name"]`, outside string literals.
-///
-/// Both read the same tag, but Rhai resolves a property on a custom type by first looking for
-/// a getter named after it, and only when that fails (building an error, formatting a
-/// signature) falls back to the indexer: three times the cost of the expression itself.
-fn index_tag_reads(text: &str) -> String {
+/// Rewrites `step.tags` to the tags variable, outside string literals; says whether it
+/// occurred.
+fn bind_tags(text: &str) -> (String, bool) {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 8);
+    let mut found = false;
     let mut i = 0;
     let ident = |j: usize| j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_');
     let skip_ws = |mut j: usize| {
@@ -285,27 +296,16 @@ fn index_tag_reads(text: &str) -> String {
             out.push_str(&text[start..i]);
             continue;
         }
-        let at_word_start = i == 0 || !ident(i - 1) && b[i - 1] != b'.';
+        let at_word_start = i == 0 || (!ident(i - 1) && b[i - 1] != b'.');
         if at_word_start && text[i..].starts_with("step") && !ident(i + 4) {
             let j = skip_ws(i + 4);
             if j < b.len() && b[j] == b'.' {
                 let k = skip_ws(j + 1);
                 if text[k..].starts_with("tags") && !ident(k + 4) {
-                    let m = skip_ws(k + 4);
-                    if m < b.len() && b[m] == b'.' {
-                        let n = skip_ws(m + 1);
-                        let mut e = n;
-                        while ident(e) {
-                            e += 1;
-                        }
-                        if e > n && !b[n].is_ascii_digit() {
-                            out.push_str("step.tags[\"");
-                            out.push_str(&text[n..e]);
-                            out.push_str("\"]");
-                            i = e;
-                            continue;
-                        }
-                    }
+                    out.push_str(TAGS_VAR);
+                    found = true;
+                    i = k + 4;
+                    continue;
                 }
             }
         }
@@ -313,11 +313,14 @@ fn index_tag_reads(text: &str) -> String {
         out.push(ch);
         i += ch.len_utf8();
     }
-    out
+    (out, found)
 }
 
 fn describe_error(e: &EvalAltResult) -> String {
     match e {
+        EvalAltResult::ErrorPropertyNotFound(name, _) => format!(
+            "the step has no tag `{name}` (test for it first with `\"{name}\" in step.tags`)"
+        ),
         EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
         EvalAltResult::ErrorTooManyOperations(_) => {
             format!("the expression ran past the sandbox limit of {MAX_OPERATIONS} operations")
@@ -336,7 +339,7 @@ fn describe_error(e: &EvalAltResult) -> String {
 ///
 /// Walks the string as written in the file, so escapes in a basic string (`\"`, `\u00e9`)
 /// and a line-ending backslash in a multi-line one are counted as the text they stand for.
-fn expr_offset(expr: &Expr, pos: Position) -> usize {
+pub(crate) fn expr_offset(expr: &Expr, pos: Position) -> usize {
     let file = &expr.loc.source.text;
     let span = expr.loc.span.clone();
     let raw = &file[span.clone()];
@@ -473,15 +476,29 @@ mod tests {
     }
 
     #[test]
-    fn tag_reads_become_index_reads_outside_strings() {
+    fn tag_reads_are_bound_outside_strings() {
+        let (text, found) =
+            bind_tags("step.tags.a > 1 && step . tags . b == \"step.tags.c\" && xstep.tags.d");
+        assert!(found);
         assert_eq!(
-            index_tag_reads(
-                "step.tags.a > 1 && step . tags . b_2 == \"step.tags.c\" && xstep.tags.d"
-            ),
-            "step.tags[\"a\"] > 1 && step.tags[\"b_2\"] == \"step.tags.c\" && xstep.tags.d"
+            text,
+            format!("{TAGS_VAR}.a > 1 && {TAGS_VAR} . b == \"step.tags.c\" && xstep.tags.d")
         );
-        assert_eq!(index_tag_reads("\"k\" in step.tags"), "\"k\" in step.tags");
-        assert_eq!(index_tag_reads("step.tags.é"), "step.tags.é");
+        assert_eq!(
+            bind_tags("\"k\" in step.tags").0,
+            format!("\"k\" in {TAGS_VAR}")
+        );
+        assert!(!bind_tags("step.role == \"step.tags\"").1);
+    }
+
+    #[test]
+    fn a_step_is_never_seen_by_the_next_evaluation() {
+        let with = Step::new("reason").input_tokens(1).tag("v", 5i64);
+        let without = Step::new("reason").input_tokens(1);
+        let e = CompiledExpr::compile(&expr("step.tags.v == 5")).unwrap();
+        assert_eq!(e.eval(&with, 1), Ok(true));
+        assert!(e.eval(&without, 1).is_err());
+        assert_eq!(e.eval(&with, 1), Ok(true));
     }
 
     #[test]
