@@ -772,8 +772,6 @@ fn several_errors_in_one_file_are_all_reported() {
 }
 
 #[test]
-#[ignore = "bug: the first unknown key / wrong type / TOML-shape error stops parsing, hiding \
-            every other error in the file (here only line 10 is reported, not lines 5 and 19)"]
 fn a_parse_error_does_not_hide_the_others() {
     let f = fixture("several-parse-errors.toml");
     let err = load_fails(&f);

@@ -248,7 +248,10 @@ impl CompiledExpr {
                     &mut fresh
                 }
             };
-            if let Some(mut view) = scope.get_mut("step").and_then(|d| d.write_lock::<StepView>()) {
+            if let Some(mut view) = scope
+                .get_mut("step")
+                .and_then(|d| d.write_lock::<StepView>())
+            {
                 view.step = NonNull::from(step);
                 view.input_tokens = input_tokens;
             }

@@ -88,7 +88,7 @@ impl TagPartition {
     }
 
     /// A value of each class, to ask each row's condition about the class.
-    fn representative(&self, class: u32) -> Option<TagValue> {
+    pub(crate) fn representative(&self, class: u32) -> Option<TagValue> {
         let s = self.strings.len() as u32;
         if class == Self::MISSING {
             return None;

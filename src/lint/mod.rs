@@ -1,0 +1,407 @@
+//! `switchyard lint`: every problem in a policy as a [`Diagnostic`] with a stable name.
+//!
+//! Loading is the first check (one source of truth: whatever stops a policy loading is a lint
+//! error, and lint errors in expressions stop it loading). A policy that loads is then checked
+//! for what loads but is likely wrong: one check per file here, plus the exact analysis of the
+//! decision table in [`analysis`]. `allow = ["name", …]` on a rule or in `[policy]` silences a
+//! finding there. [`render`] writes the findings for a person, as JSON, as GitHub workflow
+//! commands, or as SARIF.
+
+pub mod analysis;
+mod expr;
+mod guards;
+mod names;
+pub mod render;
+mod tags;
+mod unused;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::compile::CompiledPolicy;
+use crate::diag::{Diagnostic, Severity, Source};
+use crate::policy::{self, Policy};
+use crate::suggest::did_you_mean;
+
+/// Work the table analysis may do per policy before it stops and says it was partial.
+pub const DEFAULT_CELL_BUDGET: u64 = analysis::DEFAULT_BUDGET;
+
+/// One kind of finding: its stable name, severity and what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    /// The stable kebab-case name (what `allow` and every output format use).
+    pub name: &'static str,
+    /// How bad it is.
+    pub severity: Severity,
+    /// One line: what it means.
+    pub summary: &'static str,
+    /// Whether `allow` can silence it (load errors cannot: the policy would not load).
+    pub allowable: bool,
+}
+
+const fn check(name: &'static str, severity: Severity, summary: &'static str) -> Check {
+    Check {
+        name,
+        severity,
+        summary,
+        allowable: true,
+    }
+}
+
+const fn load(name: &'static str, summary: &'static str) -> Check {
+    Check {
+        name,
+        severity: Severity::Error,
+        summary,
+        allowable: false,
+    }
+}
+
+/// Every finding lint can report, in the order the docs list them.
+pub const CHECKS: &[Check] = &[
+    load("toml-syntax", "the file is not valid TOML"),
+    load("unknown-key", "a key the format does not have (with a did-you-mean hint)"),
+    load("missing-key", "a required key is missing"),
+    load("invalid-type", "a value of the wrong type"),
+    load("invalid-value", "a value outside what the key accepts (provider, tokenizer, tag type, …)"),
+    load("invalid-name", "a policy, rule or guard name that is empty or has characters outside a-z, 0-9, - and _"),
+    load("invalid-price", "a price that is negative or not finite"),
+    load("invalid-condition", "a `when` value that is not a condition"),
+    load("empty-range", "a range that matches no value"),
+    load("unknown-tier", "a reference to a tier that is not defined"),
+    load("unknown-model", "a reference to a model that is not defined"),
+    load("unknown-rule", "a test expects a rule that is not defined"),
+    load("unknown-guard", "a test expects a guard that is not defined"),
+    load("duplicate-rule", "two rules with the same name"),
+    load("duplicate-guard", "two guards with the same name"),
+    load("duplicate-model", "a model defined twice (in the policy and an include, or two includes)"),
+    load("duplicate-test", "two tests with the same name"),
+    load("duplicate-policy", "two policies in a set with the same name"),
+    load("no-tiers", "the policy defines no tiers"),
+    load("missing-policy-table", "a policy file without a [policy] table"),
+    load("include-not-found", "an included file cannot be read"),
+    load("catalog-not-models-only", "an included catalog holds more than [models]"),
+    load("invalid-test-step", "a test's step is not a valid step"),
+    load("expr-syntax", "an expression does not compile"),
+    load("file-unreadable", "a file or directory cannot be read"),
+    load("no-policies", "a directory holds no policy"),
+    check("unknown-step-field", Severity::Error, "an expression reads a step field that does not exist (it always fails)"),
+    check("unknown-function", Severity::Error, "an expression calls a function the sandbox does not provide (it always fails)"),
+    check("type-mismatch", Severity::Error, "an expression compares a field or declared tag with a literal of another type"),
+    check("escalate-lacks-capability", Severity::Error, "a guard escalates to a tier whose model lacks what the guard requires"),
+    check("undeclared-tag", Severity::Warning, "a condition or expression uses a tag not declared in [tags] (when the policy declares tags)"),
+    check("tag-value-mismatch", Severity::Warning, "a tag condition contradicts the declared type or values, so it never holds"),
+    check("tier-unused", Severity::Warning, "no rule, default, escalation or on_expression_error chooses the tier"),
+    check("model-unused", Severity::Warning, "no tier routes to a model defined in the policy file"),
+    check("tag-unused", Severity::Info, "no condition or expression reads a declared tag"),
+    check("confusable-name", Severity::Warning, "a name holds bidirectional-control or invisible characters, or mixes look-alike scripts"),
+    check("unknown-lint", Severity::Warning, "`allow` names something that is not a finding lint can silence"),
+    check("unreachable-rule", Severity::Warning, "earlier rules take every step the rule matches (names them, with an example step)"),
+    check("rule-without-effect", Severity::Warning, "removing the rule changes no decision (with an example step)"),
+    check("guard-rejects", Severity::Warning, "steps exist that a guard rejects even after escalation (info when the guard has no escalate_to: rejecting is its job), with an example step"),
+    check("untrusted-input-unguarded", Severity::Warning, "untrusted input can reach a model that is not injection_tested and no guard stops it"),
+    check("expression-fails-open", Severity::Info, "with on_expression_error = \"skip\", a failing expression lets a step skip a rule that routes to a costlier or more capable tier"),
+    check("partial-overlap", Severity::Info, "a rule partly overlaps an earlier rule that routes to another tier (for review)"),
+    check("analysis-partial", Severity::Info, "the table has more cells than the budget; the analysis looked at part of them"),
+];
+
+/// The check with this name.
+pub fn check_named(name: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|c| c.name == name)
+}
+
+/// A diagnostic and the rule it is about (so the rule's `allow` can silence it).
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub(crate) diagnostic: Diagnostic,
+    pub(crate) rule: Option<usize>,
+}
+
+impl Finding {
+    /// A finding about the policy as a whole (only `[policy].allow` silences it).
+    fn policy(diagnostic: Diagnostic) -> Finding {
+        Finding {
+            diagnostic,
+            rule: None,
+        }
+    }
+}
+
+/// A diagnostic of any severity at a span.
+fn finding(
+    name: &'static str,
+    severity: Severity,
+    src: &Arc<Source>,
+    span: Range<usize>,
+    message: String,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(name, src, span, message);
+    d.severity = severity;
+    d
+}
+
+/// The first occurrence of `needle` inside `range` of `text`, as a byte range.
+fn find_in(text: &str, range: Range<usize>, needle: &str) -> Option<Range<usize>> {
+    let hay = text.get(range.clone())?;
+    hay.find(needle)
+        .map(|i| range.start + i..range.start + i + needle.len())
+}
+
+/// The extent of the table holding `at`: up to the next line that opens a table.
+fn table_extent(text: &str, at: usize) -> Range<usize> {
+    let at = at.min(text.len());
+    let mut lines = text[at..].split_inclusive('\n');
+    let mut offset = at + lines.next().map_or(0, str::len);
+    for line in lines {
+        if line.trim_start().starts_with('[') {
+            return at..offset;
+        }
+        offset += line.len();
+    }
+    at..text.len()
+}
+
+/// The byte range of rule `i`'s entry. serde's span of a `[[rules]]` table is its header
+/// only, so the entry runs on to the next table.
+fn rule_extent(p: &Policy, i: usize) -> Range<usize> {
+    let r = &p.rules[i];
+    let text = &p.sources[0].text;
+    if text[r.extent.clone()].starts_with("[[") {
+        table_extent(text, r.extent.start)
+    } else {
+        r.extent.clone()
+    }
+}
+
+/// What linting found in some paths.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every finding, by file then position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Policies linted (those that loaded).
+    pub policies: usize,
+}
+
+impl Report {
+    /// How many findings have this severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+
+    /// Whether the run fails: any error, or any warning when warnings are denied.
+    pub fn fails(&self, deny_warnings: bool) -> bool {
+        self.count(Severity::Error) > 0 || deny_warnings && self.count(Severity::Warning) > 0
+    }
+
+    /// Whether a file or directory could not be read.
+    pub fn unreadable(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.name == "file-unreadable")
+    }
+}
+
+/// Lints files and directories (a directory is a policy set).
+pub fn lint_paths(paths: &[PathBuf]) -> Report {
+    let mut report = Report::default();
+    for path in paths {
+        lint_path(path, &mut report);
+    }
+    report
+}
+
+fn lint_path(path: &Path, report: &mut Report) {
+    match policy::load_path(path) {
+        Ok(policies) => {
+            for p in policies {
+                report.policies += 1;
+                report.diagnostics.extend(lint_policy(p));
+            }
+        }
+        Err(e) => {
+            report.diagnostics.extend(e.diagnostics);
+            // In a set, one bad file keeps the set from loading, but every other policy
+            // is still worth its warnings.
+            if path.is_dir() {
+                for file in policy_files(path) {
+                    if let Ok(p) = policy::load_policy_file(&file) {
+                        report.policies += 1;
+                        report.diagnostics.extend(lint_policy(p));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn policy_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Lints a policy that loaded: the checks here, then the table analysis with the default
+/// cell budget. Findings silenced by `allow` are left out.
+pub fn lint_policy(policy: Policy) -> Vec<Diagnostic> {
+    lint_policy_with_budget(policy, DEFAULT_CELL_BUDGET)
+}
+
+/// [`lint_policy`] with a chosen cell budget for the analysis.
+pub fn lint_policy_with_budget(policy: Policy, budget_cells: u64) -> Vec<Diagnostic> {
+    let mut findings = checks(&policy);
+    findings.extend(allow_lists(&policy));
+    let mut out: Vec<Diagnostic> = Vec::new();
+    match CompiledPolicy::compile(policy.clone()) {
+        Ok(cp) => {
+            let a = analysis::analyze(&cp, budget_cells);
+            for d in a.diagnostics {
+                let rule = rule_at(&policy, &d);
+                findings.push(Finding {
+                    diagnostic: d,
+                    rule,
+                });
+            }
+            if a.partial {
+                let src = &policy.sources[0];
+                findings.push(Finding::policy(
+                    finding(
+                        "analysis-partial",
+                        Severity::Info,
+                        src,
+                        0..0,
+                        format!(
+                            "the decision table has more cells than the budget of {budget_cells}; the analysis looked at {} of them, so some findings may be missing",
+                            a.cells
+                        ),
+                    )
+                    .with_help("split the policy, or use fewer distinct breakpoints in conditions"),
+                ));
+            }
+        }
+        // Loading compiles too, so this only happens for a policy built by hand.
+        Err(diags) => out.extend(diags),
+    }
+    out.extend(
+        findings
+            .into_iter()
+            .filter(|f| !silenced(&policy, f))
+            .map(|f| f.diagnostic),
+    );
+    out.sort_by(|a, b| {
+        (a.file(), a.span.as_ref().map(|s| s.start))
+            .cmp(&(b.file(), b.span.as_ref().map(|s| s.start)))
+    });
+    out
+}
+
+/// The lint errors that keep a policy from loading (the loader calls this once a policy
+/// has passed its own checks): the expression checks' errors not silenced by `allow`.
+pub(crate) fn load_errors(policy: &Policy) -> Vec<Diagnostic> {
+    expr_findings(policy)
+        .0
+        .into_iter()
+        .filter(|f| f.diagnostic.severity == Severity::Error && !silenced(policy, f))
+        .map(|f| f.diagnostic)
+        .collect()
+}
+
+/// Every check that needs no table: expressions, tags, unused things, guards, names.
+fn checks(p: &Policy) -> Vec<Finding> {
+    let (mut out, read) = expr_findings(p);
+    out.extend(tags::conditions(p));
+    out.extend(unused::tiers_and_models(p));
+    out.extend(unused::tags(p, &read));
+    out.extend(guards::escalations(p));
+    out.extend(names::confusables(p));
+    out
+}
+
+/// The expression checks of every rule and guard, and the tags the expressions read.
+fn expr_findings(p: &Policy) -> (Vec<Finding>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut read = Vec::new();
+    let rules = p.rules.iter().enumerate().map(|(i, r)| (&r.when, Some(i)));
+    let guards = p.guards.iter().map(|g| (&g.when, None));
+    for (when, rule) in rules.chain(guards) {
+        if let Some(e) = &when.expr {
+            let f = expr::check(e, &p.tags);
+            read.extend(f.tags);
+            out.extend(
+                f.diagnostics
+                    .into_iter()
+                    .map(|diagnostic| Finding { diagnostic, rule }),
+            );
+        }
+    }
+    (out, read)
+}
+
+/// The rule whose `[[rules]]` entry holds a diagnostic's span.
+fn rule_at(p: &Policy, d: &Diagnostic) -> Option<usize> {
+    let (src, span) = (d.source.as_ref()?, d.span.as_ref()?);
+    if !Arc::ptr_eq(src, &p.sources[0]) {
+        return None;
+    }
+    (0..p.rules.len()).find(|&i| rule_extent(p, i).contains(&span.start))
+}
+
+fn silenced(p: &Policy, f: &Finding) -> bool {
+    let name = f.diagnostic.name;
+    if !check_named(name).is_some_and(|c| c.allowable) {
+        return false;
+    }
+    p.allow.iter().any(|a| a == name)
+        || f.rule
+            .is_some_and(|i| p.rules[i].allow.iter().any(|a| a == name))
+}
+
+/// `unknown-lint`: an `allow` entry that names no finding `allow` can silence.
+fn allow_lists(p: &Policy) -> Vec<Finding> {
+    let src = &p.sources[0];
+    let allowable = || CHECKS.iter().filter(|c| c.allowable).map(|c| c.name);
+    let mut out = Vec::new();
+    let header = find_in(&src.text, 0..src.text.len(), "[policy]").map_or(0, |s| s.start);
+    let lists = std::iter::once((&p.allow, table_extent(&src.text, header), None)).chain(
+        p.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (&r.allow, rule_extent(p, i), Some(i))),
+    );
+    for (list, extent, rule) in lists {
+        for name in list {
+            if allowable().any(|c| c == name) {
+                continue;
+            }
+            let span = find_in(&src.text, extent.clone(), &format!("\"{name}\""))
+                .unwrap_or(extent.start..extent.start);
+            let why = if check_named(name).is_some() {
+                "is a load error, which `allow` cannot silence"
+            } else {
+                "is not the name of a lint finding"
+            };
+            let hint = did_you_mean(name, allowable());
+            out.push(Finding {
+                diagnostic: finding(
+                    "unknown-lint",
+                    Severity::Warning,
+                    src,
+                    span,
+                    format!("`{name}` {why}"),
+                )
+                .with_help(match hint {
+                    Some(h) => format!("did you mean `{h}`?"),
+                    None => "the names are listed in docs/policy.md, under Linting".into(),
+                }),
+                rule,
+            });
+        }
+    }
+    out
+}
