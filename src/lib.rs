@@ -11,7 +11,10 @@
 //! | [`router`] | [`Router`]: the policy set behind an atomic pointer; [`Decision`]s and explanations |
 //! | [`reload`] | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set |
 //! | [`cost`] | exact money (pico-dollars), call records; running steps, budgets, reports |
+//! | [`clients`] | the [`ModelClient`](clients::ModelClient) trait, requests and responses; the offline mock provider |
+//! | [`schema`] | the policy file's JSON Schema, generated from the types the parser reads into |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
+//! | [`lint`] | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, and human/JSON/GitHub/SARIF output |
 //! | `cli` | the `switchyard` command's subcommands |
 //!
 //! ```
@@ -27,12 +30,15 @@
 //! ```
 
 pub mod cli;
+pub mod clients;
 pub mod compile;
 pub mod cost;
 pub mod diag;
+pub mod lint;
 pub mod policy;
 pub mod reload;
 pub mod router;
+pub mod schema;
 pub mod step;
 mod suggest;
 

@@ -2,7 +2,14 @@
 //! `main.rs` only calls [`main`]; everything a command does is reachable from tests here.
 
 mod explain;
+mod lint;
+mod rebill;
+mod replay;
+mod report;
 mod route;
+mod run;
+mod schema;
+mod test;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -47,6 +54,42 @@ pub enum Command {
         after_help = "Example:\n  switchyard explain --policy policies/contract-review.toml '{\"role\":\"summarize\",\"input_tokens\":12000,\"expected_output_tokens\":800}'"
     )]
     Explain(explain::ExplainArgs),
+    /// Check policies: every problem with its name, severity, file:line:col and the source line.
+    #[command(
+        after_help = "PATH is a policy file or a directory of policies; give as many as you like. Findings are errors (the policy does not load), warnings (it loads, but is likely wrong) and infos; `allow = [\"name\"]` on a rule or in [policy] silences one there.\nExit status: 0 no errors (and no warnings, with --deny-warnings); 1 errors found; 2 a path could not be read.\n\nExample:\n  switchyard lint policies/\n  switchyard lint --deny-warnings --format github policies/contract-review.toml"
+    )]
+    Lint(lint::LintArgs),
+    /// Run steps (JSONL) through the agent loop on the offline mock provider: route, hold the
+    /// budget, call, log; print each call's cost and the total against the most expensive tier.
+    #[command(
+        after_help = "Every model is served by the built-in mock provider, whatever its `provider` says: nothing leaves the machine and no API key is read. The mock answers at once and bills each step as if the model read its input_tokens and wrote its expected_output_tokens (none given: no output), at the policy's prices; [budget] caps apply as they would live.\nA line that is not a valid step, or a step that is rejected or over budget, becomes an error row and the run goes on.\nExit status: 0 ran (error rows included); 1 the policy did not load; 2 a file could not be read.\n\nExample:\n  switchyard run --policy policies/ examples/steps.jsonl --log calls.jsonl"
+    )]
+    Run(run::RunArgs),
+    /// Run the policies' `[[tests]]`: one line per test, then `N passed, N failed`.
+    #[command(
+        after_help = "A failure prints the step, the expected and actual decision, and the explain trace.\nExit status: 0 all passed; 1 a test failed or a policy did not load; 2 a file could not be read.\n\nExample:\n  switchyard test policies/\n  switchyard test --coverage policies/contract-review.toml"
+    )]
+    Test(test::TestArgs),
+    /// Print the policy file's JSON Schema (draft-07), for editors and CI.
+    #[command(
+        after_help = "Example:\n  switchyard schema > policy.schema.json\n  # then put this line at the top of a policy file, for Taplo / Even Better TOML:\n  #:schema ./policy.schema.json"
+    )]
+    Schema(schema::SchemaArgs),
+    /// Spend, calls and p50/p95 latency over a call log, by policy, tier, rule, role and model.
+    #[command(
+        after_help = "Lines that are not call records are skipped and listed on stderr with their line numbers; the rest are read.\nExit status: 0 read (skipped lines included); 2 the log could not be read.\n\nExample:\n  switchyard report calls.jsonl\n  switchyard report calls.jsonl --format csv > spend.csv"
+    )]
+    Report(report::ReportArgs),
+    /// Re-price a call log at a catalog's prices: old and new totals, by model; --out writes the re-billed log.
+    #[command(
+        after_help = "PRICES.toml holds [models.*] tables, like policies/models.toml. A model it does not list keeps its logged price and is reported. With --out, every line is written in order; lines that are not call records are copied unchanged (and listed on stderr).\nExit status: 0 done; 1 the catalog did not load; 2 a file could not be read or written.\n\nExample:\n  switchyard rebill calls.jsonl --models new-prices.toml --out calls.rebilled.jsonl"
+    )]
+    Rebill(rebill::RebillArgs),
+    /// Route every logged step again under a candidate policy: tier changes, cost change, rules that gain and lose traffic.
+    #[command(
+        after_help = "The cost change uses each call's logged token counts at the candidate model's prices. Steps the candidate would not route (a guard rejects them, an unknown workload) are counted and listed by kind, outside the totals.\nExit status: 0 done; 1 the policy did not load, or --fail-if-cost-increases was exceeded; 2 a file could not be read.\n\nExample:\n  switchyard replay calls.jsonl --policy candidate/ --fail-if-cost-increases 5"
+    )]
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs the command line with the process's arguments.
@@ -56,6 +99,13 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Route(args) => route::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Rebill(args) => rebill::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
 

@@ -67,9 +67,20 @@ pub fn load_policy_text(path: &Path, text: impl Into<String>) -> Result<Policy, 
 }
 
 fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
-    let raw = parse(&src)?;
+    let Parsed {
+        raw,
+        errors: shape_errors,
+        broken,
+    } = parse_lenient(&src)?;
+    if broken.header {
+        // Without its [policy] table nothing else can be checked meaningfully.
+        return Err(LoadError {
+            diagnostics: shape_errors,
+        });
+    }
     if raw.policy.is_none() {
-        return Err(LoadError::one(
+        let mut diagnostics = shape_errors;
+        diagnostics.push(
             Diagnostic::error(
                 "missing-policy-table",
                 &src,
@@ -77,7 +88,8 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
                 "this file has no [policy] table, so it is not a policy",
             )
             .with_help("a policy starts with [policy] name = \"…\" default_tier = \"…\"; a file with only [models] is a catalog for `include`"),
-        ));
+        );
+        return Err(LoadError { diagnostics });
     }
     let mut includes = Vec::new();
     let mut diags = Vec::new();
@@ -117,12 +129,25 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
         }
     }
     if !diags.is_empty() {
+        diags.splice(0..0, shape_errors);
         return Err(LoadError { diagnostics: diags });
     }
     let digest = hasher.finalize();
     let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    validate::policy(raw, &src, includes, version, path.to_path_buf())
-        .map_err(|diagnostics| LoadError { diagnostics })
+    let checked = validate::policy(raw, &src, includes, version, path.to_path_buf(), &broken);
+    match (checked, shape_errors.is_empty()) {
+        (Ok(policy), true) => Ok(policy),
+        (checked, _) => {
+            // Shape errors and the checks of what did parse, in file order.
+            let mut all = shape_errors;
+            all.extend(checked.err().unwrap_or_default());
+            all.sort_by_key(|d| {
+                let same_file = d.source.as_ref().is_some_and(|s| Arc::ptr_eq(s, &src));
+                (!same_file, d.span.as_ref().map_or(0, |s| s.start))
+            });
+            Err(LoadError { diagnostics: all })
+        }
+    }
 }
 
 /// Loads a directory: every `*.toml` with a `[policy]` table is a policy; the others must be
@@ -150,19 +175,20 @@ fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
                 continue;
             }
         };
-        let raw = match parse(&src) {
-            Ok(r) => r,
+        let raw = match parse_lenient(&src) {
+            Ok(p) if p.raw.policy.is_none() && !p.broken.header => {
+                diags.extend(p.errors);
+                if let Err(d) = catalog_only(&src, &p.raw) {
+                    diags.push(d);
+                }
+                continue;
+            }
+            Ok(p) => p.raw,
             Err(e) => {
                 diags.extend(e.diagnostics);
                 continue;
             }
         };
-        if raw.policy.is_none() {
-            if let Err(d) = catalog_only(&src, &raw) {
-                diags.push(d);
-            }
-            continue;
-        }
         match load_policy_file(file) {
             Ok(p) => {
                 if let Some(first) = policies.iter().find(|q| q.name == p.name) {
@@ -221,9 +247,234 @@ fn read_source(path: &Path) -> Result<Arc<Source>, LoadError> {
     }
 }
 
-/// Parses TOML into the raw model, mapping serde's errors to named diagnostics.
+/// Parses TOML into the raw model, mapping serde's errors to named diagnostics; every shape
+/// error in the file is reported, not only the first.
 pub(crate) fn parse(src: &Arc<Source>) -> Result<RawFile, LoadError> {
-    toml::from_str::<RawFile>(&src.text).map_err(|e| LoadError::one(toml_error(src, &e)))
+    let parsed = parse_lenient(src)?;
+    if parsed.errors.is_empty() {
+        Ok(parsed.raw)
+    } else {
+        Err(LoadError {
+            diagnostics: parsed.errors,
+        })
+    }
+}
+
+/// A file read as far as its shape allows: the raw model without the entries that did not
+/// fit it, the errors they gave, and the names of what was dropped (so references to a
+/// dropped model or rule are not reported a second time as unknown).
+pub(crate) struct Parsed {
+    pub(crate) raw: RawFile,
+    pub(crate) errors: Vec<Diagnostic>,
+    pub(crate) broken: Broken,
+}
+
+/// The named entries dropped because their shape was wrong.
+#[derive(Debug, Default)]
+pub(crate) struct Broken {
+    /// `[policy]` itself.
+    pub(crate) header: bool,
+    pub(crate) models: Vec<String>,
+    pub(crate) tiers: Vec<String>,
+    pub(crate) rules: Vec<String>,
+    pub(crate) guards: Vec<String>,
+}
+
+/// Parses TOML, collecting every shape error (unknown key, wrong type, missing key).
+///
+/// serde stops at the first error, so on one this drops the entry it points at and tries
+/// again, until what is left deserializes. A syntax error is the one error reported: the
+/// document has no structure to recover.
+pub(crate) fn parse_lenient(src: &Arc<Source>) -> Result<Parsed, LoadError> {
+    use serde::Deserialize;
+    use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+    let first = match toml::from_str::<RawFile>(&src.text) {
+        Ok(raw) => {
+            return Ok(Parsed {
+                raw,
+                errors: Vec::new(),
+                broken: Broken::default(),
+            })
+        }
+        Err(e) => e,
+    };
+    let Ok(doc) = DeTable::parse(&src.text) else {
+        return Err(LoadError::one(toml_error(src, &first)));
+    };
+    let doc_span = doc.span();
+    let mut root = doc.into_inner();
+    let mut errors = Vec::new();
+    let mut broken = Broken::default();
+    // (span of the table, key) for every key dropped, so that the "missing key" this causes
+    // is not reported as a second problem.
+    let mut dropped: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    // Each round drops one entry, so this bounds the work on a pathological file.
+    for _ in 0..500 {
+        let value = toml::Spanned::new(doc_span.clone(), DeValue::Table(root.clone()));
+        let e = match RawFile::deserialize(ValueDeserializer::from(value)) {
+            Ok(raw) => {
+                errors.sort_by_key(|d: &Diagnostic| d.span.as_ref().map_or(0, |s| s.start));
+                return Ok(Parsed {
+                    raw,
+                    errors,
+                    broken,
+                });
+            }
+            Err(e) => e,
+        };
+        let d = toml_error(src, &e);
+        let Some(span) = e.span() else {
+            errors.push(d);
+            break;
+        };
+        let Some(removed) = shape::drop_entry(&mut root, span.start) else {
+            errors.push(d);
+            break;
+        };
+        let caused_by_us = e.message().starts_with("missing field")
+            && dropped
+                .iter()
+                .any(|(s, k)| *s == span && e.message().contains(&format!("`{k}`")));
+        if !caused_by_us {
+            errors.push(d);
+        }
+        match removed.path.as_slice() {
+            [top] if top == "policy" => broken.header = true,
+            [top, key] if top == "models" => broken.models.push(key.clone()),
+            [top, key] if top == "tiers" => broken.tiers.push(key.clone()),
+            [top, _] if top == "rules" => broken.rules.extend(removed.name.clone()),
+            [top, _] if top == "guards" => broken.guards.extend(removed.name.clone()),
+            _ => {}
+        }
+        dropped.push((removed.container, removed.key));
+    }
+    errors.sort_by_key(|d: &Diagnostic| d.span.as_ref().map_or(0, |s| s.start));
+    Err(LoadError {
+        diagnostics: errors,
+    })
+}
+
+/// Finding and dropping the entry of a parsed document that a shape error points at.
+mod shape {
+    use std::ops::Range;
+
+    use toml::de::{DeArray, DeTable, DeValue};
+    use toml::Spanned;
+
+    /// What was dropped.
+    pub(super) struct Removed {
+        /// Keys (array elements as their index) from the root to the dropped entry.
+        pub(super) path: Vec<String>,
+        /// The dropped entry's key (or index).
+        pub(super) key: String,
+        /// The span of the table or array that held it.
+        pub(super) container: Range<usize>,
+        /// The dropped table's `name`, when it had one.
+        pub(super) name: Option<String>,
+    }
+
+    fn contains(span: &Range<usize>, at: usize) -> bool {
+        span.start <= at && (at < span.end || span.is_empty() && at == span.start)
+    }
+
+    /// Drops the deepest entry whose key or value holds the byte offset `at`.
+    pub(super) fn drop_entry(root: &mut DeTable<'_>, at: usize) -> Option<Removed> {
+        let mut path = Vec::new();
+        drop_in_table(root, at, &mut path, 0..0)
+    }
+
+    fn drop_in_table(
+        table: &mut DeTable<'_>,
+        at: usize,
+        path: &mut Vec<String>,
+        span: Range<usize>,
+    ) -> Option<Removed> {
+        // Children first: a standard table's span is only its header, so its entries lie
+        // outside it and must be searched whatever the span says.
+        let keys: Vec<Spanned<toml::de::DeString<'_>>> = table.keys().cloned().collect();
+        for k in &keys {
+            let value = table.get_mut(k).expect("the key was just listed");
+            path.push(k.get_ref().to_string());
+            let vspan = value.span();
+            let found = match value.get_mut() {
+                DeValue::Table(t) => drop_in_table(t, at, path, vspan),
+                DeValue::Array(a) => drop_in_array(a, at, path, vspan),
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+            path.pop();
+        }
+        for k in keys {
+            let value = table.get(&k).expect("the key was just listed");
+            if contains(&k.span(), at) || contains(&value.span(), at) {
+                let name = value
+                    .get_ref()
+                    .as_table()
+                    .and_then(|t| t.get("name"))
+                    .and_then(|n| n.get_ref().as_str())
+                    .map(str::to_string);
+                table.remove(&k);
+                let key = k.get_ref().to_string();
+                let mut full = path.clone();
+                full.push(key.clone());
+                return Some(Removed {
+                    path: full,
+                    key,
+                    container: span,
+                    name,
+                });
+            }
+        }
+        None
+    }
+
+    fn drop_in_array(
+        array: &mut DeArray<'_>,
+        at: usize,
+        path: &mut Vec<String>,
+        span: Range<usize>,
+    ) -> Option<Removed> {
+        let items: &mut [Spanned<DeValue<'_>>] = array;
+        for (i, item) in items.iter_mut().enumerate() {
+            path.push(i.to_string());
+            let ispan = item.span();
+            let found = match item.get_mut() {
+                DeValue::Table(t) => drop_in_table(t, at, path, ispan),
+                DeValue::Array(a) => drop_in_array(a, at, path, ispan),
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+            path.pop();
+        }
+        let i = array.iter().position(|item| contains(&item.span(), at))?;
+        let name = array[i]
+            .get_ref()
+            .as_table()
+            .and_then(|t| t.get("name"))
+            .and_then(|n| n.get_ref().as_str())
+            .map(str::to_string);
+        // DeArray has no `remove`: rebuild it without the element.
+        let mut kept = DeArray::new();
+        for (j, item) in array.iter().enumerate() {
+            if j != i {
+                kept.push(item.clone());
+            }
+        }
+        *array = kept;
+        let mut full = path.clone();
+        full.push(i.to_string());
+        Some(Removed {
+            path: full,
+            key: i.to_string(),
+            container: span,
+            name,
+        })
+    }
 }
 
 fn toml_error(src: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {

@@ -60,12 +60,16 @@ pub struct Policy {
     pub tests: Vec<PolicyTest>,
     /// `[tags]` declarations.
     pub tags: Vec<TagDecl>,
+    /// `[budget]`: hard spending caps, if the policy sets any.
+    pub budget: Option<Budget>,
     /// First 12 hex digits of SHA-256 over the file's bytes and each include's, in order.
     pub version: String,
     /// The policy file.
     pub path: PathBuf,
     /// The policy file first, then each include, in include order.
     pub sources: Vec<Arc<Source>>,
+    /// `[policy].allow`: lint findings not reported anywhere in this policy.
+    pub allow: Vec<String>,
 }
 
 impl Policy {
@@ -87,6 +91,34 @@ pub enum OnExpressionError {
     Skip,
     /// Route to this tier (`via = "expression_error"`).
     Tier(TierId),
+}
+
+/// `[budget]`: hard caps on what the calls a policy routes may cost, in pico-dollars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    /// `per_trace_usd`: all calls of one trace together.
+    pub per_trace: Option<crate::cost::Picos>,
+    /// `per_workload_day_usd`: all calls of this workload in one UTC day.
+    pub per_workload_day: Option<crate::cost::Picos>,
+    /// `per_call_usd`: one call's worst case.
+    pub per_call: Option<crate::cost::Picos>,
+    /// What a call that would cross a cap does.
+    pub on_exceed: OnExceed,
+}
+
+/// `on_exceed` in `[budget]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnExceed {
+    /// Refuse the call with an error (the default).
+    #[default]
+    Reject,
+    /// Route it to the cheapest tier that fits under the caps and satisfies the guards.
+    Downgrade,
+}
+
+impl OnExceed {
+    /// The names accepted in policy files.
+    pub const NAMES: &'static [&'static str] = &["reject", "downgrade"];
 }
 
 /// How a prompt's tokens are counted.
@@ -233,6 +265,10 @@ pub struct Rule {
     pub tier: TierId,
     /// Where it is defined (the `name` value).
     pub loc: Loc,
+    /// Byte range of the whole `[[rules]]` entry, in the policy file.
+    pub extent: Range<usize>,
+    /// `allow`: lint findings not reported about this rule.
+    pub allow: Vec<String>,
 }
 
 /// One `[[guards]]` entry.

@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::raw::{RawFile, RawIntRange, RawModel, RawWhen};
+use super::load::Broken;
+use super::raw::{RawBudget, RawFile, RawIntRange, RawModel, RawWhen};
 use super::{
-    Condition, Expr, Guard, IntRange, Loc, Model, NumBound, NumRange, OnExpressionError, Policy,
-    PolicyTest, Provider, Rule, TagCondition, TagDecl, TagKind, TagTest, Tier, Tokenizer,
+    Budget, Condition, Expr, Guard, IntRange, Loc, Model, NumBound, NumRange, OnExceed,
+    OnExpressionError, Policy, PolicyTest, Provider, Rule, TagCondition, TagDecl, TagKind, TagTest,
+    Tier, Tokenizer,
 };
 use crate::diag::{Diagnostic, Source};
 use crate::step::{Step, TagValue};
@@ -25,6 +27,7 @@ pub(super) fn policy(
     includes: Vec<(Arc<Source>, RawFile)>,
     version: String,
     path: PathBuf,
+    broken: &Broken,
 ) -> Result<Policy, Vec<Diagnostic>> {
     let mut cx = Cx {
         src: src.clone(),
@@ -114,7 +117,8 @@ pub(super) fn policy(
                         loc: cx.loc(tname.span()),
                     }),
                     // Defined, but its own checks failed: that is already reported.
-                    None if model_locs.contains_key(model_key.get_ref()) => {}
+                    None if model_locs.contains_key(model_key.get_ref())
+                        || broken.models.contains(model_key.get_ref()) => {}
                     None => {
                         let hint = did_you_mean(
                             model_key.get_ref(),
@@ -142,11 +146,13 @@ pub(super) fn policy(
             }
         }
     }
-    let tier_names: Vec<String> = raw
+    let mut tier_names: Vec<String> = raw
         .tiers
         .as_ref()
         .map(|t| t.get_ref().keys().map(|k| k.get_ref().clone()).collect())
         .unwrap_or_default();
+    // A tier dropped for its shape is reported already; naming it is not a second error.
+    tier_names.extend(broken.tiers.iter().cloned());
 
     let default_tier = cx.tier_ref(&tiers, &tier_names, &header.default_tier, "default_tier");
 
@@ -206,9 +212,12 @@ pub(super) fn policy(
         }
     }
 
+    let budget = raw.budget.as_ref().map(|b| cx.budget(b.get_ref()));
+
     // Rules.
     let mut rules: Vec<Rule> = Vec::new();
     for r in &raw.rules {
+        let extent = r.span();
         let r = r.get_ref();
         let rname = r.name.get_ref();
         if rname.trim().is_empty() {
@@ -238,6 +247,8 @@ pub(super) fn policy(
                 when,
                 tier,
                 loc: cx.loc(r.name.span()),
+                extent,
+                allow: allow_list(r.allow.as_ref()),
             });
         }
     }
@@ -323,10 +334,11 @@ pub(super) fn policy(
             Some(v) => match rules.iter().position(|r| &r.name == v.get_ref()) {
                 Some(i) => Some(Some(Some(i))),
                 // The rule exists but failed its own checks: that is already reported.
-                None if raw
-                    .rules
-                    .iter()
-                    .any(|r| r.get_ref().name.get_ref() == v.get_ref()) =>
+                None if broken.rules.contains(v.get_ref())
+                    || raw
+                        .rules
+                        .iter()
+                        .any(|r| r.get_ref().name.get_ref() == v.get_ref()) =>
                 {
                     None
                 }
@@ -366,10 +378,11 @@ pub(super) fn policy(
             }
         }
         if let Some(g) = &t.expect_guard {
-            let defined = raw
-                .guards
-                .iter()
-                .any(|x| x.get_ref().name.get_ref() == g.get_ref());
+            let defined = broken.guards.contains(g.get_ref())
+                || raw
+                    .guards
+                    .iter()
+                    .any(|x| x.get_ref().name.get_ref() == g.get_ref());
             if !defined {
                 cx.err(
                     "unknown-guard",
@@ -393,10 +406,12 @@ pub(super) fn policy(
         }
     }
 
-    if !cx.diags.is_empty() {
+    // No tier without a diagnostic here means it names a tier dropped for its shape, which
+    // the caller reports.
+    if !cx.diags.is_empty() || default_tier.is_none() {
         return Err(cx.diags);
     }
-    Ok(Policy {
+    let policy = Policy {
         name,
         description: header.description,
         default_tier: default_tier.expect("no diagnostics, so the tier resolved"),
@@ -408,10 +423,25 @@ pub(super) fn policy(
         guards,
         tests,
         tags,
+        budget,
         version,
         path,
         sources,
-    })
+        allow: allow_list(header.allow.as_ref()),
+    };
+    // Lint's errors in expressions (unknown fields and functions, type mismatches) always
+    // fail at run time: a policy holding one does not load.
+    let lint_errors = crate::lint::load_errors(&policy);
+    if !lint_errors.is_empty() {
+        return Err(lint_errors);
+    }
+    Ok(policy)
+}
+
+/// An `allow` list's names (whether each names a known finding is lint's to check).
+fn allow_list(v: Option<&Vec<Spanned<String>>>) -> Vec<String> {
+    v.map(|v| v.iter().map(|s| s.get_ref().clone()).collect())
+        .unwrap_or_default()
 }
 
 /// The file being checked and the problems found so far.
@@ -488,6 +518,48 @@ impl Cx {
             known_help(hint, "tiers", all_names.iter().map(|s| s.as_str())),
         );
         None
+    }
+
+    /// `[budget]`: each cap a finite amount >= 0, `on_exceed` one of its two words.
+    fn budget(&mut self, b: &RawBudget) -> Budget {
+        let mut cap = |v: &Option<Spanned<f64>>, key: &str| {
+            let v = v.as_ref()?;
+            let usd = *v.get_ref();
+            if !usd.is_finite() || usd < 0.0 {
+                self.err_help(
+                    "invalid-value",
+                    v.span(),
+                    format!("`{key}` must be a finite amount of USD, 0 or more; found {usd}"),
+                    format!("e.g. {key} = 2.5"),
+                );
+                return None;
+            }
+            Some(crate::cost::budget::usd_to_picos(usd))
+        };
+        let per_trace = cap(&b.per_trace_usd, "per_trace_usd");
+        let per_workload_day = cap(&b.per_workload_day_usd, "per_workload_day_usd");
+        let per_call = cap(&b.per_call_usd, "per_call_usd");
+        let on_exceed = match &b.on_exceed {
+            None => OnExceed::Reject,
+            Some(v) if v.get_ref() == "reject" => OnExceed::Reject,
+            Some(v) if v.get_ref() == "downgrade" => OnExceed::Downgrade,
+            Some(v) => {
+                let hint = did_you_mean(v.get_ref(), OnExceed::NAMES.iter().copied());
+                self.err_help(
+                    "invalid-value",
+                    v.span(),
+                    format!("`on_exceed` cannot be `{}`", v.get_ref()),
+                    known_help(hint, "choices", OnExceed::NAMES.iter().copied()),
+                );
+                OnExceed::Reject
+            }
+        };
+        Budget {
+            per_trace,
+            per_workload_day,
+            per_call,
+            on_exceed,
+        }
     }
 
     fn tokenizer(&mut self, t: &Spanned<String>) -> Option<Tokenizer> {

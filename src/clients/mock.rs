@@ -1,0 +1,139 @@
+//! The mock provider: offline and deterministic, with a configurable reply, latency and
+//! usage. Examples, tests and `switchyard run` use it, so everything works without a network
+//! or a key.
+
+use std::time::Duration;
+
+use super::{ClientError, Completion, ModelClient, ModelRequest, ModelResponse, Usage};
+
+/// What the mock replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MockReply {
+    /// Always this text.
+    Text(String),
+    /// The last message's text, unchanged.
+    Echo,
+    /// Always this error (to test failure paths).
+    Fail(ClientError),
+}
+
+/// What usage the mock reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MockUsage {
+    /// None: the runner counts the tokens itself, as with a provider that reports nothing.
+    Unreported,
+    /// Always these counts.
+    Fixed(Usage),
+    /// The bill of a call of the request's size: input = the request's `input_tokens_hint`
+    /// (or its messages' characters / 4), output = its `max_output_tokens` (or the reply's
+    /// characters / 4), as if the model wrote up to its limit.
+    Simulated,
+}
+
+/// An offline model client. `MockClient::default()` replies `"ok"` at once and reports
+/// [`MockUsage::Simulated`] usage.
+///
+/// ```
+/// use std::time::Duration;
+/// use switchyard::clients::{MockClient, MockUsage, Usage};
+/// let mock = MockClient::new()
+///     .reply("{\"answer\": 42}")
+///     .latency(Duration::from_millis(5))
+///     .usage(MockUsage::Fixed(Usage { input_tokens: 100, output_tokens: 7 }));
+/// # let _ = mock;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockClient {
+    reply: MockReply,
+    latency: Duration,
+    usage: MockUsage,
+}
+
+impl Default for MockClient {
+    fn default() -> MockClient {
+        MockClient {
+            reply: MockReply::Text("ok".into()),
+            latency: Duration::ZERO,
+            usage: MockUsage::Simulated,
+        }
+    }
+}
+
+impl MockClient {
+    /// The default mock.
+    pub fn new() -> MockClient {
+        MockClient::default()
+    }
+
+    /// Replies with this text.
+    pub fn reply(mut self, text: impl Into<String>) -> MockClient {
+        self.reply = MockReply::Text(text.into());
+        self
+    }
+
+    /// Sets what it replies.
+    pub fn replying(mut self, reply: MockReply) -> MockClient {
+        self.reply = reply;
+        self
+    }
+
+    /// Waits this long before replying (on the tokio timer; zero answers at once).
+    pub fn latency(mut self, latency: Duration) -> MockClient {
+        self.latency = latency;
+        self
+    }
+
+    /// Sets the usage it reports.
+    pub fn usage(mut self, usage: MockUsage) -> MockClient {
+        self.usage = usage;
+        self
+    }
+
+    fn answer(&self, request: &ModelRequest) -> Result<ModelResponse, ClientError> {
+        let text = match &self.reply {
+            MockReply::Text(t) => t.clone(),
+            MockReply::Echo => request
+                .messages
+                .last()
+                .map(|m| m.content.clone())
+                .unwrap_or_default(),
+            MockReply::Fail(e) => return Err(e.clone()),
+        };
+        let usage = match self.usage {
+            MockUsage::Unreported => None,
+            MockUsage::Fixed(u) => Some(u),
+            MockUsage::Simulated => Some(Usage {
+                input_tokens: request.input_tokens_hint.unwrap_or_else(|| {
+                    quarter(
+                        request
+                            .messages
+                            .iter()
+                            .map(|m| m.content.chars().count())
+                            .sum(),
+                    )
+                }),
+                output_tokens: request
+                    .max_output_tokens
+                    .unwrap_or_else(|| quarter(text.chars().count())),
+            }),
+        };
+        Ok(ModelResponse { text, usage })
+    }
+}
+
+/// Characters / 4, rounded up: a rough token count for simulated usage.
+fn quarter(chars: usize) -> u64 {
+    (chars as u64).div_ceil(4)
+}
+
+impl ModelClient for MockClient {
+    fn complete<'a>(&'a self, request: &'a ModelRequest) -> Completion<'a> {
+        Box::pin(async move {
+            // No timer at zero latency, so the mock works outside a tokio runtime too.
+            if !self.latency.is_zero() {
+                tokio::time::sleep(self.latency).await;
+            }
+            self.answer(request)
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! Model clients: the [`ModelClient`] trait every provider implements, the request and
+//! response shapes they share, and [`Clients`], which picks the client for a model.
+//!
+//! The trait is async and object-safe, so a runner holds `Arc<dyn ModelClient>` values and
+//! does not care which provider is behind each. Only the offline [`mock`] exists today; real
+//! OpenAI-compatible and Anthropic HTTP clients implement the same trait.
+
+pub mod mock;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use mock::{MockClient, MockReply, MockUsage};
+
+use crate::policy::Model;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Instructions for the model.
+    System,
+    /// The user's (or the agent's) turn.
+    User,
+    /// An earlier model reply.
+    Assistant,
+}
+
+impl Role {
+    /// The word both OpenAI-style and Anthropic-style APIs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// What is sent to a model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelRequest {
+    /// The provider's model name (`model_id` in the policy). The runner fills it in.
+    pub model: String,
+    /// The conversation, oldest first.
+    pub messages: Vec<Message>,
+    /// The most output tokens the model may write. The runner sets it to the bound it
+    /// reserved budget for, so the provider enforces the worst case that was paid for.
+    pub max_output_tokens: Option<u64>,
+    /// Ask for a JSON object as the reply (OpenAI `response_format`, Anthropic prefill).
+    pub json_mode: bool,
+    /// The input size already known to the caller (the step's token count). Never sent to
+    /// a provider; the mock can report it as its usage, to simulate a call of that size.
+    pub input_tokens_hint: Option<u64>,
+}
+
+impl ModelRequest {
+    /// A request with these messages and nothing else set.
+    pub fn new(messages: Vec<Message>) -> ModelRequest {
+        ModelRequest {
+            messages,
+            ..ModelRequest::default()
+        }
+    }
+
+    /// Sets the output limit.
+    pub fn max_output_tokens(mut self, n: u64) -> ModelRequest {
+        self.max_output_tokens = Some(n);
+        self
+    }
+
+    /// Asks for JSON output.
+    pub fn json_mode(mut self, yes: bool) -> ModelRequest {
+        self.json_mode = yes;
+        self
+    }
+}
+
+/// Token usage as the provider reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Input (prompt) tokens billed.
+    pub input_tokens: u64,
+    /// Output (completion) tokens billed.
+    pub output_tokens: u64,
+}
+
+/// What a model sent back.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ModelResponse {
+    /// The reply's text.
+    pub text: String,
+    /// The usage the provider reported; `None` when it reported none, and the runner counts
+    /// the tokens itself.
+    pub usage: Option<Usage>,
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The request never got an answer: connection, DNS, TLS, timeout.
+    #[error("could not reach the provider: {0}")]
+    Transport(String),
+    /// The provider answered with an error.
+    #[error("the provider refused the call (status {status}): {message}")]
+    Provider {
+        /// HTTP status, or 0 when there is none.
+        status: u16,
+        /// The provider's message.
+        message: String,
+    },
+    /// The provider's answer could not be understood.
+    #[error("the provider's answer could not be read: {0}")]
+    InvalidResponse(String),
+}
+
+/// The future a client returns: boxed, so the trait stays object-safe.
+pub type Completion<'a> =
+    Pin<Box<dyn Future<Output = Result<ModelResponse, ClientError>> + Send + 'a>>;
+
+/// A model provider: sends one request and returns the reply with its usage.
+///
+/// Object-safe and `Send + Sync`: runners share clients as `Arc<dyn ModelClient>` across
+/// tasks and threads. One client may serve several models of the same provider; the
+/// request names the model.
+pub trait ModelClient: Send + Sync + fmt::Debug {
+    /// Sends the request.
+    fn complete<'a>(&'a self, request: &'a ModelRequest) -> Completion<'a>;
+}
+
+/// Which client serves each model: one per model key, and a fallback for every other model.
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    by_model: HashMap<String, Arc<dyn ModelClient>>,
+    fallback: Option<Arc<dyn ModelClient>>,
+}
+
+impl Clients {
+    /// No clients: every call fails with "no client" until some are added.
+    pub fn new() -> Clients {
+        Clients::default()
+    }
+
+    /// One client for every model (e.g. the mock, for offline runs).
+    pub fn all(client: Arc<dyn ModelClient>) -> Clients {
+        Clients {
+            by_model: HashMap::new(),
+            fallback: Some(client),
+        }
+    }
+
+    /// Serves the model with this key (in `[models]`) with `client`.
+    pub fn with(mut self, model_key: impl Into<String>, client: Arc<dyn ModelClient>) -> Clients {
+        self.by_model.insert(model_key.into(), client);
+        self
+    }
+
+    /// Serves every model without its own client with `client`.
+    pub fn with_fallback(mut self, client: Arc<dyn ModelClient>) -> Clients {
+        self.fallback = Some(client);
+        self
+    }
+
+    /// The client for a model.
+    pub fn get(&self, model: &Model) -> Option<&Arc<dyn ModelClient>> {
+        self.by_model.get(&model.key).or(self.fallback.as_ref())
+    }
+}

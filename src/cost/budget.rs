@@ -1,0 +1,394 @@
+//! Hard budget caps: per trace, per workload per UTC day, and per call, from a policy's
+//! `[budget]` table.
+//!
+//! Before a call the runner reserves its worst case; the reservation either fits under
+//! every cap or is refused, and the check and the reservation happen under one short lock,
+//! so no number of concurrent calls can push spend past a cap. After the call the
+//! reservation is settled at the actual cost (or released when the call failed).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::money::{Picos, PICOS_PER_USD};
+use crate::compile::CompiledPolicy;
+use crate::policy::{Budget, OnExceed, TierId};
+use crate::step::Step;
+
+/// Dollars to pico-dollars, rounded to the nearest pico (caps are checked at load to be
+/// finite and non-negative).
+pub fn usd_to_picos(usd: f64) -> Picos {
+    Picos((usd * PICOS_PER_USD as f64).round().max(0.0) as u64)
+}
+
+/// Days since 1970-01-01 in UTC: the key of a workload's daily cap.
+pub fn utc_day(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0)
+}
+
+/// Which cap a call would cross.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetScope {
+    /// `per_call_usd`: the call's worst case alone is too much.
+    Call,
+    /// `per_trace_usd`: the trace's spend.
+    Trace,
+    /// `per_workload_day_usd`: the workload's spend this UTC day.
+    WorkloadDay,
+}
+
+impl BudgetScope {
+    /// The `[budget]` key of the cap.
+    pub fn key(self) -> &'static str {
+        match self {
+            BudgetScope::Call => "per_call_usd",
+            BudgetScope::Trace => "per_trace_usd",
+            BudgetScope::WorkloadDay => "per_workload_day_usd",
+        }
+    }
+}
+
+/// A call refused because its worst case would cross a cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetExceeded {
+    /// The cap crossed.
+    pub scope: BudgetScope,
+    /// What it is a cap on: the trace id, the workload and day, or the tier for a call.
+    pub subject: String,
+    /// The cap.
+    pub cap: Picos,
+    /// Spent and reserved under the cap before this call.
+    pub committed: Picos,
+    /// The call's worst case.
+    pub needed: Picos,
+    /// `on_exceed = "downgrade"` was tried, and no tier that meets the step's guards fits.
+    pub downgrade_tried: bool,
+}
+
+impl fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_cap(f)?;
+        if self.downgrade_tried {
+            f.write_str("; no tier whose model meets the step's guards fits either")?;
+        }
+        Ok(())
+    }
+}
+
+impl BudgetExceeded {
+    fn fmt_cap(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.scope {
+            BudgetScope::Call => write!(
+                f,
+                "budget exceeded: the call's worst case on {} is ${:.6}, over the per-call cap of ${:.6} (per_call_usd)",
+                self.subject,
+                self.needed.usd(),
+                self.cap.usd()
+            ),
+            _ => write!(
+                f,
+                "budget exceeded: {} has ${:.6} spent or reserved; the call's worst case of ${:.6} would cross its cap of ${:.6} ({})",
+                self.subject,
+                self.committed.usd(),
+                self.needed.usd(),
+                self.cap.usd(),
+                self.scope.key()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
+
+/// Spend under one cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spend {
+    /// Settled at actual cost.
+    pub settled: Picos,
+    /// Reserved by calls still running.
+    pub reserved: Picos,
+    /// The most that was ever settled plus reserved at once.
+    pub peak: Picos,
+}
+
+impl Spend {
+    /// Settled plus reserved: what a new call's worst case is added to.
+    pub fn committed(&self) -> Picos {
+        self.settled.saturating_add(self.reserved)
+    }
+
+    fn reserve(&mut self, amount: Picos) {
+        self.reserved = self.reserved.saturating_add(amount);
+        self.peak = self.peak.max(self.committed());
+    }
+
+    fn settle(&mut self, reserved: Picos, actual: Picos) {
+        self.reserved = self.reserved.saturating_sub(reserved);
+        self.settled = self.settled.saturating_add(actual);
+        self.peak = self.peak.max(self.committed());
+    }
+}
+
+/// A worst case held against the caps until the call settles.
+#[derive(Debug)]
+#[must_use = "a reservation holds budget until it is settled or released"]
+pub struct Reservation {
+    trace: Option<Arc<str>>,
+    workload_day: Option<(Arc<str>, u64)>,
+    amount: Picos,
+}
+
+impl Reservation {
+    /// The amount held.
+    pub fn amount(&self) -> Picos {
+        self.amount
+    }
+}
+
+/// Where a call's spend counts: its workload (policy), trace and UTC day.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The policy's name.
+    pub workload: &'a str,
+    /// The step's trace id, if any (a step without one has no trace cap).
+    pub trace: Option<&'a str>,
+    /// From [`utc_day`].
+    pub day: u64,
+}
+
+/// Spend by trace and by workload-day, shared by every call of a runner.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    state: Mutex<State>,
+}
+
+/// Keys are shared with the reservations that point at them, so a call allocates only the
+/// first time it sees a trace or a workload.
+#[derive(Debug, Default)]
+struct State {
+    traces: HashMap<Arc<str>, Spend>,
+    /// Workload → UTC day → spend; only today and yesterday are kept.
+    days: HashMap<Arc<str>, BTreeMap<u64, Spend>>,
+}
+
+/// The entry for `key`, created if needed, with its shared key.
+fn entry<'m, V: Default>(map: &'m mut HashMap<Arc<str>, V>, key: &str) -> (Arc<str>, &'m mut V) {
+    let k = match map.get_key_value(key) {
+        Some((k, _)) => k.clone(),
+        None => {
+            let k: Arc<str> = Arc::from(key);
+            map.insert(k.clone(), V::default());
+            k
+        }
+    };
+    let v = map.get_mut(&*k).expect("present: found or inserted above");
+    (k, v)
+}
+
+impl Ledger {
+    /// An empty ledger.
+    pub fn new() -> Ledger {
+        Ledger::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The arithmetic under the lock cannot panic halfway, so a poisoned lock's state is
+        // still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves `amount`, a call's worst case on `tier`, if it fits under every cap; or
+    /// says which cap it would cross. The check and the reservation happen under one lock,
+    /// so concurrent calls can never overshoot a cap together.
+    pub fn reserve(
+        &self,
+        budget: &Budget,
+        scope: Scope<'_>,
+        tier: &str,
+        amount: Picos,
+    ) -> Result<Reservation, BudgetExceeded> {
+        let mut st = self.lock();
+        let trace_spend = match (budget.per_trace, scope.trace) {
+            (Some(_), Some(t)) => st.traces.get(t).copied().unwrap_or_default(),
+            _ => Spend::default(),
+        };
+        let day_spend = match budget.per_workload_day {
+            Some(_) => st
+                .days
+                .get(scope.workload)
+                .and_then(|d| d.get(&scope.day))
+                .copied()
+                .unwrap_or_default(),
+            None => Spend::default(),
+        };
+        if let Some(refused) = check(budget, scope, tier, amount, &trace_spend, &day_spend) {
+            return Err(refused);
+        }
+        let trace = match (budget.per_trace, scope.trace) {
+            (Some(_), Some(t)) => {
+                let (key, spend) = entry(&mut st.traces, t);
+                spend.reserve(amount);
+                Some(key)
+            }
+            _ => None,
+        };
+        let workload_day = match budget.per_workload_day {
+            Some(_) => {
+                let (key, days) = entry(&mut st.days, scope.workload);
+                if !days.contains_key(&scope.day) {
+                    // A new UTC day: earlier days are done (yesterday stays for calls still
+                    // settling across midnight).
+                    days.retain(|&d, _| d + 1 >= scope.day);
+                }
+                days.entry(scope.day).or_default().reserve(amount);
+                Some((key, scope.day))
+            }
+            None => None,
+        };
+        Ok(Reservation {
+            trace,
+            workload_day,
+            amount,
+        })
+    }
+
+    /// Replaces the reservation with the call's actual cost.
+    pub fn settle(&self, reservation: Reservation, actual: Picos) {
+        let mut st = self.lock();
+        if let Some(t) = &reservation.trace {
+            if let Some(s) = st.traces.get_mut(t) {
+                s.settle(reservation.amount, actual);
+            }
+        }
+        if let Some((w, day)) = &reservation.workload_day {
+            if let Some(s) = st.days.get_mut(w).and_then(|d| d.get_mut(day)) {
+                s.settle(reservation.amount, actual);
+            }
+        }
+    }
+
+    /// Gives a reservation back unspent (the call failed before it was billed).
+    pub fn release(&self, reservation: Reservation) {
+        self.settle(reservation, Picos::ZERO);
+    }
+
+    /// A trace's spend so far (zero if it has none or no trace cap applies).
+    pub fn trace_spend(&self, trace: &str) -> Spend {
+        self.lock().traces.get(trace).copied().unwrap_or_default()
+    }
+
+    /// A workload's spend on a UTC day (zero if it has none or no daily cap applies).
+    pub fn workload_day_spend(&self, workload: &str, day: u64) -> Spend {
+        self.lock()
+            .days
+            .get(workload)
+            .and_then(|d| d.get(&day))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// The first cap `amount` would cross, if any.
+fn check(
+    budget: &Budget,
+    scope: Scope<'_>,
+    tier: &str,
+    amount: Picos,
+    trace: &Spend,
+    day: &Spend,
+) -> Option<BudgetExceeded> {
+    if let Some(cap) = budget.per_call {
+        if amount > cap {
+            return Some(BudgetExceeded {
+                scope: BudgetScope::Call,
+                subject: format!("tier `{tier}`"),
+                cap,
+                committed: Picos::ZERO,
+                needed: amount,
+                downgrade_tried: false,
+            });
+        }
+    }
+    if let (Some(cap), Some(t)) = (budget.per_trace, scope.trace) {
+        if trace.committed().0 as u128 + amount.0 as u128 > cap.0 as u128 {
+            return Some(BudgetExceeded {
+                scope: BudgetScope::Trace,
+                subject: format!("trace `{t}`"),
+                cap,
+                committed: trace.committed(),
+                needed: amount,
+                downgrade_tried: false,
+            });
+        }
+    }
+    if let Some(cap) = budget.per_workload_day {
+        if day.committed().0 as u128 + amount.0 as u128 > cap.0 as u128 {
+            return Some(BudgetExceeded {
+                scope: BudgetScope::WorkloadDay,
+                subject: format!("workload `{}` today (UTC)", scope.workload),
+                cap,
+                committed: day.committed(),
+                needed: amount,
+                downgrade_tried: false,
+            });
+        }
+    }
+    None
+}
+
+/// The tiers a step may be downgraded to: those whose model meets every guard that holds
+/// for the step, cheapest worst case first. `worst_case` prices a tier for this call.
+pub(crate) fn downgrade_candidates(
+    cp: &CompiledPolicy,
+    step: &Step,
+    input_tokens: u64,
+    mut worst_case: impl FnMut(TierId) -> Option<Picos>,
+) -> Vec<(TierId, Picos)> {
+    let held = holding_guards(cp, step, input_tokens);
+    let mut tiers: Vec<(TierId, Picos)> = (0..cp.policy.tiers.len())
+        .filter(|&t| held.iter().all(|&g| !cp.unmet(t, g)))
+        .filter_map(|t| worst_case(t).map(|c| (t, c)))
+        .collect();
+    tiers.sort_by_key(|&(t, c)| (c, t));
+    tiers
+}
+
+/// The guards whose `when` holds for the step (an expression that fails counts as holding:
+/// guards fail closed, as in routing).
+fn holding_guards(cp: &CompiledPolicy, step: &Step, input_tokens: u64) -> Vec<usize> {
+    if cp.policy.guards.is_empty() {
+        return Vec::new();
+    }
+    let probe = cp.columns.probe(step, input_tokens);
+    let mut words = vec![0u64; cp.guards.words()];
+    cp.guards.all_candidates(probe, &mut words);
+    let mut held = Vec::new();
+    for (w, &word) in words.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let g = w * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let holds = match &cp.guard_exprs[g] {
+                None => true,
+                Some(expr) => expr.eval(step, input_tokens).unwrap_or(true),
+            };
+            if holds {
+                held.push(g);
+            }
+        }
+    }
+    held
+}
+
+/// Whether a policy's budget downgrades instead of rejecting.
+pub(crate) fn downgrades(budget: &Budget) -> bool {
+    budget.on_exceed == OnExceed::Downgrade
+}
+
+/// Whether a budget sets any cap at all (an empty `[budget]` table caps nothing).
+pub(crate) fn has_caps(budget: &Budget) -> bool {
+    budget.per_trace.is_some() || budget.per_workload_day.is_some() || budget.per_call.is_some()
+}
