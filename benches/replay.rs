@@ -18,6 +18,9 @@
 //! untrusted input), routed under the bundled policies and written as the runner writes
 //! records; about one line in 2,000 is malformed, as a real log might be.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::io::Cursor;
 use std::path::Path;
@@ -31,47 +34,22 @@ use switchyard::cost::{CallRecord, Picos, PicosPerToken, TokenSource};
 use switchyard::policy::{load_policy_file, load_policy_text};
 use switchyard::{CompiledPolicy, PolicySet, Step};
 
+use common::{log_tokens, random_step, FlagChances, Rng, JURISDICTIONS, ROLES};
+
 const LINES: usize = 1_000_000;
-const ROLES: &[&str] = &[
-    "format",
-    "extract",
-    "summarize",
-    "plan",
-    "reason",
-    "tool_call",
-    "classify",
-    "edit",
-];
-const JURISDICTIONS: &[&str] = &["EU", "UK", "US", "CA"];
+/// How often the replayed steps' flags are set.
+const FLAGS: FlagChances = FlagChances {
+    chain_of_thought: 10,
+    json: 20,
+    untrusted: 5,
+};
 
-/// A small deterministic generator (xorshift64*), so every run reads the same log.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-fn random_step(rng: &mut Rng, i: usize) -> Step {
-    let tokens = (100.0 * 1000f64.powf(rng.below(1000) as f64 / 1000.0)) as u64;
+/// A step of either bundled workload, a third of them with that workload's tags; the `i`th
+/// line of the log shares its trace with its neighbours in eights.
+fn random_log_step(rng: &mut Rng, i: usize) -> Step {
+    let tokens = log_tokens(rng);
     let contract = rng.chance(70);
-    let mut s = Step::new(ROLES[rng.below(ROLES.len() as u64) as usize])
-        .input_tokens(tokens)
-        .expected_output_tokens(rng.below(2000))
-        .needs_chain_of_thought(rng.chance(10))
-        .output_must_be_json(rng.chance(20))
-        .untrusted_input(rng.chance(5))
-        .dependent_tool_calls(rng.below(12))
+    let mut s = random_step(rng, &ROLES, tokens, &FLAGS)
         .workload(if contract {
             "contract-review"
         } else {
@@ -99,7 +77,7 @@ fn generate_log(set: &PolicySet) -> Vec<u8> {
             out.extend_from_slice(b"{\"time\":\"2026-11-20T09:00:00Z\",\"trace_id\":\n");
             continue;
         }
-        let step = random_step(&mut rng, i);
+        let step = random_log_step(&mut rng, i);
         let d = match set.route(&step) {
             Ok(d) => d,
             Err(_) => {

@@ -8,55 +8,33 @@
 //! - `expression/*`: one step won by the expression rule, beside evaluating that expression
 //!   alone with Rhai (step pre-built as a map, scope reused).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use switchyard::{PolicySet, Router, Step, TagValue};
 
+use common::{log_tokens, random_step, FlagChances, Rng, JURISDICTIONS, ROLES};
+
 const STEPS: usize = 10_000;
-const ROLES: &[&str] = &[
-    "format",
-    "extract",
-    "summarize",
-    "plan",
-    "reason",
-    "tool_call",
-    "classify",
-];
-const JURISDICTIONS: &[&str] = &["EU", "UK", "US", "CA"];
-
-/// A small deterministic generator (xorshift64*), so every run routes the same steps.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+/// The roles this bench's steps and policies draw from: the first seven of [`ROLES`].
+const ROLE_COUNT: usize = 7;
+/// How often the routed steps' flags are set.
+const FLAGS: FlagChances = FlagChances {
+    chain_of_thought: 15,
+    json: 20,
+    untrusted: 10,
+};
 
 fn random_steps(seed: u64) -> Vec<Step> {
     let mut rng = Rng(seed);
     (0..STEPS)
         .map(|_| {
-            // Token counts spread over 100..100k on a log scale, like real agent steps.
-            let tokens = (100.0 * 1000f64.powf(rng.below(1000) as f64 / 1000.0)) as u64;
-            let mut s = Step::new(ROLES[rng.below(ROLES.len() as u64) as usize])
-                .input_tokens(tokens)
-                .expected_output_tokens(rng.below(2000))
-                .needs_chain_of_thought(rng.chance(15))
-                .output_must_be_json(rng.chance(20))
-                .untrusted_input(rng.chance(10))
-                .dependent_tool_calls(rng.below(12));
+            let tokens = log_tokens(&mut rng);
+            let mut s = random_step(&mut rng, &ROLES[..ROLE_COUNT], tokens, &FLAGS);
             if rng.chance(50) {
                 let j = JURISDICTIONS[rng.below(4) as usize];
                 s = s.tag("jurisdiction", j);
@@ -113,8 +91,8 @@ fn generated_policy(n: usize) -> String {
     for i in 0..n {
         let mut when = Vec::new();
         if rng.chance(60) {
-            let a = ROLES[rng.below(7) as usize];
-            let b = ROLES[rng.below(7) as usize];
+            let a = ROLES[rng.below(ROLE_COUNT as u64) as usize];
+            let b = ROLES[rng.below(ROLE_COUNT as u64) as usize];
             when.push(format!("role = [\"{a}\", \"{b}\"]"));
         }
         if rng.chance(50) {

@@ -94,6 +94,7 @@ pub enum Command {
 
 /// Runs the command line with the process's arguments.
 pub fn main() -> ExitCode {
+    quiet_panics();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
@@ -107,6 +108,28 @@ pub fn main() -> ExitCode {
         Command::Rebill(args) => rebill::run(args),
         Command::Replay(args) => replay::run(args),
     }
+}
+
+/// A reader that goes away (`switchyard test policies/ | head`) ends the command quietly, as
+/// it does for other command-line tools; any other panic is a bug, reported in one line
+/// rather than as a Rust backtrace.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown cause");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("switchyard: internal error: {msg}{at}; please report it");
+    }));
 }
 
 fn init_logging(format: LogFormat) {

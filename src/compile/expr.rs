@@ -411,26 +411,27 @@ pub(crate) fn expr_offset(expr: &Expr, pos: Position) -> usize {
     end
 }
 
+/// An expression as it stands alone in a one-line policy file, `expr = "TEXT"`, its span on
+/// the quoted string: what the unit tests here and in `lint::expr` compile and check.
+#[cfg(test)]
+pub(crate) fn test_expr(text: &str) -> Expr {
+    let file = format!("expr = {text:?}\n");
+    let src = crate::diag::Source::new("p.toml", file.clone());
+    Expr {
+        text: text.to_string(),
+        loc: crate::policy::Loc {
+            source: src,
+            span: 7..file.len() - 1,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Source;
-    use crate::policy::Loc;
-
-    fn expr(text: &str) -> Expr {
-        let file = format!("expr = {text:?}\n");
-        let src = Source::new("p.toml", file.clone());
-        Expr {
-            text: text.to_string(),
-            loc: Loc {
-                source: src,
-                span: 7..file.len() - 1,
-            },
-        }
-    }
 
     fn eval(text: &str, step: &Step) -> Result<bool, String> {
-        CompiledExpr::compile(&expr(text))
+        CompiledExpr::compile(&test_expr(text))
             .unwrap()
             .eval(step, step.input_tokens.unwrap_or(0))
     }
@@ -471,7 +472,7 @@ mod tests {
             "import \"x\" as y",
             "other > 1",
         ] {
-            assert!(CompiledExpr::compile(&expr(text)).is_err(), "{text}");
+            assert!(CompiledExpr::compile(&test_expr(text)).is_err(), "{text}");
         }
         let s = Step::new("reason").input_tokens(1);
         let e = eval("\"ab\".pad(100000, \"x\") == \"\"", &s).unwrap_err();
@@ -498,7 +499,7 @@ mod tests {
     fn a_step_is_never_seen_by_the_next_evaluation() {
         let with = Step::new("reason").input_tokens(1).tag("v", 5i64);
         let without = Step::new("reason").input_tokens(1);
-        let e = CompiledExpr::compile(&expr("step.tags.v == 5")).unwrap();
+        let e = CompiledExpr::compile(&test_expr("step.tags.v == 5")).unwrap();
         assert_eq!(e.eval(&with, 1), Ok(true));
         assert!(e.eval(&without, 1).is_err());
         assert_eq!(e.eval(&with, 1), Ok(true));
@@ -506,7 +507,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_point_into_the_file() {
-        let d = CompiledExpr::compile(&expr("step.role == ")).unwrap_err();
+        let d = CompiledExpr::compile(&test_expr("step.role == ")).unwrap_err();
         let (line, col) = d.line_col().unwrap();
         assert_eq!(line, 1);
         assert!(col > 8, "{col}");

@@ -278,21 +278,10 @@ fn known_functions() -> &'static HashSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::expr::test_expr;
     use crate::diag::Source;
     use crate::policy::Loc;
     use crate::step::TagValue;
-
-    fn expr(text: &str) -> Expr {
-        let file = format!("expr = {text:?}\n");
-        let src = Source::new("p.toml", file.clone());
-        Expr {
-            text: text.to_string(),
-            loc: Loc {
-                source: src,
-                span: 7..file.len() - 1,
-            },
-        }
-    }
 
     fn decl(name: &str, kind: TagKind) -> TagDecl {
         TagDecl {
@@ -307,7 +296,7 @@ mod tests {
     }
 
     fn names(text: &str, tags: &[TagDecl]) -> Vec<&'static str> {
-        check(&expr(text), tags)
+        check(&test_expr(text), tags)
             .diagnostics
             .iter()
             .map(|d| d.name)
@@ -353,7 +342,7 @@ mod tests {
     #[test]
     fn tags_read_are_collected() {
         let f = check(
-            &expr("\"a\" in step.tags && step.tags.b > 1 && step.tags[\"c\"] == 2"),
+            &test_expr("\"a\" in step.tags && step.tags.b > 1 && step.tags[\"c\"] == 2"),
             &[],
         );
         assert_eq!(f.tags, ["a", "b", "c"]);
@@ -361,7 +350,7 @@ mod tests {
 
     #[test]
     fn findings_point_at_the_name_in_the_file() {
-        let e = expr("step.input_tokenz > 5");
+        let e = test_expr("step.input_tokenz > 5");
         let d = &check(&e, &[]).diagnostics[0];
         let at = d.span.as_ref().unwrap().start;
         assert!(e.loc.source.text[at..].starts_with("input_tokenz"));

@@ -316,6 +316,10 @@ pub struct IntRange {
     pub lo: u64,
     /// Largest value that holds.
     pub hi: u64,
+    /// The lower bound was written `gt` (so it reads `> lo - 1`), for messages.
+    pub strict_lo: bool,
+    /// The upper bound was written `lt` (so it reads `< hi + 1`), for messages.
+    pub strict_hi: bool,
 }
 
 impl IntRange {
@@ -325,13 +329,25 @@ impl IntRange {
     }
 
     /// The range as a person reads it: `>= 8`, `< 30001`, `between 5 and 9`.
+    /// The range as a person reads it, with the bounds as they were written: `> 30000`,
+    /// `>= 8`, `>= 5 and < 10`.
     pub fn describe(&self) -> String {
-        match (self.lo, self.hi) {
-            (0, u64::MAX) => "any value".into(),
-            (lo, u64::MAX) => format!(">= {lo}"),
-            (0, hi) => format!("<= {hi}"),
-            (lo, hi) if lo == hi => format!("= {lo}"),
-            (lo, hi) => format!("between {lo} and {hi}"),
+        let lower = match self.lo {
+            0 => None,
+            lo if self.strict_lo => Some(format!("> {}", lo - 1)),
+            lo => Some(format!(">= {lo}")),
+        };
+        let upper = match self.hi {
+            u64::MAX => None,
+            hi if self.strict_hi => Some(format!("< {}", hi + 1)),
+            hi => Some(format!("<= {hi}")),
+        };
+        match (lower, upper) {
+            (None, None) => "any value".into(),
+            _ if self.lo == self.hi => format!("= {}", self.lo),
+            (Some(l), None) => l,
+            (None, Some(u)) => u,
+            (Some(l), Some(u)) => format!("{l} and {u}"),
         }
     }
 }

@@ -698,7 +698,20 @@ impl Cx {
             );
             return None;
         }
-        Some(IntRange { lo, hi })
+        let strict_lo = raw
+            .gt
+            .as_ref()
+            .is_some_and(|v| *v.get_ref() >= 0 && *v.get_ref() as u64 + 1 == lo);
+        let strict_hi = raw
+            .lt
+            .as_ref()
+            .is_some_and(|v| *v.get_ref() > 0 && *v.get_ref() as u64 - 1 == hi);
+        Some(IntRange {
+            lo,
+            hi,
+            strict_lo,
+            strict_hi,
+        })
     }
 
     fn condition(&mut self, when: Option<&Spanned<RawWhen>>) -> Option<Condition> {
