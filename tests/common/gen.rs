@@ -497,8 +497,14 @@ pub fn policy(pools: Pools, rules: RuleCount) -> impl Strategy<Value = GenPolicy
                     for r in &mut rules {
                         r.tier %= nt;
                     }
+                    // An escalation to a tier whose model lacks what the guard requires is
+                    // a load error: escalate to the next tier that has it, or to none.
                     for g in &mut guards {
-                        g.escalate_to = g.escalate_to.map(|t| t % nt);
+                        let has_all =
+                            |t: usize| g.require.iter().all(|c| models[tiers[t]].contains(c));
+                        g.escalate_to = g
+                            .escalate_to
+                            .and_then(|t| (0..nt).map(|k| (t + k) % nt).find(|&t| has_all(t)));
                     }
                     GenPolicy {
                         models,
