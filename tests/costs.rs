@@ -206,7 +206,7 @@ fn record_for(set: &PolicySet, i: usize, step_json: &str) -> CallRecord {
         trace_id: step.trace_id.clone(),
         policy: d.policy().to_owned(),
         policy_version: d.policy_version().to_owned(),
-        step: logged.to_json(),
+        step: logged.to_json().into(),
         tier: d.tier().to_owned(),
         model: m.key.clone(),
         rule: d.rule().map(str::to_owned),

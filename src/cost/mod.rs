@@ -12,6 +12,6 @@ pub mod runner;
 pub mod sink;
 
 pub use money::{Picos, PicosPerToken, PICOS_PER_USD};
-pub use record::{CallRecord, TokenSource};
+pub use record::{CallRecord, StepJson, TokenSource};
 pub use runner::{RunError, Runner, StepOutput};
 pub use sink::{CallSink, JsonlSink, MemorySink};

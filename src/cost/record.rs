@@ -1,7 +1,9 @@
 //! `CallRecord`: one model call as it is logged — what was asked, where it went, what it
 //! cost and why — one JSON object per line in a call log.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::money::{Picos, PicosPerToken};
 
@@ -18,6 +20,9 @@ pub enum TokenSource {
 }
 
 /// One model call, as written to a call log (JSONL) and emitted as a tracing event.
+///
+/// The fields' order is the line's: [`CallRecord::write_json`] writes them in the same order
+/// by hand (a test holds it to what the derived `Serialize` writes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallRecord {
@@ -31,7 +36,7 @@ pub struct CallRecord {
     pub policy_version: String,
     /// The step's features as a step JSON object (no prompt text; `input_tokens` as counted),
     /// so a log can be routed again under another policy.
-    pub step: serde_json::Value,
+    pub step: StepJson,
     /// The tier chosen.
     pub tier: String,
     /// The model key called.
@@ -69,5 +74,326 @@ impl CallRecord {
             .cost(self.input_tokens)
             .saturating_add(output_price.cost(self.output_tokens));
         self.cost_usd = self.cost.usd();
+    }
+}
+
+/// A logged step's JSON, held as the compact text the log line carries.
+///
+/// Text rather than a JSON tree: the runner writes it straight from the step, with no map to
+/// build on every call, and the sink copies it into the line as it is. Whatever builds one
+/// (from a [`Value`], or by reading a record) gets the compact form `serde_json` writes, so a
+/// record read and written again comes out as it would from a tree.
+#[derive(Debug, Clone)]
+pub struct StepJson(String);
+
+impl StepJson {
+    /// Serializes `value` compactly.
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<StepJson> {
+        serde_json::to_string(value).map(StepJson)
+    }
+
+    /// Text already written as `serde_json` writes JSON compactly (the runner's own writer).
+    pub(crate) fn from_compact(text: String) -> StepJson {
+        StepJson(text)
+    }
+
+    /// The JSON text, as it appears in the log line.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The step as a JSON tree.
+    pub fn to_value(&self) -> Value {
+        // Only ever made by serializing, so the text is valid JSON.
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl From<&Value> for StepJson {
+    fn from(value: &Value) -> StepJson {
+        StepJson(value.to_string())
+    }
+}
+
+impl From<Value> for StepJson {
+    fn from(value: Value) -> StepJson {
+        StepJson::from(&value)
+    }
+}
+
+impl PartialEq for StepJson {
+    /// Equal as JSON (as two trees would be), not only as text: key order aside, say.
+    fn eq(&self, other: &StepJson) -> bool {
+        self.0 == other.0 || self.to_value() == other.to_value()
+    }
+}
+
+impl Serialize for StepJson {
+    /// The text as it is (checked, not rebuilt). The log's own writer,
+    /// [`CallRecord::write_json`], copies it without the check.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StepJson {
+    /// Read as a tree and written again, so what is kept is compact and canonical (as a
+    /// tree would be when the record is written out), whatever spacing the input had.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StepJson, D::Error> {
+        Value::deserialize(d).map(StepJson::from)
+    }
+}
+
+impl CallRecord {
+    /// Appends the record as its log line holds it, without the newline: the same bytes as
+    /// `serde_json::to_string(self)`, written field by field (keys as literals, no tree, no
+    /// serializer state), since the JSONL sink does this on every call.
+    pub fn write_json(&self, out: &mut String) {
+        out.push_str("{\"time\":");
+        write_str(out, &self.time);
+        out.push_str(",\"trace_id\":");
+        write_opt_str(out, self.trace_id.as_deref());
+        out.push_str(",\"policy\":");
+        write_str(out, &self.policy);
+        out.push_str(",\"policy_version\":");
+        write_str(out, &self.policy_version);
+        out.push_str(",\"step\":");
+        out.push_str(self.step.as_str());
+        out.push_str(",\"tier\":");
+        write_str(out, &self.tier);
+        out.push_str(",\"model\":");
+        write_str(out, &self.model);
+        out.push_str(",\"rule\":");
+        write_opt_str(out, self.rule.as_deref());
+        out.push_str(",\"via\":");
+        write_str(out, &self.via);
+        out.push_str(",\"guard\":");
+        write_opt_str(out, self.guard.as_deref());
+        out.push_str(",\"latency_us\":");
+        write_u64(out, self.latency_us);
+        out.push_str(",\"input_tokens\":");
+        write_u64(out, self.input_tokens);
+        out.push_str(",\"output_tokens\":");
+        write_u64(out, self.output_tokens);
+        out.push_str(match self.token_source {
+            TokenSource::Provider => ",\"token_source\":\"provider\"",
+            TokenSource::Tokenizer => ",\"token_source\":\"tokenizer\"",
+            TokenSource::Approx => ",\"token_source\":\"approx\"",
+        });
+        out.push_str(",\"input_price\":");
+        write_u64(out, self.input_price.0);
+        out.push_str(",\"output_price\":");
+        write_u64(out, self.output_price.0);
+        out.push_str(",\"cost\":");
+        write_u64(out, self.cost.0);
+        out.push_str(",\"cost_usd\":");
+        write_f64(out, self.cost_usd);
+        out.push('}');
+    }
+}
+
+/// Appends `s` as a JSON string, escaped exactly as `serde_json` escapes it: `"` and `\`,
+/// the short escapes `\b` `\t` `\n` `\f` `\r`, `\u00xx` (lowercase hex) for the other control
+/// bytes, and nothing else.
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            0x08 => 'b',
+            0x09 => 't',
+            0x0a => 'n',
+            0x0c => 'f',
+            0x0d => 'r',
+            0..=0x1f => 'u',
+            _ => continue,
+        };
+        // Split only at ASCII bytes, so both slices stay on character boundaries.
+        out.push_str(&s[start..i]);
+        out.push('\\');
+        out.push(short);
+        if short == 'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+fn write_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => write_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn write_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn write_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    write_u64(out, n.unsigned_abs());
+}
+
+/// Appends `x` as `serde_json` writes an `f64` (its shortest form; `null` if not finite).
+pub(crate) fn write_f64(out: &mut String, x: f64) {
+    // serde_json's own number formatting, so the digits are the same; into the stack, since
+    // the longest it writes is 24 bytes (`-1.2345678901234567e-308`).
+    let mut buf = [0u8; 32];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    if serde_json::to_writer(&mut cursor, &x).is_ok() {
+        let len = cursor.position() as usize;
+        if let Ok(text) = std::str::from_utf8(&buf[..len]) {
+            out.push_str(text);
+            return;
+        }
+    }
+    // Not reached (the buffer is large enough); the same digits, allocated.
+    out.push_str(&Value::from(x).to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(text: &str, source: TokenSource, usd: f64, some: bool) -> CallRecord {
+        let opt = |s: &str| some.then(|| s.to_string());
+        let step = serde_json::json!({"role": text, "input_tokens": 5, "tags": {"k": 2.5}});
+        CallRecord {
+            time: "2026-11-26T06:19:42.123Z".into(),
+            trace_id: opt(text),
+            policy: format!("p{text}"),
+            policy_version: "0a1b2c".into(),
+            step: StepJson::from(step),
+            tier: text.into(),
+            model: "m".into(),
+            rule: opt("r"),
+            via: "rule".into(),
+            guard: opt(text),
+            latency_us: u64::MAX,
+            input_tokens: 0,
+            output_tokens: 1_234_567,
+            token_source: source,
+            input_price: PicosPerToken(1_000_000),
+            output_price: PicosPerToken(5),
+            cost: Picos(18_000_000_000),
+            cost_usd: usd,
+        }
+    }
+
+    #[test]
+    fn the_line_writer_writes_what_serde_writes() {
+        let texts = [
+            "",
+            "plain",
+            "a \"quote\" and a \\ backslash",
+            "\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f} \u{7f}/",
+            "é ü \u{2028} 😀 \"\n",
+        ];
+        let sources = [
+            TokenSource::Provider,
+            TokenSource::Tokenizer,
+            TokenSource::Approx,
+        ];
+        let usds = [
+            0.0,
+            -0.0,
+            0.018,
+            0.1 + 0.2,
+            1e-7,
+            123_456.789,
+            1e21,
+            -2.5e-308,
+            f64::MAX,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            for (j, usd) in usds.iter().enumerate() {
+                let r = record(text, sources[(i + j) % 3], *usd, (i + j) % 2 == 0);
+                let mut line = String::from("kept ");
+                r.write_json(&mut line);
+                assert_eq!(line, format!("kept {}", serde_json::to_string(&r).unwrap()));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any string and any `f64` come out as serde_json writes them.
+        #[test]
+        fn strings_and_floats_are_written_as_serde_writes_them(
+            s in ".*",
+            bytes in proptest::collection::vec(0u8..0x80, 0..16),
+            x in proptest::num::f64::ANY,
+        ) {
+            let ascii = String::from_utf8(bytes).unwrap();
+            for s in [&s, &ascii] {
+                let mut out = String::new();
+                write_str(&mut out, s);
+                proptest::prop_assert_eq!(out, serde_json::to_string(s).unwrap());
+            }
+            let mut out = String::new();
+            write_f64(&mut out, x);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&x).unwrap());
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_writes_them() {
+        let mut out = String::new();
+        for n in [0, 7, 10, 99, 100, 1_000_000_007, u64::MAX] {
+            out.clear();
+            write_u64(&mut out, n);
+            assert_eq!(out, serde_json::to_string(&n).unwrap());
+        }
+        for n in [0, -1, -10, i64::MIN, i64::MAX, 9_000_000_000_000_000] {
+            out.clear();
+            write_i64(&mut out, n);
+            assert_eq!(out, serde_json::to_string(&n).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_step_read_back_is_compact_and_equal_as_json() {
+        let spaced: CallRecord = serde_json::from_str(
+            &serde_json::to_string(&record("x", TokenSource::Approx, 1.0, true))
+                .unwrap()
+                .replace(
+                    r#""step":{"role":"x","input_tokens":5,"tags":{"k":2.5}}"#,
+                    r#""step": { "input_tokens" : 5.0e0, "role" : "x", "tags":{"k":25e-1} }"#,
+                ),
+        )
+        .unwrap();
+        assert_eq!(
+            spaced.step.as_str(),
+            r#"{"input_tokens":5.0,"role":"x","tags":{"k":2.5}}"#
+        );
+        let reordered: StepJson =
+            serde_json::from_str(r#"{"tags":{"k":2.5},"input_tokens":5,"role":"x"}"#).unwrap();
+        assert_eq!(reordered, record("x", TokenSource::Approx, 1.0, true).step);
+        assert_ne!(reordered, StepJson::from(serde_json::json!({"role": "x"})));
     }
 }

@@ -392,7 +392,7 @@ fn bump(traffic: &mut Vec<[u64; 2]>, id: usize, side: usize) {
 fn slow_step(line: &[u8]) -> Result<Step, RouteError> {
     let record = parse_record(line)
         .map_err(|message| RouteError::InvalidStep(crate::step::StepError { message }))?;
-    let mut step = Step::from_value(&record.step)?;
+    let mut step = Step::from_value(&record.step.to_value())?;
     if step.workload.is_none() {
         step.workload = Some(record.policy);
     }

@@ -30,12 +30,14 @@ use serde_json::Value;
 
 use super::budget::{self, BudgetExceeded, Ledger, Reservation, Scope};
 use super::money::{Picos, PicosPerToken};
-use super::record::{CallRecord, TokenSource};
+use super::record::{
+    write_f64, write_i64, write_str, write_u64, CallRecord, StepJson, TokenSource,
+};
 use super::sink::{self, CallSink};
 use crate::clients::{ClientError, Clients, Message, ModelRequest};
 use crate::policy::{Model, TierId, Tokenizer};
 use crate::router::{RouteError, Router};
-use crate::step::Step;
+use crate::step::{Step, TagValue};
 
 /// A step's result: the model's reply and the record of the call.
 #[derive(Debug, Clone, PartialEq)]
@@ -358,52 +360,65 @@ impl Drop for Hold<'_> {
 }
 
 /// The step as a log keeps it: its features without the prompt text, and its input tokens
-/// as counted, so the log can be routed again. Field order and presence as in
-/// [`Step::to_json`]; built here directly, sized once, since it runs on every call.
-fn step_features(step: &Step, input_tokens: u64) -> Value {
-    let flags = [
-        ("needs_chain_of_thought", step.needs_chain_of_thought),
-        ("output_must_be_json", step.output_must_be_json),
-        ("untrusted_input", step.untrusted_input),
-    ];
-    let len = 2
-        + usize::from(step.expected_output_tokens.is_some())
-        + flags.iter().filter(|f| f.1).count()
-        + usize::from(step.dependent_tool_calls > 0)
-        + usize::from(!step.tags.is_empty())
-        + usize::from(step.workload.is_some())
-        + usize::from(step.trace_id.is_some());
-    let mut m = serde_json::Map::with_capacity(len);
-    m.insert("role".into(), Value::String(step.role.clone()));
-    m.insert("input_tokens".into(), input_tokens.into());
+/// as counted, so the log can be routed again. The text [`Step::to_json`] would serialize to
+/// (same fields, order and digits), written straight from the step since it runs on every call.
+fn step_features(step: &Step, input_tokens: u64) -> StepJson {
+    let strings = step.role.len()
+        + step.workload.as_ref().map_or(0, String::len)
+        + step.trace_id.as_ref().map_or(0, String::len)
+        + step.tags.keys().map(|k| k.len() + 16).sum::<usize>();
+    let mut out = String::with_capacity(160 + strings);
+    out.push_str("{\"role\":");
+    write_str(&mut out, &step.role);
+    out.push_str(",\"input_tokens\":");
+    write_u64(&mut out, input_tokens);
     if let Some(n) = step.expected_output_tokens {
-        m.insert("expected_output_tokens".into(), n.into());
+        out.push_str(",\"expected_output_tokens\":");
+        write_u64(&mut out, n);
     }
-    for (name, on) in flags {
-        if on {
-            m.insert(name.into(), Value::Bool(true));
-        }
+    if step.needs_chain_of_thought {
+        out.push_str(",\"needs_chain_of_thought\":true");
+    }
+    if step.output_must_be_json {
+        out.push_str(",\"output_must_be_json\":true");
+    }
+    if step.untrusted_input {
+        out.push_str(",\"untrusted_input\":true");
     }
     if step.dependent_tool_calls > 0 {
-        m.insert(
-            "dependent_tool_calls".into(),
-            step.dependent_tool_calls.into(),
-        );
+        out.push_str(",\"dependent_tool_calls\":");
+        write_u64(&mut out, step.dependent_tool_calls);
     }
     if !step.tags.is_empty() {
-        let mut tags = serde_json::Map::with_capacity(step.tags.len());
+        out.push_str(",\"tags\":");
+        let mut sep = '{';
         for (k, v) in &step.tags {
-            tags.insert(k.clone(), v.to_json());
+            out.push(sep);
+            sep = ',';
+            write_str(&mut out, k);
+            out.push(':');
+            match *v {
+                TagValue::Str(ref t) => write_str(&mut out, t),
+                TagValue::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+                // Whole numbers as integers, as `TagValue::to_json` has them.
+                TagValue::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                    write_i64(&mut out, n as i64)
+                }
+                TagValue::Num(n) => write_f64(&mut out, n),
+            }
         }
-        m.insert("tags".into(), Value::Object(tags));
+        out.push('}');
     }
     if let Some(w) = &step.workload {
-        m.insert("workload".into(), Value::String(w.clone()));
+        out.push_str(",\"workload\":");
+        write_str(&mut out, w);
     }
     if let Some(t) = &step.trace_id {
-        m.insert("trace_id".into(), Value::String(t.clone()));
+        out.push_str(",\"trace_id\":");
+        write_str(&mut out, t);
     }
-    Value::Object(m)
+    out.push('}');
+    StepJson::from_compact(out)
 }
 
 /// `2026-11-26T06:19:42.123Z`, written digit by digit (it runs on every call).
@@ -449,7 +464,65 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
     use std::time::Duration;
+
+    fn features(step: &Step, input_tokens: u64) -> String {
+        step_features(step, input_tokens).as_str().to_string()
+    }
+
+    #[test]
+    fn tags_are_written_as_to_json_writes_them() {
+        let step = Step::new("a \"quoted\"\nrole")
+            .tag("whole", 3.0)
+            .tag("negative_zero", -0.0)
+            .tag("fraction", -2.5)
+            .tag("huge", 1e300)
+            .tag("not_finite", f64::NAN)
+            .tag("inf", f64::INFINITY)
+            .tag("on", true)
+            .tag("k\u{e9}y \\ \u{1}", "v\u{e9}l\t\"ue\"")
+            .workload("w\u{2028}");
+        let want = step.clone().input_tokens(0).to_json();
+        assert_eq!(features(&step, 0), serde_json::to_string(&want).unwrap());
+    }
+
+    proptest::proptest! {
+        /// Any step, any strings and numbers: the same text as its `to_json`.
+        #[test]
+        fn step_features_match_to_json_for_any_step(
+            role in ".*",
+            tokens in proptest::option::of(proptest::num::u64::ANY),
+            flags in proptest::array::uniform3(proptest::bool::ANY),
+            calls in 0u64..3,
+            tags in proptest::collection::btree_map(
+                ".*",
+                proptest::prop_oneof![
+                    ".*".prop_map(TagValue::Str),
+                    proptest::num::f64::ANY.prop_map(TagValue::Num),
+                    (-20i64..20).prop_map(|n| TagValue::Num(n as f64 / 4.0)),
+                    proptest::bool::ANY.prop_map(TagValue::Bool),
+                ],
+                0..4,
+            ),
+            workload in proptest::option::of(".*"),
+            input in proptest::num::u64::ANY,
+        ) {
+            let mut step = Step::new(role)
+                .needs_chain_of_thought(flags[0])
+                .output_must_be_json(flags[1])
+                .untrusted_input(flags[2])
+                .dependent_tool_calls(calls);
+            step.expected_output_tokens = tokens;
+            step.tags = tags;
+            step.workload = workload;
+            let want = step.clone().input_tokens(input).to_json();
+            proptest::prop_assert_eq!(
+                features(&step, input),
+                serde_json::to_string(&want).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn step_features_are_the_step_json_without_its_prompt() {
@@ -465,14 +538,13 @@ mod tests {
             .trace_id("t");
         let mut want = step.clone().input_tokens(7).to_json();
         want.as_object_mut().unwrap().shift_remove("prompt");
-        let got = step_features(&step, 7);
-        // Same fields, same order.
-        assert_eq!(
-            serde_json::to_string(&got).unwrap(),
-            serde_json::to_string(&want).unwrap()
-        );
+        // Same fields, same order, same text.
+        assert_eq!(features(&step, 7), serde_json::to_string(&want).unwrap());
         let bare = Step::new("format").input_tokens(3);
-        assert_eq!(step_features(&bare, 3), bare.to_json());
+        assert_eq!(
+            features(&bare, 3),
+            serde_json::to_string(&bare.to_json()).unwrap()
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Inner {
 
 thread_local! {
     /// Each thread's serialization buffer, reused so a record costs no allocation here.
-    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(1024));
 }
 
 impl JsonlSink {
@@ -112,13 +112,13 @@ impl CallSink for JsonlSink {
             let mut line = line.borrow_mut();
             line.clear();
             // Serialize outside the lock; hold it only to write (or buffer) the whole line.
-            serde_json::to_writer(&mut *line, record)?;
-            line.push(b'\n');
+            record.write_json(&mut line);
+            line.push('\n');
             let mut inner = self.lock();
             if inner.capacity == 0 {
-                return inner.file.write_all(&line);
+                return inner.file.write_all(line.as_bytes());
             }
-            inner.pending.extend_from_slice(&line);
+            inner.pending.extend_from_slice(line.as_bytes());
             let now = Instant::now();
             let oldest = *inner.oldest.get_or_insert(now);
             if inner.pending.len() >= inner.capacity
