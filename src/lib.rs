@@ -9,13 +9,26 @@
 //! | [`policy`] | reading policy files, includes and sets; checking them into a [`Policy`] |
 //! | [`compile`] | turning a policy into a [`CompiledPolicy`]: decision tables, expressions, guards |
 //! | [`router`] | [`Router`]: the policy set behind an atomic pointer; [`Decision`]s and explanations |
-//! | [`reload`] | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set |
-//! | [`cost`] | exact money (pico-dollars), call records; running steps, budgets, reports |
-//! | [`clients`] | the [`ModelClient`](clients::ModelClient) trait, requests and responses; the offline mock provider |
-//! | [`schema`] | the policy file's JSON Schema, generated from the types the parser reads into |
+//! | `reload` | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set (feature `reload`) |
+//! | [`cost`] | exact money (pico-dollars), call records, reports, rebill and replay; running steps, budgets and call sinks (feature `cost`) |
+//! | `clients` | the `ModelClient` trait, requests and responses; the offline mock provider (feature `cost`) |
+//! | `schema` | the policy file's JSON Schema, generated from the types the parser reads into (feature `schema`) |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
 //! | [`lint`] | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, and human/JSON/GitHub/SARIF output |
-//! | `cli` | the `switchyard` command's subcommands |
+//! | `cli` | the `switchyard` command's subcommands (feature `cli`) |
+//!
+//! # Cargo features
+//!
+//! All are on by default. A program that only routes can depend on
+//! `switchyard = { version = "0.1", default-features = false }` and compile just the core
+//! (step, policy, compile, router, lint, diag, and the money, record and log parts of `cost`).
+//!
+//! | feature | enables | pulls in |
+//! | --- | --- | --- |
+//! | `reload` | `reload`: `Router::watch`, hot reload of policy files | notify, signal-hook |
+//! | `cost` | `clients`, and `cost::{runner, budget, sink}`: running steps, budget caps, call logs | tokio |
+//! | `schema` | `schema`: the policy file's JSON Schema | schemars |
+//! | `cli` | `cli` and the `switchyard` binary (implies the three above) | clap, tracing-subscriber |
 //!
 //! ```
 //! use switchyard::{Router, Step};
@@ -29,15 +42,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cost")]
 pub mod clients;
 pub mod compile;
 pub mod cost;
 pub mod diag;
 pub mod lint;
 pub mod policy;
+#[cfg(feature = "reload")]
 pub mod reload;
 pub mod router;
+#[cfg(feature = "schema")]
 pub mod schema;
 pub mod step;
 mod suggest;

@@ -11,16 +11,13 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::money::{Picos, PICOS_PER_USD};
+use super::money::Picos;
 use crate::compile::CompiledPolicy;
 use crate::policy::{Budget, OnExceed, TierId};
 use crate::step::Step;
 
-/// Dollars to pico-dollars, rounded to the nearest pico (caps are checked at load to be
-/// finite and non-negative).
-pub fn usd_to_picos(usd: f64) -> Picos {
-    Picos((usd * PICOS_PER_USD as f64).round().max(0.0) as u64)
-}
+// Loading a policy converts its caps too, so the conversion lives with the money types.
+pub use super::money::usd_to_picos;
 
 /// Days since 1970-01-01 in UTC: the key of a workload's daily cap.
 pub fn utc_day(now: SystemTime) -> u64 {

@@ -18,6 +18,12 @@ pub struct Picos(pub u64);
 /// Pico-dollars in one US dollar.
 pub const PICOS_PER_USD: u64 = 1_000_000_000_000;
 
+/// Dollars to pico-dollars, rounded to the nearest pico (caps are checked at load to be
+/// finite and non-negative).
+pub fn usd_to_picos(usd: f64) -> Picos {
+    Picos((usd * PICOS_PER_USD as f64).round().max(0.0) as u64)
+}
+
 impl Picos {
     /// Zero dollars.
     pub const ZERO: Picos = Picos(0);

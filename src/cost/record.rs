@@ -93,6 +93,7 @@ impl StepJson {
     }
 
     /// Text already written as `serde_json` writes JSON compactly (the runner's own writer).
+    #[cfg(feature = "cost")]
     pub(crate) fn from_compact(text: String) -> StepJson {
         StepJson(text)
     }
@@ -251,6 +252,7 @@ pub(crate) fn write_u64(out: &mut String, mut n: u64) {
 }
 
 /// Appends `n` in decimal.
+#[cfg_attr(not(feature = "cost"), allow(dead_code))] // only the runner writes signed tags
 pub(crate) fn write_i64(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');

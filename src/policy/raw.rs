@@ -1,279 +1,300 @@
 //! The policy file exactly as users write it: plain serde structs with spans, unknown keys
 //! refused. Nothing here checks meaning; `validate` turns these into a [`super::Policy`].
-//! The same structs derive the JSON Schema that `switchyard schema` prints (see
-//! `crate::schema`); the `schemars` attributes say what each spanned or untyped value accepts.
+//! With the `schema` feature the same structs derive the JSON Schema that `switchyard schema`
+//! prints (see `crate::schema`); the `schemars` attributes say what each spanned or untyped
+//! value accepts.
 
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+#[cfg(feature = "schema")]
 use crate::schema::{
     ProviderName, RoleValue, TagConditionValue, TagValueSchema, TestStep, TokenizerName,
 };
 
 /// A policy file: `[policy]`, `[models.*]`, `[tiers]`, `[[rules]]`, `[[guards]]`, `[[tests]]`
 /// and `[tags]`; or a catalog holding only `[models]`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "PolicyFile")]
+#[cfg_attr(feature = "schema", schemars(rename = "PolicyFile"))]
 pub struct RawFile {
     /// The policy's settings; exactly one per policy file (a catalog has none).
-    #[schemars(with = "Option<RawHeader>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RawHeader>"))]
     pub policy: Option<Spanned<RawHeader>>,
     /// Models and their prices, by model key.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, RawModel>")]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, RawModel>"))]
     pub models: BTreeMap<Spanned<String>, Spanned<RawModel>>,
     /// Tier name → model key.
-    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<BTreeMap<String, String>>")
+    )]
     pub tiers: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
     /// Rules, in order: the first whose `when` holds picks the tier.
     #[serde(default)]
-    #[schemars(with = "Vec<RawRule>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<RawRule>"))]
     pub rules: Vec<Spanned<RawRule>>,
     /// Guards, checked after a tier is chosen; no rule can override them.
     #[serde(default)]
-    #[schemars(with = "Vec<RawGuard>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<RawGuard>"))]
     pub guards: Vec<Spanned<RawGuard>>,
     /// Example steps and where they must go, run by `switchyard test`.
     #[serde(default)]
-    #[schemars(with = "Vec<RawTest>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<RawTest>"))]
     pub tests: Vec<Spanned<RawTest>>,
     /// The workload's own step features (`step.tags`), declared with their types.
-    #[schemars(with = "Option<BTreeMap<String, RawTagDecl>>")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<BTreeMap<String, RawTagDecl>>")
+    )]
     pub tags: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawTagDecl>>>>,
     /// Hard spending caps for the calls this policy routes (`switchyard run`, `Runner`).
-    #[schemars(with = "Option<RawBudget>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RawBudget>"))]
     pub budget: Option<Spanned<RawBudget>>,
 }
 
 /// `[policy]`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Policy")]
+#[cfg_attr(feature = "schema", schemars(rename = "Policy"))]
 pub struct RawHeader {
     /// The workload this policy serves (a step picks it with `workload`).
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: Spanned<String>,
     /// Free text.
     pub description: Option<String>,
     /// The tier when no rule matches.
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub default_tier: Spanned<String>,
     /// What a rule whose expression fails at run time does: "skip" it, or a tier name to route to.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub on_expression_error: Option<Spanned<String>>,
     /// Catalog files (holding only `[models]`), relative to this file.
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub include: Option<Vec<Spanned<String>>>,
     /// Counts a step's prompt when it gives no input_tokens.
-    #[schemars(with = "Option<TokenizerName>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<TokenizerName>"))]
     pub tokenizer: Option<Spanned<String>>,
     /// Lint findings not to report anywhere in this policy, by name (e.g. "tier-unused").
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub allow: Option<Vec<Spanned<String>>>,
 }
 
 /// `[models.NAME]`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Model")]
+#[cfg_attr(feature = "schema", schemars(rename = "Model"))]
 pub struct RawModel {
     /// Which client talks to the model.
-    #[schemars(with = "ProviderName")]
+    #[cfg_attr(feature = "schema", schemars(with = "ProviderName"))]
     pub provider: Spanned<String>,
     /// The provider's model id (defaults to the model key).
     pub model_id: Option<String>,
     /// The API's base URL.
     pub base_url: Option<String>,
     /// The environment variable holding the API key (its name, never the key).
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub api_key_env: Option<Spanned<String>>,
     /// Price of a million input tokens, in USD.
-    #[schemars(with = "f64")]
+    #[cfg_attr(feature = "schema", schemars(with = "f64"))]
     pub input_usd_per_mtok: Spanned<f64>,
     /// Price of a million output tokens, in USD.
-    #[schemars(with = "f64")]
+    #[cfg_attr(feature = "schema", schemars(with = "f64"))]
     pub output_usd_per_mtok: Spanned<f64>,
     /// Largest context, in tokens.
-    #[schemars(with = "Option<i64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub context_window: Option<Spanned<i64>>,
     /// Largest output, in tokens.
-    #[schemars(with = "Option<i64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub max_output_tokens: Option<Spanned<i64>>,
     /// Counts prompts for this model.
-    #[schemars(with = "Option<TokenizerName>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<TokenizerName>"))]
     pub tokenizer: Option<Spanned<String>>,
     /// What the model can be trusted with, e.g. "injection_tested"; guards require them.
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub capabilities: Option<Vec<Spanned<String>>>,
     /// Free text.
     pub description: Option<String>,
 }
 
 /// `[[rules]]`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Rule")]
+#[cfg_attr(feature = "schema", schemars(rename = "Rule"))]
 pub struct RawRule {
     /// Unique within the policy; decisions report it.
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: Spanned<String>,
     /// Free text.
     pub description: Option<String>,
     /// The condition; missing or `{}` matches every step.
-    #[schemars(with = "Option<RawWhen>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RawWhen>"))]
     pub when: Option<Spanned<RawWhen>>,
     /// The tier a matching step goes to.
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub tier: Spanned<String>,
     /// Lint findings not to report about this rule, by name (e.g. "unreachable-rule").
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub allow: Option<Vec<Spanned<String>>>,
 }
 
 /// A `when` table: every key given must hold.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Condition")]
+#[cfg_attr(feature = "schema", schemars(rename = "Condition"))]
 pub struct RawWhen {
     /// The step's role is this one, or one of these.
-    #[schemars(with = "Option<RoleValue>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RoleValue>"))]
     pub role: Option<Spanned<toml::Value>>,
     /// Bounds on the step's input tokens.
-    #[schemars(with = "Option<RawIntRange>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RawIntRange>"))]
     pub input_tokens: Option<Spanned<RawIntRange>>,
     /// Bounds on the length of the dependent tool-call chain.
-    #[schemars(with = "Option<RawIntRange>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RawIntRange>"))]
     pub dependent_tool_calls: Option<Spanned<RawIntRange>>,
     /// The step's flag equals this.
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub needs_chain_of_thought: Option<Spanned<bool>>,
     /// The step's flag equals this.
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub output_must_be_json: Option<Spanned<bool>>,
     /// The step's flag equals this.
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub untrusted_input: Option<Spanned<bool>>,
     /// Tag name → the value (or values, or numeric bounds) the step's tag must match.
-    #[schemars(with = "Option<BTreeMap<String, TagConditionValue>>")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<BTreeMap<String, TagConditionValue>>")
+    )]
     pub tags: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     /// A Rhai expression over `step` that must return true.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expr: Option<Spanned<String>>,
 }
 
 /// `{ gt, ge, lt, le }` over an integer field.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "IntRange")]
+#[cfg_attr(feature = "schema", schemars(rename = "IntRange"))]
 pub struct RawIntRange {
     /// Greater than.
-    #[schemars(with = "Option<i64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub gt: Option<Spanned<i64>>,
     /// Greater than or equal.
-    #[schemars(with = "Option<i64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub ge: Option<Spanned<i64>>,
     /// Less than.
-    #[schemars(with = "Option<i64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub lt: Option<Spanned<i64>>,
     /// Less than or equal.
-    #[schemars(with = "Option<i64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub le: Option<Spanned<i64>>,
 }
 
 /// `[[guards]]`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Guard")]
+#[cfg_attr(feature = "schema", schemars(rename = "Guard"))]
 pub struct RawGuard {
     /// Unique within the policy; decisions report it.
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: Spanned<String>,
     /// Free text.
     pub description: Option<String>,
     /// The steps the guard looks at; missing matches every step.
-    #[schemars(with = "Option<RawWhen>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RawWhen>"))]
     pub when: Option<Spanned<RawWhen>>,
     /// Capabilities the chosen tier's model must have.
-    #[schemars(with = "Vec<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub require: Spanned<Vec<Spanned<String>>>,
     /// The tier to move the step to when the model lacks them; without it the step is rejected.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub escalate_to: Option<Spanned<String>>,
 }
 
 /// `[[tests]]`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Test")]
+#[cfg_attr(feature = "schema", schemars(rename = "Test"))]
 pub struct RawTest {
     /// Free text, shown in the report.
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: Spanned<String>,
     /// The step to route.
-    #[schemars(with = "TestStep")]
+    #[cfg_attr(feature = "schema", schemars(with = "TestStep"))]
     pub step: Spanned<toml::Value>,
     /// The tier of the final decision (after guards).
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expect_tier: Option<Spanned<String>>,
     /// The rule reported in the decision; "default" means no rule matched.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expect_rule: Option<Spanned<String>>,
     /// The model key of the final decision.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expect_model: Option<Spanned<String>>,
     /// How the decision was made: "rule", "default", "guard" or "expression_error".
-    #[schemars(with = "Option<crate::schema::ViaName>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::schema::ViaName>"))]
     pub expect_via: Option<Spanned<String>>,
     /// The guard that escalated or rejected the step.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expect_guard: Option<Spanned<String>>,
     /// Whether a guard rejects the step.
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub expect_rejected: Option<Spanned<bool>>,
 }
 
 /// `[tags] NAME = { type = …, values = […] }`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "TagDeclaration")]
+#[cfg_attr(feature = "schema", schemars(rename = "TagDeclaration"))]
 pub struct RawTagDecl {
     /// The tag's type: "string", "number" or "bool".
     #[serde(rename = "type")]
-    #[schemars(with = "crate::schema::TagTypeName")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::TagTypeName"))]
     pub kind: Spanned<String>,
     /// The values the tag may take.
-    #[schemars(with = "Option<Vec<TagValueSchema>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<TagValueSchema>>"))]
     pub values: Option<Vec<Spanned<toml::Value>>>,
     /// Free text.
     pub description: Option<String>,
 }
 
 /// `[budget]`: hard caps on what calls may cost, in USD.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Budget")]
+#[cfg_attr(feature = "schema", schemars(rename = "Budget"))]
 pub struct RawBudget {
     /// Cap on the calls of one trace (steps with the same `trace_id`), in USD.
-    #[schemars(with = "Option<f64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
     pub per_trace_usd: Option<Spanned<f64>>,
     /// Cap on the calls of this workload per UTC day, in USD.
-    #[schemars(with = "Option<f64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
     pub per_workload_day_usd: Option<Spanned<f64>>,
     /// Cap on one call's worst case, in USD.
-    #[schemars(with = "Option<f64>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
     pub per_call_usd: Option<Spanned<f64>>,
     /// What a call that would cross a cap does: "reject" it (the default), or "downgrade"
     /// to the cheapest tier that fits and satisfies the guards.
-    #[schemars(with = "Option<OnExceedName>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<OnExceedName>"))]
     pub on_exceed: Option<Spanned<String>>,
 }
 
 /// The values `on_exceed` accepts.
-#[derive(JsonSchema)]
+#[cfg(feature = "schema")]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)] // only its schema is used
 pub enum OnExceedName {
