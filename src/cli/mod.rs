@@ -11,7 +11,8 @@ mod run;
 mod schema;
 mod test;
 
-use std::io::IsTerminal;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -153,10 +154,48 @@ pub(crate) const USAGE: u8 = 2;
 
 /// Loads the router, or prints every diagnostic to stderr and returns the exit status.
 pub(crate) fn load_router(path: &Path) -> Result<Router, ExitCode> {
-    Router::load(path).map_err(|e| {
-        report_load_error(&e);
-        ExitCode::from(if e.is_io() { USAGE } else { PROBLEM })
-    })
+    Router::load(path).map_err(|e| load_failed(&e))
+}
+
+/// Prints a load error's diagnostics and gives its exit status: 2 when a file could not be
+/// read, 1 when a policy is wrong.
+pub(crate) fn load_failed(e: &LoadError) -> ExitCode {
+    report_load_error(e);
+    ExitCode::from(load_status(e))
+}
+
+/// The exit status of a load error, without printing it.
+pub(crate) fn load_status(e: &LoadError) -> u8 {
+    if e.is_io() {
+        USAGE
+    } else {
+        PROBLEM
+    }
+}
+
+/// Opens an input file line by line, or stdin for `-` or no path; `what` names what the
+/// file should hold ("a file of steps", "a call log") for the error when it is a directory.
+/// A file that cannot be read is reported, with exit status 2.
+pub(crate) fn open_input(path: Option<&Path>, what: &str) -> Result<Box<dyn BufRead>, ExitCode> {
+    let path = match path {
+        None => return Ok(Box::new(io::stdin().lock())),
+        Some(p) if p.as_os_str() == "-" => return Ok(Box::new(io::stdin().lock())),
+        Some(p) => p,
+    };
+    if path.is_dir() {
+        eprintln!(
+            "error: cannot read {}: it is a directory, not {what}",
+            path.display()
+        );
+        return Err(ExitCode::from(USAGE));
+    }
+    match File::open(path) {
+        Ok(f) => Ok(Box::new(BufReader::with_capacity(1 << 16, f))),
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            Err(ExitCode::from(USAGE))
+        }
+    }
 }
 
 /// Prints a load error's diagnostics to stderr, with the source lines underlined.

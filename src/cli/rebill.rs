@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::report::{lines_summary, open_log, print_out, read_failed, report_bad_lines, table};
+use super::report::{lines_summary, print_out, read_failed, report_bad_lines, table};
 use crate::cost::rebill::{load_catalog, rebill, Rebill};
 use crate::cost::replay::change_percent;
 use crate::cost::report::{format_usd, format_usd_change};
@@ -45,14 +45,7 @@ pub enum RebillFormat {
 pub(super) fn run(args: RebillArgs) -> ExitCode {
     let catalog = match load_catalog(&args.models) {
         Ok(c) => c,
-        Err(e) => {
-            super::report_load_error(&e);
-            return ExitCode::from(if e.is_io() {
-                super::USAGE
-            } else {
-                super::PROBLEM
-            });
-        }
+        Err(e) => return super::load_failed(&e),
     };
     if let Some(out) = &args.out {
         if same_file(out, &args.log) {
@@ -63,7 +56,7 @@ pub(super) fn run(args: RebillArgs) -> ExitCode {
             return ExitCode::from(super::USAGE);
         }
     }
-    let input = match open_log(&args.log) {
+    let input = match super::open_input(Some(&args.log), "a call log") {
         Ok(i) => i,
         Err(code) => return code,
     };

@@ -8,9 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::report::{
-    lines_summary, open_log, plural, print_out, read_failed, report_bad_lines, table,
-};
+use super::report::{lines_summary, plural, print_out, read_failed, report_bad_lines, table};
 use crate::cost::replay::{replay, Replay};
 use crate::cost::report::{format_usd, format_usd_change};
 
@@ -59,7 +57,7 @@ pub(super) fn run(args: ReplayArgs) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let input = match open_log(&args.log) {
+    let input = match super::open_input(Some(&args.log), "a call log") {
         Ok(i) => i,
         Err(code) => return code,
     };

@@ -2,8 +2,7 @@
 //! total and by policy, tier, rule, role and model — a table for people, or JSON / CSV.
 //! Also the pieces the other log commands share: opening a log, and reporting skipped lines.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -35,7 +34,7 @@ pub enum ReportFormat {
 }
 
 pub(super) fn run(args: ReportArgs) -> ExitCode {
-    let input = match open_log(&args.log) {
+    let input = match super::open_input(Some(&args.log), "a call log") {
         Ok(i) => i,
         Err(code) => return code,
     };
@@ -50,27 +49,6 @@ pub(super) fn run(args: ReportArgs) -> ExitCode {
         ReportFormat::Csv => csv_text(&r),
     };
     print_out(&text)
-}
-
-/// Opens a log file, or stdin for `-`; exit 2 when it cannot be read.
-pub(super) fn open_log(path: &Path) -> Result<Box<dyn BufRead>, ExitCode> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin().lock()));
-    }
-    if path.is_dir() {
-        eprintln!(
-            "error: cannot read {}: it is a directory, not a call log",
-            path.display()
-        );
-        return Err(ExitCode::from(super::USAGE));
-    }
-    match File::open(path) {
-        Ok(f) => Ok(Box::new(BufReader::with_capacity(1 << 16, f))),
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            Err(ExitCode::from(super::USAGE))
-        }
-    }
 }
 
 /// A read that failed part-way (exit 2).

@@ -2,8 +2,7 @@
 //! With `--watch` it stays up: each line is answered (and flushed) as it arrives under the
 //! policy version current at that moment, while the policy files hot-reload.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -64,7 +63,7 @@ pub(super) fn run(args: RouteArgs) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let input = match open_input(&args.input) {
+    let input = match super::open_input(args.input.as_deref(), "a file of steps") {
         Ok(i) => i,
         Err(code) => return code,
     };
@@ -81,18 +80,11 @@ fn run_watch(args: RouteArgs) -> ExitCode {
         .on_reload(print_report);
     let handle = match Router::watch(&args.policy, options) {
         Ok(h) => h,
-        Err(e) => {
-            super::report_load_error(&e);
-            return ExitCode::from(if e.is_io() {
-                super::USAGE
-            } else {
-                super::PROBLEM
-            });
-        }
+        Err(e) => return super::load_failed(&e),
     };
     #[cfg(unix)]
     let sighup = reload_on_sighup(handle.reloader());
-    let input = match open_input(&args.input) {
+    let input = match super::open_input(args.input.as_deref(), "a file of steps") {
         Ok(i) => i,
         Err(code) => return code,
     };
@@ -153,27 +145,6 @@ fn reload_on_sighup(reloader: crate::reload::Reloader) -> Option<signal_hook::it
             None
         }
     }
-}
-
-fn open_input(input: &Option<PathBuf>) -> Result<Box<dyn BufRead>, ExitCode> {
-    Ok(match input {
-        None => Box::new(io::stdin().lock()),
-        Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
-        Some(p) if p.is_dir() => {
-            eprintln!(
-                "error: cannot read {}: it is a directory, not a file of steps",
-                p.display()
-            );
-            return Err(ExitCode::from(super::USAGE));
-        }
-        Some(p) => match File::open(p) {
-            Ok(f) => Box::new(BufReader::new(f)),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", p.display());
-                return Err(ExitCode::from(super::USAGE));
-            }
-        },
-    })
 }
 
 /// Answers every line of `input`; `set` gives the policy set to decide each line under.

@@ -4,8 +4,7 @@
 //! every step to its policy's most expensive tier.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,7 +35,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let input = match open_input(&args.steps) {
+    let input = match super::open_input(args.steps.as_deref(), "a file of steps") {
         Ok(i) => i,
         Err(code) => return code,
     };
@@ -70,28 +69,6 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(super::USAGE)
         }
-    }
-}
-
-/// The steps file, or stdin for `-` or nothing.
-fn open_input(input: &Option<PathBuf>) -> Result<Box<dyn BufRead>, ExitCode> {
-    match input {
-        None => Ok(Box::new(io::stdin().lock())),
-        Some(p) if p.as_os_str() == "-" => Ok(Box::new(io::stdin().lock())),
-        Some(p) if p.is_dir() => {
-            eprintln!(
-                "error: cannot read {}: it is a directory, not a file of steps",
-                p.display()
-            );
-            Err(ExitCode::from(super::USAGE))
-        }
-        Some(p) => match File::open(p) {
-            Ok(f) => Ok(Box::new(BufReader::new(f))),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", p.display());
-                Err(ExitCode::from(super::USAGE))
-            }
-        },
     }
 }
 

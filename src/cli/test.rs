@@ -39,11 +39,7 @@ pub(super) fn run(args: TestArgs) -> ExitCode {
                     "error {}: the policy did not load (the problems are above, on stderr)",
                     path.display()
                 );
-                exit = exit.max(if e.is_io() {
-                    super::USAGE
-                } else {
-                    super::PROBLEM
-                });
+                exit = exit.max(super::load_status(&e));
                 continue;
             }
         };
