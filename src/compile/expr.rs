@@ -1,8 +1,9 @@
 //! Rhai expressions: one locked-down engine per process, compiling a rule's `expr` once at
 //! load, and evaluating it against a step with `step` bound to a read-only view.
 //!
-//! The view is a custom type with a getter per step field, so reading a field or tag the
-//! step does not have is an error rather than a silent `()` that compares as `false`.
+//! The view is a custom type with a getter per step field, and `step.tags` is a map bound
+//! beside it; reading a field or tag the step does not have is an error rather than a silent
+//! `()` that compares as `false`.
 
 use std::cell::RefCell;
 use std::ptr::NonNull;

@@ -304,6 +304,15 @@ mod tests {
     }
 
     #[test]
+    fn the_fields_checked_are_the_fields_a_step_has() {
+        let mut here: Vec<&str> = STEP_FIELDS.iter().map(|(n, _)| *n).collect();
+        let mut step: Vec<&str> = crate::step::STEP_FIELDS.to_vec();
+        here.sort_unstable();
+        step.sort_unstable();
+        assert_eq!(here, step);
+    }
+
+    #[test]
     fn valid_expressions_have_no_findings() {
         let tags = [decl("value", TagKind::Num), decl("vip", TagKind::Bool)];
         for text in [
