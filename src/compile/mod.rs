@@ -101,6 +101,37 @@ impl CompiledPolicy {
         self.expression_errors.load(Ordering::Relaxed)
     }
 
+    /// The guard pass of the contract, over the guards that hold for a step (in file order):
+    /// each one whose requirement the current tier's model lacks moves the step to its
+    /// `escalate_to`, or rejects it; after the pass, the first one still unmet rejects it.
+    /// `Ok((tier, guard that last moved it))` or `Err((rejecting guard, tier at that point))`.
+    /// `held` is called once per pass.
+    #[inline]
+    pub(crate) fn guard_pass<I: Iterator<Item = usize>>(
+        &self,
+        start: TierId,
+        held: impl Fn() -> I,
+    ) -> Result<(TierId, Option<usize>), (usize, TierId)> {
+        let mut tier = start;
+        let mut moved_by = None;
+        for g in held() {
+            if self.unmet(tier, g) {
+                match self.policy.guards[g].escalate_to {
+                    Some(to) => {
+                        tier = to;
+                        moved_by = Some(g);
+                    }
+                    None => return Err((g, tier)),
+                }
+            }
+        }
+        // Untrusted input never reaches a model that lacks what its guard requires.
+        match held().find(|&g| self.unmet(tier, g)) {
+            Some(g) => Err((g, tier)),
+            None => Ok((tier, moved_by)),
+        }
+    }
+
     /// Whether guard `g` is unmet by `tier`'s model.
     #[inline]
     pub(crate) fn unmet(&self, tier: TierId, g: usize) -> bool {

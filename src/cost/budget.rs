@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::money::Picos;
 use crate::compile::CompiledPolicy;
 use crate::policy::{Budget, OnExceed, TierId};
+use crate::router::decision;
 use crate::step::Step;
 
 // Loading a policy converts its caps too, so the conversion lives with the money types.
@@ -362,22 +363,8 @@ fn holding_guards(cp: &CompiledPolicy, step: &Step, input_tokens: u64) -> Vec<us
     let probe = cp.columns.probe(step, input_tokens);
     let mut words = vec![0u64; cp.guards.words()];
     cp.guards.all_candidates(probe, &mut words);
-    let mut held = Vec::new();
-    for (w, &word) in words.iter().enumerate() {
-        let mut bits = word;
-        while bits != 0 {
-            let g = w * 64 + bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let holds = match &cp.guard_exprs[g] {
-                None => true,
-                Some(expr) => expr.eval(step, input_tokens).unwrap_or(true),
-            };
-            if holds {
-                held.push(g);
-            }
-        }
-    }
-    held
+    decision::drop_guards_whose_expression_is_false(cp, step, input_tokens, &mut words);
+    decision::set_bits(&words).collect()
 }
 
 /// Whether a policy's budget downgrades instead of rejecting.

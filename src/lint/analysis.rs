@@ -627,24 +627,7 @@ impl<'a> Walker<'a> {
 
     /// The guard pass of the contract, for a step whose held guards are known.
     fn guard_pass(&self, start: TierId, held: &[usize]) -> GuardOutcome {
-        let p = &self.cp.policy;
-        let mut tier = start;
-        let mut by = None;
-        for &g in held {
-            if self.cp.unmet(tier, g) {
-                match p.guards[g].escalate_to {
-                    Some(to) => {
-                        tier = to;
-                        by = Some(g);
-                    }
-                    None => return Err((g, tier)),
-                }
-            }
-        }
-        match held.iter().find(|&&g| self.cp.unmet(tier, g)) {
-            Some(&g) => Err((g, tier)),
-            None => Ok((tier, by)),
-        }
+        self.cp.guard_pass(start, || held.iter().copied())
     }
 
     /// Routes a step of a cell: the rule chain and the guards whose static conditions hold,

@@ -334,6 +334,22 @@ pub(crate) fn decide<'p>(
         cp.guards.all_candidates(probe, &mut many);
         &mut many
     };
+    drop_guards_whose_expression_is_false(cp, step, tokens, held);
+    match cp.guard_pass(tier, || set_bits(held)) {
+        Ok((tier, None)) => Ok(decided(tier, via, None)),
+        Ok((tier, moved_by)) => Ok(decided(tier, Via::Guard, moved_by)),
+        Err((g, tier)) => Err(reject(cp, g, tier)),
+    }
+}
+
+/// Clears, from the guards whose static conditions hold, those whose expression is false. An
+/// expression that fails counts as holding (guards fail closed); it is counted and logged.
+pub(crate) fn drop_guards_whose_expression_is_false(
+    cp: &CompiledPolicy,
+    step: &Step,
+    tokens: u64,
+    held: &mut [u64],
+) {
     for (w, word) in held.iter_mut().enumerate() {
         let mut bits = *word;
         while bits != 0 {
@@ -342,11 +358,10 @@ pub(crate) fn decide<'p>(
             let Some(expr) = &cp.guard_exprs[g] else {
                 continue;
             };
-            // A guard whose expression fails applies: guards fail closed.
             let holds = expr.eval(step, tokens).unwrap_or_else(|msg| {
                 cp.expression_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(policy = %policy.name, guard = %policy.guards[g].name, error = %msg,
-                    "guard expression failed; the guard applies");
+                tracing::warn!(policy = %cp.policy.name, guard = %cp.policy.guards[g].name,
+                    error = %msg, "guard expression failed; the guard applies");
                 true
             });
             if !holds {
@@ -354,28 +369,10 @@ pub(crate) fn decide<'p>(
             }
         }
     }
-
-    let (mut tier, mut via, mut guard) = (tier, via, None);
-    for g in set_bits(held) {
-        if cp.unmet(tier, g) {
-            match policy.guards[g].escalate_to {
-                Some(to) => {
-                    tier = to;
-                    guard = Some(g);
-                    via = Via::Guard;
-                }
-                None => return Err(reject(cp, g, tier)),
-            }
-        }
-    }
-    // Untrusted input never reaches a model that lacks what its guard requires.
-    if let Some(g) = set_bits(held).find(|&g| cp.unmet(tier, g)) {
-        return Err(reject(cp, g, tier));
-    }
-    Ok(decided(tier, via, guard))
 }
 
-fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+/// The indices of the set bits, lowest first.
+pub(crate) fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
     words.iter().enumerate().flat_map(|(w, &word)| {
         let mut bits = word;
         std::iter::from_fn(move || {

@@ -2,7 +2,7 @@
 //! current set without a lock and decides wholly under it; [`Router::replace`] swaps in a new
 //! set, and steps already being decided finish under the old one.
 
-mod decision;
+pub(crate) mod decision;
 mod explain;
 
 use std::path::Path;
