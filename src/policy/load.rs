@@ -93,8 +93,6 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
     }
     let mut includes = Vec::new();
     let mut diags = Vec::new();
-    let mut hasher = Sha256::new();
-    hasher.update(src.text.as_bytes());
     let base = path.parent().unwrap_or(Path::new("."));
     let include_list = raw
         .policy
@@ -119,7 +117,6 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
                 continue;
             }
         };
-        hasher.update(inc_src.text.as_bytes());
         match parse(&inc_src) {
             Ok(raw_inc) => match catalog_only(&inc_src, &raw_inc) {
                 Ok(()) => includes.push((inc_src, raw_inc)),
@@ -132,8 +129,9 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
         diags.splice(0..0, shape_errors);
         return Err(LoadError { diagnostics: diags });
     }
-    let digest = hasher.finalize();
-    let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let version = version_hash(
+        std::iter::once(src.text.as_bytes()).chain(includes.iter().map(|(s, _)| s.text.as_bytes())),
+    );
     let checked = validate::policy(raw, &src, includes, version, path.to_path_buf(), &broken);
     match (checked, shape_errors.is_empty()) {
         (Ok(policy), true) => Ok(policy),
@@ -150,21 +148,42 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
     }
 }
 
+/// A policy's version: the first 12 hex digits of SHA-256 over the policy file's bytes
+/// followed by each include's, in include order.
+pub(crate) fn version_hash<'a>(files: impl Iterator<Item = &'a [u8]>) -> String {
+    let mut hasher = Sha256::new();
+    for bytes in files {
+        hasher.update(bytes);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The files of a policy-set directory that loading looks at: every `*.toml` file, in name
+/// order so the result is stable.
+pub(crate) fn set_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Loads a directory: every `*.toml` with a `[policy]` table is a policy; the others must be
 /// catalogs (only `[models]`). Files are taken in name order so the result is stable.
 fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+    let files = set_files(dir).map_err(|e| {
         LoadError::one(Diagnostic::file_error(
             "file-unreadable",
             dir,
             format!("cannot read the policy directory: {e}"),
         ))
     })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .collect();
-    files.sort();
     let mut policies: Vec<Policy> = Vec::new();
     let mut diags = Vec::new();
     for file in &files {

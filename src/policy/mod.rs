@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use load::{load_path, load_policy_file, load_policy_text, LoadError};
+#[cfg(feature = "reload")]
+pub(crate) use load::{set_files, version_hash};
 
 use crate::diag::Source;
 use crate::step::{Step, TagValue};

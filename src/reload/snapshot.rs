@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
+use crate::policy::{set_files, version_hash};
 use crate::router::PolicySet;
 
 /// The state of one file when it was read.
@@ -154,20 +153,13 @@ impl Snapshot {
     /// file, then its includes in order), from the bytes in this snapshot; `None` when one
     /// of them was not read here.
     pub(crate) fn version_of<'a>(&self, paths: impl Iterator<Item = &'a Path>) -> Option<String> {
-        let mut h = Sha256::new();
-        for p in paths {
-            match self.files.get(p) {
-                Some(FileState::Content(bytes)) => h.update(bytes),
-                _ => return None,
-            }
-        }
-        Some(
-            h.finalize()
-                .iter()
-                .take(6)
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
+        let bytes: Option<Vec<&[u8]>> = paths
+            .map(|p| match self.files.get(p) {
+                Some(FileState::Content(bytes)) => Some(&bytes[..]),
+                _ => None,
+            })
+            .collect();
+        Some(version_hash(bytes?.into_iter()))
     }
 }
 
@@ -202,13 +194,7 @@ fn read(path: &Path) -> FileState {
     }
 }
 
-/// The files a set directory holds, chosen exactly as the loader chooses them.
+/// The files a set directory holds, chosen by the loader's own rule.
 fn list_set(dir: &Path) -> Option<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .collect();
-    files.sort();
-    Some(files)
+    set_files(dir).ok()
 }
