@@ -27,10 +27,11 @@ use std::path::Path;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use switchyard::cost::log::{parse_view, LogReader};
-use switchyard::cost::replay::replay;
-use switchyard::cost::report::report;
-use switchyard::cost::{CallRecord, Picos, PicosPerToken, TokenSource};
+use switchyard::calllog::log::{parse_view, LogReader};
+use switchyard::calllog::replay::replay;
+use switchyard::calllog::report::report;
+use switchyard::calllog::{CallRecord, TokenSource};
+use switchyard::money::{Picos, PicosPerToken};
 use switchyard::policy::{load_policy_file, load_policy_text};
 use switchyard::{CompiledPolicy, PolicySet, Step};
 

@@ -22,8 +22,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use switchyard::calllog::CallRecord;
 use switchyard::clients::{Clients, MockClient, MockUsage, ModelClient, ModelRequest, Usage};
-use switchyard::cost::{CallRecord, CallSink, JsonlSink, Runner};
+use switchyard::runner::{CallSink, JsonlSink, Runner};
 use switchyard::{PolicySet, Router, Step};
 
 /// Polls a future that is ready at once (the zero-latency mock never waits).

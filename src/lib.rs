@@ -10,9 +10,12 @@
 //! | [`compile`] | turning a policy into a [`CompiledPolicy`]: decision tables, expressions, guards |
 //! | [`router`] | [`Router`]: the policy set behind an atomic pointer; [`Decision`]s and explanations |
 //! | `reload` | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set (feature `reload`) |
-//! | [`cost`] | exact money (pico-dollars), call records, reports, rebill and replay; running steps, budgets and call sinks (feature `cost`) |
+//! | [`money`] | exact money: pico-dollar amounts and per-token prices |
+//! | `calllog` | call records, reading call logs, `report`, `rebill`, `replay` — data only (feature `calllog`) |
 //! | `clients` | the `ModelClient` trait, requests and responses; the offline mock provider (feature `cost`) |
+//! | `runner` | route → budget → call → settle → record; the budget ledger and call sinks (feature `cost`) |
 //! | `schema` | the policy file's JSON Schema, generated from the types the parser reads into (feature `schema`) |
+//! | [`lines`] | reading JSON lines with a maximum length: a longer line is one error, the read goes on |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
 //! | [`lint`] | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, and human/JSON/GitHub/SARIF output |
 //! | `cli` | the `switchyard` command's subcommands (feature `cli`) |
@@ -26,7 +29,8 @@
 //! | feature | enables | pulls in |
 //! | --- | --- | --- |
 //! | `reload` | `reload`: `Router::watch`, hot reload of policy files | notify, signal-hook |
-//! | `cost` | `clients`, and `cost::{runner, budget, sink}`: running steps, budget caps, call logs | tokio |
+//! | `calllog` | `calllog`: call records, reading call logs, report, rebill, replay | – |
+//! | `cost` | `clients` and `runner`: running steps, budget caps, call sinks (implies `calllog`) | tokio |
 //! | `schema` | `schema`: the policy file's JSON Schema | schemars |
 //! | `cli` | `cli` and the `switchyard` binary (implies the three above) | clap, tracing-subscriber |
 //!
@@ -42,18 +46,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "calllog")]
+pub mod calllog;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "cost")]
 pub mod clients;
 pub mod compile;
-pub mod cost;
 pub mod diag;
+pub mod lines;
 pub mod lint;
+pub mod money;
 pub mod policy;
 #[cfg(feature = "reload")]
 pub mod reload;
 pub mod router;
+#[cfg(feature = "cost")]
+pub mod runner;
 #[cfg(feature = "schema")]
 pub mod schema;
 pub mod step;

@@ -15,8 +15,9 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
-use switchyard::cost::log::{parse_record, LogReader};
-use switchyard::cost::{CallRecord, Picos, PicosPerToken, TokenSource};
+use switchyard::calllog::log::{parse_record, LogReader};
+use switchyard::calllog::{CallRecord, TokenSource};
+use switchyard::money::{Picos, PicosPerToken};
 use switchyard::{PolicySet, Step};
 
 const LOG: &str = "tests/fixtures/logs/calls.jsonl";

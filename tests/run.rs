@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
+use switchyard::calllog::{CallRecord, TokenSource};
 use switchyard::clients::{
     ClientError, Clients, Completion, Message, MockClient, MockReply, MockUsage, ModelClient,
     ModelRequest, ModelResponse, Usage,
 };
-use switchyard::cost::budget::{utc_day, Ledger, Scope, Spend};
-use switchyard::cost::{
-    CallRecord, CallSink, JsonlSink, MemorySink, Picos, RunError, Runner, TokenSource,
-};
+use switchyard::money::Picos;
 use switchyard::policy::{Budget, OnExceed, Tokenizer};
+use switchyard::runner::budget::{utc_day, Ledger, Scope, Spend};
+use switchyard::runner::{CallSink, JsonlSink, MemorySink, RunError, Runner};
 use switchyard::{PolicySet, Router, Step};
 
 /// Three tiers, priced so the examples come out: cheap $1/$5, standard $3/$15,
@@ -582,8 +582,8 @@ fn record(n: usize, writer: usize) -> CallRecord {
     }))
     .unwrap();
     r.price(
-        switchyard::cost::PicosPerToken(15_000_000),
-        switchyard::cost::PicosPerToken(75_000_000),
+        switchyard::money::PicosPerToken(15_000_000),
+        switchyard::money::PicosPerToken(75_000_000),
     );
     r
 }

@@ -10,10 +10,10 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::report::{lines_summary, print_out, read_failed, report_bad_lines, table};
-use crate::cost::rebill::{load_catalog, rebill, Rebill};
-use crate::cost::replay::change_percent;
-use crate::cost::report::{format_usd, format_usd_change};
-use crate::cost::PicosPerToken;
+use crate::calllog::rebill::{load_catalog, rebill, Rebill};
+use crate::calllog::replay::change_percent;
+use crate::calllog::report::{format_usd, format_usd_change};
+use crate::money::PicosPerToken;
 
 /// Arguments of `switchyard rebill`.
 #[derive(Debug, Args)]

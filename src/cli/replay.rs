@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::report::{lines_summary, plural, print_out, read_failed, report_bad_lines, table};
-use crate::cost::replay::{replay, Replay};
-use crate::cost::report::{format_usd, format_usd_change};
+use crate::calllog::replay::{replay, Replay};
+use crate::calllog::report::{format_usd, format_usd_change};
 
 /// Arguments of `switchyard replay`.
 #[derive(Debug, Args)]

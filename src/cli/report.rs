@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::cost::log::LogStats;
-use crate::cost::report::{format_usd, format_usd_fixed, report, Group, Report};
+use crate::calllog::log::LogStats;
+use crate::calllog::report::{format_usd, format_usd_fixed, report, Group, Report};
 
 /// Arguments of `switchyard report`.
 #[derive(Debug, Args)]

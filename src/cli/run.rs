@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use crate::calllog::CallRecord;
 use crate::clients::{Clients, MockClient, ModelRequest};
-use crate::cost::{CallRecord, JsonlSink, PicosPerToken, RunError, Runner};
+use crate::money::PicosPerToken;
 use crate::router::{PolicySet, RouteError};
+use crate::runner::{JsonlSink, RunError, Runner};
 use crate::step::{Step, StepError};
 
 /// Arguments of `switchyard run`.
@@ -207,7 +209,7 @@ fn summary(
             tops.push(format!("{name}: `{}`", p.tiers[t].name));
         }
     }
-    let usd = |p: u128| p as f64 / crate::cost::PICOS_PER_USD as f64;
+    let usd = |p: u128| p as f64 / crate::money::PICOS_PER_USD as f64;
     writeln!(out, "  as routed:                       ${:.6}", usd(total))?;
     writeln!(
         out,

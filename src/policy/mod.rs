@@ -99,11 +99,11 @@ pub enum OnExpressionError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Budget {
     /// `per_trace_usd`: all calls of one trace together.
-    pub per_trace: Option<crate::cost::Picos>,
+    pub per_trace: Option<crate::money::Picos>,
     /// `per_workload_day_usd`: all calls of this workload in one UTC day.
-    pub per_workload_day: Option<crate::cost::Picos>,
+    pub per_workload_day: Option<crate::money::Picos>,
     /// `per_call_usd`: one call's worst case.
-    pub per_call: Option<crate::cost::Picos>,
+    pub per_call: Option<crate::money::Picos>,
     /// What a call that would cross a cap does.
     pub on_exceed: OnExceed,
 }

@@ -534,7 +534,7 @@ impl Cx {
                 );
                 return None;
             }
-            Some(crate::cost::money::usd_to_picos(usd))
+            Some(crate::money::usd_to_picos(usd))
         };
         let per_trace = cap(&b.per_trace_usd, "per_trace_usd");
         let per_workload_day = cap(&b.per_workload_day_usd, "per_workload_day_usd");

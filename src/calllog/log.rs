@@ -13,8 +13,8 @@ use std::io::{self, BufRead};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::money::{Picos, PicosPerToken};
 use super::record::{CallRecord, TokenSource};
+use crate::money::{Picos, PicosPerToken};
 
 /// A log line that was skipped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -536,8 +536,8 @@ mod fast {
     use std::borrow::Cow;
 
     use super::{RecordView, Scalar, StepView, Text};
-    use crate::cost::money::{Picos, PicosPerToken};
-    use crate::cost::record::TokenSource;
+    use crate::calllog::record::TokenSource;
+    use crate::money::{Picos, PicosPerToken};
 
     struct Reader<'a> {
         s: &'a str,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::record::CallRecord;
+use crate::calllog::record::CallRecord;
 
 /// Receives every call record a runner makes.
 pub trait CallSink: Send + Sync {

@@ -11,14 +11,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::money::Picos;
 use crate::compile::CompiledPolicy;
+use crate::money::Picos;
 use crate::policy::{Budget, OnExceed, TierId};
 use crate::router::decision;
 use crate::step::Step;
 
 // Loading a policy converts its caps too, so the conversion lives with the money types.
-pub use super::money::usd_to_picos;
+pub use crate::money::usd_to_picos;
 
 /// Days since 1970-01-01 in UTC: the key of a workload's daily cap.
 pub fn utc_day(now: SystemTime) -> u64 {

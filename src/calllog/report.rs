@@ -8,7 +8,7 @@ use std::io::{self, BufRead};
 use serde::Serialize;
 
 use super::log::{parse_view, LogReader, LogStats};
-use super::money::PICOS_PER_USD;
+use crate::money::PICOS_PER_USD;
 
 /// The groupings a report shows, in order.
 pub const DIMENSIONS: [&str; 5] = ["policy", "tier", "rule", "role", "model"];

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::log::{parse_record, LogReader, LogStats};
-use super::money::PicosPerToken;
 use super::report::usd;
 use crate::diag::{Diagnostic, Source};
+use crate::money::PicosPerToken;
 use crate::policy::raw::RawFile;
 use crate::policy::{load_policy_text, LoadError, Model};
 

@@ -18,8 +18,8 @@ use serde::Serialize;
 use super::log::{
     parse_record, parse_view, LogReader, LogStats, RecordView, Scalar, StepView, Text,
 };
-use super::money::PicosPerToken;
 use super::report::usd;
+use crate::money::PicosPerToken;
 use crate::router::{PolicySet, RouteError};
 use crate::step::{Step, TagValue};
 

@@ -5,7 +5,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use switchyard::clients::{Clients, MockClient, ModelRequest};
-//! use switchyard::cost::{MemorySink, Runner};
+//! use switchyard::runner::{MemorySink, Runner};
 //! use switchyard::{Router, Step};
 //!
 //! let router = Router::load("policies/contract-review.toml").unwrap();
@@ -29,12 +29,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::budget::{self, BudgetExceeded, Ledger, Reservation, Scope};
-use super::money::{Picos, PicosPerToken};
-use super::record::{
+use super::sink::{self, CallSink};
+use crate::calllog::record::{
     write_f64, write_i64, write_str, write_u64, CallRecord, StepJson, TokenSource,
 };
-use super::sink::{self, CallSink};
 use crate::clients::{ClientError, Clients, Message, ModelRequest};
+use crate::money::{Picos, PicosPerToken};
 use crate::policy::{Model, TierId, Tokenizer};
 use crate::router::{RouteError, Router};
 use crate::step::{Step, TagValue};
