@@ -31,32 +31,10 @@ pub fn did_you_mean<'a>(
     })
 }
 
-/// Edit distance over chars where swapping two neighbours counts as one edit
-/// (optimal string alignment), since transposed letters are the commonest typo.
+/// Edit distance over chars where swapping two neighbours counts as one edit (optimal
+/// string alignment), since transposed letters are the commonest typo.
 fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        for j in 0..=b.len() {
-            d[i * w + j] = if i == 0 {
-                j
-            } else if j == 0 {
-                i
-            } else {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                let mut best = (d[(i - 1) * w + j] + 1)
-                    .min(d[i * w + j - 1] + 1)
-                    .min(d[(i - 1) * w + j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    best = best.min(d[(i - 2) * w + j - 2] + 1);
-                }
-                best
-            };
-        }
-    }
-    d[a.len() * w + b.len()]
+    strsim::osa_distance(a, b)
 }
 
 #[cfg(test)]
@@ -69,6 +47,9 @@ mod tests {
         assert_eq!(did_you_mean("defualt_tier", names), Some("default_tier"));
         assert_eq!(did_you_mean("nmae", names), Some("name"));
         assert_eq!(did_you_mean("zzzzzz", names), None);
+        // A transposition is one edit, so a short word still gets its hint.
+        assert_eq!(did_you_mean("naem", names), Some("name"));
+        assert_eq!(distance("défaut", "défuat"), 1);
         let flags = [
             "needs_chain_of_thought",
             "output_must_be_json",

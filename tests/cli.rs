@@ -1022,3 +1022,166 @@ fn each_subcommand_help_has_an_example() {
         }
     }
 }
+
+// ---- route: line limits, bytes that are not UTF-8 ----------------------------------------
+
+#[test]
+fn a_line_longer_than_max_line_bytes_is_one_error_and_the_batch_goes_on() {
+    let long = format!(
+        r#"{{"role":"format","input_tokens":1,"trace_id":"{}"}}"#,
+        "x".repeat(200)
+    );
+    let input = format!(
+        "{{\"role\":\"format\",\"input_tokens\":1}}\n{long}\n{{\"role\":\"extract\",\"input_tokens\":2}}\n"
+    );
+    let lines = route_stdin(
+        "policies/contract-review.toml",
+        &input,
+        &["--max-line-bytes", "100"],
+    );
+    assert_eq!(lines.len(), 3, "one output line per input line");
+    assert_decision_shape(&lines[0]);
+    let m = error_of(&lines[1], "invalid_step")["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        m.starts_with("line 2: ") && m.contains("longer than 100 bytes"),
+        "{m}"
+    );
+    assert_decision_shape(&lines[2]);
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_an_invalid_step() {
+    let mut input = b"{\"role\":\"format\",\"input_tokens\":1,\"trace_id\":\"a\xff\"}\n".to_vec();
+    input.extend_from_slice(b"{\"role\":\"format\",\"input_tokens\":1}\n");
+    let out = switchyard()
+        .args(["route", "--policy", "policies/contract-review.toml"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    let m = error_of(&lines[0], "invalid_step")["message"]
+        .as_str()
+        .unwrap();
+    assert!(m.starts_with("line 1: ") && m.contains("not UTF-8"), "{m}");
+    assert_decision_shape(&lines[1]);
+}
+
+#[test]
+fn max_line_bytes_must_be_a_positive_number() {
+    for bad in ["0", "-1", "lots"] {
+        let out = switchyard()
+            .args(["route", "--policy", "policies/"])
+            .arg(format!("--max-line-bytes={bad}"))
+            .write_stdin("")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            stderr(&out).contains("--max-line-bytes"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+// ---- route --watch: durations -----------------------------------------------------------
+
+#[test]
+fn watch_durations_out_of_range_are_usage_errors_that_say_the_range() {
+    for (flag, bad) in [
+        ("--debounce-ms", "18446744073709551615"),
+        ("--debounce-ms", "1000d"),
+        ("--debounce-ms", "0"),
+        ("--poll-interval", "18446744073709551615s"),
+        ("--poll-interval", "2h"),
+        ("--poll-interval", "1ms"),
+        ("--poll-interval", "soon"),
+    ] {
+        let out = switchyard()
+            .args(["route", "--watch", "--policy", "policies/", flag, bad])
+            .write_stdin("")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("between"),
+            "{flag} {bad}: {err}"
+        );
+        assert_clean(&err);
+    }
+}
+
+#[test]
+fn watch_durations_take_the_same_syntax_in_both_flags() {
+    for (debounce, poll) in [("150ms", "2s"), ("1s", "1m"), ("150", "0"), ("2s", "500ms")] {
+        let out = switchyard()
+            .args([
+                "route",
+                "--watch",
+                "--policy",
+                "policies/contract-review.toml",
+            ])
+            .args(["--debounce-ms", debounce, "--poll-interval", poll])
+            .write_stdin("{\"role\":\"format\",\"input_tokens\":1}\n")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{debounce} {poll}: {}",
+            stderr(&out)
+        );
+        assert_decision_shape(&json_lines(&out)[0]);
+    }
+}
+
+// ---- stdin on a terminal ---------------------------------------------------------------
+
+/// Runs `switchyard ARGS` with a terminal as its stdin (through util-linux `script`) and
+/// returns what reached the terminal; `None` where `script` is not available.
+fn on_a_terminal(args: &str) -> Option<String> {
+    let bin = env!("CARGO_BIN_EXE_switchyard");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| stdout(&out))
+}
+
+#[test]
+fn reading_stdin_from_a_terminal_says_what_it_waits_for() {
+    let cases = [
+        ("route --policy policies/contract-review.toml", "steps"),
+        ("run --policy policies/contract-review.toml", "steps"),
+        ("explain --policy policies/contract-review.toml -", "a step"),
+        ("report -", "a call log"),
+    ];
+    for (args, what) in cases {
+        let Some(seen) = on_a_terminal(args) else {
+            eprintln!("skipped: `script` is not available to give the command a terminal");
+            return;
+        };
+        assert!(
+            seen.contains(&format!("waiting for {what} on stdin")) && seen.contains("Ctrl-D"),
+            "{args}: {seen}"
+        );
+    }
+}
+
+#[test]
+fn reading_stdin_from_a_pipe_prints_no_notice() {
+    let out = switchyard()
+        .args(["route", "--policy", "policies/contract-review.toml"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&out), "");
+}

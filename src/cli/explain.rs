@@ -1,7 +1,7 @@
 //! `switchyard explain`: one step's decision written for a person — each rule checked and the
 //! condition that failed, the guards, the winner, and what the step would cost on each tier.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,9 +27,17 @@ pub(super) fn run(args: ExplainArgs) -> ExitCode {
         Err(code) => return code,
     };
     let text = if args.step == "-" {
+        let stdin = std::io::stdin();
+        super::notice_if_terminal(stdin.is_terminal(), "a step");
+        // One step is one line's worth: a larger stdin is refused, not read to the end.
+        let max = crate::lines::DEFAULT_MAX_LINE_BYTES;
         let mut s = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+        if let Err(e) = stdin.lock().take(max as u64 + 1).read_to_string(&mut s) {
             eprintln!("error: cannot read the step from stdin: {e}");
+            return ExitCode::from(super::USAGE);
+        }
+        if s.len() > max {
+            eprintln!("error: the step on stdin is longer than {max} bytes");
             return ExitCode::from(super::USAGE);
         }
         s

@@ -178,9 +178,12 @@ pub(crate) fn load_status(e: &LoadError) -> u8 {
 /// A file that cannot be read is reported, with exit status 2.
 pub(crate) fn open_input(path: Option<&Path>, what: &str) -> Result<Box<dyn BufRead>, ExitCode> {
     let path = match path {
-        None => return Ok(Box::new(io::stdin().lock())),
-        Some(p) if p.as_os_str() == "-" => return Ok(Box::new(io::stdin().lock())),
-        Some(p) => p,
+        Some(p) if p.as_os_str() != "-" => p,
+        _ => {
+            let stdin = io::stdin();
+            notice_if_terminal(stdin.is_terminal(), what);
+            return Ok(Box::new(stdin.lock()));
+        }
     };
     if path.is_dir() {
         eprintln!(
@@ -198,6 +201,23 @@ pub(crate) fn open_input(path: Option<&Path>, what: &str) -> Result<Box<dyn BufR
     }
 }
 
+/// Says on stderr what a command waits for when stdin is a terminal (as ripgrep does), so a
+/// user who forgot the file name is not left looking at a silent prompt. A pipe or a file on
+/// stdin gets no notice: its output stays clean.
+pub(crate) fn notice_if_terminal(is_terminal: bool, what: &str) {
+    if let Some(text) = stdin_notice(is_terminal, what) {
+        eprintln!("{text}");
+    }
+}
+
+/// The notice for [`notice_if_terminal`]; `what` is "a file of steps", "a call log", "a step".
+fn stdin_notice(is_terminal: bool, what: &str) -> Option<String> {
+    let what = what.strip_prefix("a file of ").unwrap_or(what);
+    is_terminal.then(|| {
+        format!("switchyard: waiting for {what} on stdin (type or paste, then press Ctrl-D)")
+    })
+}
+
 /// Prints a load error's diagnostics to stderr, with the source lines underlined.
 pub(crate) fn report_load_error(e: &LoadError) {
     let color = std::io::stderr().is_terminal();
@@ -209,4 +229,18 @@ pub(crate) fn report_load_error(e: &LoadError) {
         "error: the policy did not load ({n} problem{})",
         if n == 1 { "" } else { "s" }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stdin_notice;
+
+    #[test]
+    fn the_stdin_notice_shows_only_on_a_terminal_and_names_what_is_awaited() {
+        assert_eq!(stdin_notice(false, "a file of steps"), None);
+        let n = stdin_notice(true, "a file of steps").unwrap();
+        assert!(n.contains("waiting for steps on stdin"), "{n}");
+        let n = stdin_notice(true, "a call log").unwrap();
+        assert!(n.contains("waiting for a call log on stdin"), "{n}");
+    }
 }

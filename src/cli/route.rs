@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::Value;
 
+use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
 use crate::reload::{Outcome, ReloadReport, WatchOptions};
 use crate::router::{PolicySet, RouteError, Router};
 use crate::step::{Step, StepError};
@@ -31,28 +32,98 @@ pub struct RouteArgs {
     #[arg(long)]
     pub watch: bool,
     /// With --watch: also re-read the files this often and compare their hashes, for
-    /// filesystems that send no change events (e.g. `500ms`, `2s`; `0` turns it off).
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration, requires = "watch")]
+    /// filesystems that send no change events: 10ms to 1h (e.g. `500ms`, `2s`, `1m`; a bare
+    /// number is milliseconds; `0` turns it off).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_poll_interval, requires = "watch")]
     pub poll_interval: Duration,
-    /// With --watch: the quiet period in milliseconds a change must hold before it applies.
-    #[arg(long, value_name = "MS", default_value_t = 150, requires = "watch")]
-    pub debounce_ms: u64,
+    /// With --watch: the quiet period a change must hold before it applies, 10ms to 1m
+    /// (e.g. `150ms`, `2s`; a bare number is milliseconds).
+    #[arg(long, value_name = "DURATION", default_value = "150", value_parser = parse_debounce, requires = "watch")]
+    pub debounce_ms: Duration,
+    /// The longest input line read, in bytes; a longer line becomes one `invalid_step`
+    /// error line and the batch goes on.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES, value_parser = parse_max_line_bytes)]
+    pub max_line_bytes: usize,
 }
 
-/// `250ms`, `2s` or a bare number of milliseconds.
+/// The shortest quiet period and poll interval: below it the watcher would spin.
+const MIN_WATCH_DURATION: Duration = Duration::from_millis(10);
+/// The longest quiet period: a change held back longer looks like reloads are off.
+const MAX_DEBOUNCE: Duration = Duration::from_secs(60);
+/// The longest poll interval.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// A duration as `150ms`, `2s`, `1m` (humantime's syntax) or a bare number of milliseconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1000)
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("`{s}` is too large"));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 150ms, 2s or 1m"))
+}
+
+/// `d` when it lies in `min..=max`, else a message that says the range.
+fn in_range(d: Duration, min: Duration, max: Duration) -> Result<Duration, String> {
+    if (min..=max).contains(&d) {
+        Ok(d)
     } else {
-        (s, 1)
+        Err(format!(
+            "{} is out of range: give a duration between {} and {}",
+            humantime::format_duration(d),
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ))
+    }
+}
+
+/// `--debounce-ms`: a duration between [`MIN_WATCH_DURATION`] and [`MAX_DEBOUNCE`].
+fn parse_debounce(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s).map_err(|e| {
+        format!(
+            "{e}; give a duration between {} and {}",
+            humantime::format_duration(MIN_WATCH_DURATION),
+            humantime::format_duration(MAX_DEBOUNCE)
+        )
+    })?;
+    in_range(d, MIN_WATCH_DURATION, MAX_DEBOUNCE)
+}
+
+/// `--poll-interval`: `0` (off), or a duration between [`MIN_WATCH_DURATION`] and
+/// [`MAX_POLL_INTERVAL`].
+fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    let range = || {
+        format!(
+            "give 0 (off) or a duration between {} and {}",
+            humantime::format_duration(MIN_WATCH_DURATION),
+            humantime::format_duration(MAX_POLL_INTERVAL)
+        )
     };
-    num.trim()
-        .parse::<u64>()
-        .map(|n| Duration::from_millis(n * unit_ms))
-        .map_err(|_| format!("`{s}` is not a duration; write e.g. 500ms or 2s"))
+    let d = parse_duration(s).map_err(|e| format!("{e}; {}", range()))?;
+    if d.is_zero() {
+        return Ok(d);
+    }
+    in_range(d, MIN_WATCH_DURATION, MAX_POLL_INTERVAL).map_err(|_| {
+        format!(
+            "{} is out of range: {}",
+            humantime::format_duration(d),
+            range()
+        )
+    })
+}
+
+/// `--max-line-bytes`: a positive number of bytes.
+fn parse_max_line_bytes(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a line length: give a number of bytes between 1 and {}",
+            usize::MAX
+        )),
+    }
 }
 
 pub(super) fn run(args: RouteArgs) -> ExitCode {
@@ -68,6 +139,7 @@ pub(super) fn run(args: RouteArgs) -> ExitCode {
         Err(code) => return code,
     };
     let set = router.current();
+    let input = Lines::with_max(input, args.max_line_bytes);
     answer_all(input, args.explain, false, || set.clone())
 }
 
@@ -75,7 +147,7 @@ pub(super) fn run(args: RouteArgs) -> ExitCode {
 /// it arrives, and flushed at once so a caller waiting on the answer gets it.
 fn run_watch(args: RouteArgs) -> ExitCode {
     let options = WatchOptions::default()
-        .debounce(Duration::from_millis(args.debounce_ms))
+        .debounce(args.debounce_ms)
         .poll_interval(Some(args.poll_interval))
         .on_reload(print_report);
     let handle = match Router::watch(&args.policy, options) {
@@ -89,6 +161,7 @@ fn run_watch(args: RouteArgs) -> ExitCode {
         Err(code) => return code,
     };
     let router = handle.router().clone();
+    let input = Lines::with_max(input, args.max_line_bytes);
     let code = answer_all(input, args.explain, true, || router.current());
     #[cfg(unix)]
     if let Some(h) = sighup {
@@ -149,23 +222,36 @@ fn reload_on_sighup(reloader: crate::reload::Reloader) -> Option<signal_hook::it
 
 /// Answers every line of `input`; `set` gives the policy set to decide each line under.
 fn answer_all(
-    input: Box<dyn BufRead>,
+    mut input: Lines<Box<dyn BufRead>>,
     explain: bool,
     flush_each: bool,
     set: impl Fn() -> std::sync::Arc<PolicySet>,
 ) -> ExitCode {
     let mut out = BufWriter::new(io::stdout().lock());
-    for (n, line) in input.split(b'\n').enumerate() {
-        let line = match line {
-            Ok(l) => l,
+    let max = input.max_line_bytes();
+    let mut last = 0;
+    loop {
+        let (n, line) = match input.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
             Err(e) => {
-                eprintln!("error: reading input failed after line {n}: {e}");
+                eprintln!("error: reading input failed after line {last}: {e}");
                 return ExitCode::from(super::USAGE);
             }
         };
-        let text = String::from_utf8_lossy(&line);
-        let text = text.strip_suffix('\r').unwrap_or(&text);
-        let value = answer(&set(), n + 1, text, explain);
+        last = n;
+        let value = match line {
+            Line::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => answer(&set(), n, text, explain),
+                Err(_) => invalid_line(n, "the line is not UTF-8".into()),
+            },
+            Line::TooLong { len } => invalid_line(
+                n,
+                format!(
+                    "the line is longer than {max} bytes ({len} bytes; --max-line-bytes raises the limit)"
+                ),
+            ),
+        };
         let written =
             writeln!(out, "{value}").and_then(|()| if flush_each { out.flush() } else { Ok(()) });
         if let Err(e) = written {
@@ -178,16 +264,19 @@ fn answer_all(
     }
 }
 
+/// The `invalid_step` error line for input line `line_no`.
+fn invalid_line(line_no: u64, message: String) -> Value {
+    RouteError::InvalidStep(StepError {
+        message: format!("line {line_no}: {message}"),
+    })
+    .to_json(None)
+}
+
 /// One input line's answer: a decision, an error object, or an invalid-step error.
-fn answer(set: &PolicySet, line_no: usize, text: &str, explain: bool) -> Value {
+fn answer(set: &PolicySet, line_no: u64, text: &str, explain: bool) -> Value {
     let step = match Step::from_json(text) {
         Ok(step) => step,
-        Err(e) => {
-            return RouteError::InvalidStep(StepError {
-                message: format!("line {line_no}: {}", e.message),
-            })
-            .to_json(None)
-        }
+        Err(e) => return invalid_line(line_no, e.message),
     };
     let trace = step.trace_id.as_deref();
     if !explain {
@@ -222,16 +311,49 @@ fn broken_pipe_or_fail(e: io::Error) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_debounce, parse_duration, parse_max_line_bytes, parse_poll_interval};
     use std::time::Duration;
 
     #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("750"), Ok(Duration::from_millis(750)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn durations_that_overflow_are_errors_not_panics() {
+        assert!(parse_duration("18446744073709551616s").is_err());
+        assert!(parse_debounce("18446744073709551615s").is_err());
+        assert!(parse_duration("99999999999999999999999").is_err());
+        assert!(parse_debounce("18446744073709551615").is_err());
+        assert!(parse_poll_interval("18446744073709551615ms").is_err());
+    }
+
+    #[test]
+    fn watch_durations_are_range_checked() {
+        assert_eq!(parse_debounce("150"), Ok(Duration::from_millis(150)));
+        assert_eq!(parse_debounce("2s"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "5ms", "2m", "1d"] {
+            let e = parse_debounce(bad).unwrap_err();
+            assert!(e.contains("between 10ms and 1m"), "{bad}: {e}");
+        }
+        assert_eq!(parse_poll_interval("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_poll_interval("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["1ms", "2h", "1d"] {
+            let e = parse_poll_interval(bad).unwrap_err();
+            assert!(e.contains("between 10ms and 1h"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn line_lengths_are_positive() {
+        assert_eq!(parse_max_line_bytes("100"), Ok(100));
+        assert!(parse_max_line_bytes("0").is_err());
+        assert!(parse_max_line_bytes("-5").is_err());
     }
 }
