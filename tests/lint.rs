@@ -84,7 +84,8 @@ fn the_corpus_matches_its_snapshots_and_each_file_shows_its_defect() {
     assert!(files.len() >= 25, "the corpus has {} files", files.len());
     for file in files {
         let stem = file.file_stem().unwrap().to_str().unwrap().to_string();
-        let (doc, code) = lint_json(&[&fixture(&stem)]);
+        // With the opt-in findings on, so the snapshots show everything lint can find.
+        let (doc, code) = lint_json(&["--enable", "partial-overlap", &fixture(&stem)]);
         let found = names(&doc);
         let want = expected(&stem);
         if want.is_empty() {
@@ -325,7 +326,7 @@ fn allow_silences_a_finding_on_its_rule_or_in_the_policy() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&bare, stripped).unwrap();
-    let (doc, _) = lint_json(&[bare.to_str().unwrap()]);
+    let (doc, _) = lint_json(&["--enable", "partial-overlap", bare.to_str().unwrap()]);
     let found = names(&doc);
     for name in ["tier-unused", "rule-without-effect", "partial-overlap"] {
         assert!(found.iter().any(|f| f == name), "{name}: {doc:#}");
@@ -395,4 +396,51 @@ fn the_docs_list_every_finding_with_its_severity() {
         let row = format!("| `{}` | {} |", c.name, c.severity.as_str());
         assert!(linting.contains(&row), "docs/policy.md lacks the row {row}");
     }
+}
+
+#[test]
+fn partial_overlap_is_reported_only_when_enabled() {
+    let (doc, code) = lint_json(&[&fixture("partial-overlap")]);
+    assert_eq!((names(&doc).len(), code), (0, 0), "{doc:#}");
+    let (doc, _) = lint_json(&["--enable", "partial-overlap", &fixture("partial-overlap")]);
+    assert_eq!(names(&doc), ["partial-overlap"], "{doc:#}");
+    // Only opt-in findings can be enabled.
+    let out = lint(&["--enable", "tier-unused", &fixture("clean")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("partial-overlap"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_bundled_policies_lint_clean_of_overlap_notes() {
+    let (doc, code) = lint_json(&["policies/"]);
+    assert_eq!(code, 0);
+    assert!(
+        !names(&doc).iter().any(|n| n == "partial-overlap"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn min_severity_hides_the_findings_below_it() {
+    let (doc, _) = lint_json(&["--min-severity", "warning", &fixture("tag-unused")]);
+    assert_eq!(
+        (doc["infos"].as_u64(), names(&doc).len()),
+        (Some(0), 0),
+        "{doc:#}"
+    );
+    let (doc, code) = lint_json(&["--min-severity", "error", &fixture("tier-unused")]);
+    assert_eq!((names(&doc).len(), code), (0, 0), "{doc:#}");
+    let (doc, _) = lint_json(&["--min-severity", "info", &fixture("tag-unused")]);
+    assert!(names(&doc).iter().any(|n| n == "tag-unused"), "{doc:#}");
+    let (doc, code) = lint_json(&["--min-severity", "error", &fixture("unknown-tier")]);
+    assert_eq!((names(&doc), code), (vec!["unknown-tier".to_string()], 1));
+    // Hiding warnings while failing on them would fail with nothing shown.
+    let out = lint(&[
+        "--min-severity",
+        "error",
+        "--deny-warnings",
+        &fixture("tier-unused"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--min-severity"), "{}", stderr(&out));
 }

@@ -57,7 +57,7 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Check policies: every problem with its name, severity, file:line:col and the source line.
     #[command(
-        after_help = "PATH is a policy file or a directory of policies; give as many as you like. Findings are errors (the policy does not load), warnings (it loads, but is likely wrong) and infos; `allow = [\"name\"]` on a rule or in [policy] silences one there.\nExit status: 0 no errors (and no warnings, with --deny-warnings); 1 errors found; 2 a path could not be read.\n\nExample:\n  switchyard lint policies/\n  switchyard lint --deny-warnings --format github policies/contract-review.toml"
+        after_help = "PATH is a policy file or a directory of policies; give as many as you like. Findings are errors (the policy does not load), warnings (it loads, but is likely wrong) and infos; `allow = [\"name\"]` on a rule or in [policy] silences one there; --min-severity hides the less severe; `partial-overlap` is reported only with --enable partial-overlap.\nExit status: 0 no errors (and no warnings, with --deny-warnings); 1 errors found; 2 a path could not be read.\n\nExample:\n  switchyard lint policies/\n  switchyard lint --deny-warnings --format github policies/contract-review.toml\n  switchyard lint --enable partial-overlap --min-severity info policies/"
     )]
     Lint(lint::LintArgs),
     /// Run steps (JSONL) through the agent loop on the offline mock provider: route, hold the

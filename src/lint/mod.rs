@@ -27,10 +27,127 @@ use crate::suggest::did_you_mean;
 /// Work the table analysis may do per policy before it stops and says it was partial.
 pub const DEFAULT_CELL_BUDGET: u64 = analysis::DEFAULT_BUDGET;
 
+/// Declares [`CheckName`]: one variant per finding and its stable kebab-case name.
+macro_rules! check_names {
+    ($($variant:ident => $name:literal,)*) => {
+        /// The stable name of a kind of finding: what `allow`, `--enable` and every output
+        /// format use. [`CheckName::as_str`] gives the kebab-case word.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum CheckName {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
+        }
+
+        impl CheckName {
+            /// Every name, in the order the docs list them.
+            pub const ALL: &'static [CheckName] = &[$(CheckName::$variant,)*];
+
+            /// The kebab-case name, as users write it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(CheckName::$variant => $name,)*
+                }
+            }
+
+            /// The check with this kebab-case name.
+            pub fn from_name(name: &str) -> Option<CheckName> {
+                match name {
+                    $($name => Some(CheckName::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+check_names! {
+    TomlSyntax => "toml-syntax",
+    UnknownKey => "unknown-key",
+    MissingKey => "missing-key",
+    InvalidType => "invalid-type",
+    InvalidValue => "invalid-value",
+    InvalidName => "invalid-name",
+    InvalidPrice => "invalid-price",
+    InvalidCondition => "invalid-condition",
+    EmptyRange => "empty-range",
+    UnknownTier => "unknown-tier",
+    UnknownModel => "unknown-model",
+    UnknownRule => "unknown-rule",
+    UnknownGuard => "unknown-guard",
+    DuplicateRule => "duplicate-rule",
+    DuplicateGuard => "duplicate-guard",
+    DuplicateModel => "duplicate-model",
+    DuplicateTest => "duplicate-test",
+    DuplicatePolicy => "duplicate-policy",
+    NoTiers => "no-tiers",
+    MissingPolicyTable => "missing-policy-table",
+    IncludeNotFound => "include-not-found",
+    CatalogNotModelsOnly => "catalog-not-models-only",
+    InvalidTestStep => "invalid-test-step",
+    ExprSyntax => "expr-syntax",
+    FileUnreadable => "file-unreadable",
+    NoPolicies => "no-policies",
+    UnknownStepField => "unknown-step-field",
+    UnknownFunction => "unknown-function",
+    TypeMismatch => "type-mismatch",
+    EscalateLacksCapability => "escalate-lacks-capability",
+    UndeclaredTag => "undeclared-tag",
+    TagValueMismatch => "tag-value-mismatch",
+    TierUnused => "tier-unused",
+    ModelUnused => "model-unused",
+    TagUnused => "tag-unused",
+    ConfusableName => "confusable-name",
+    UnknownLint => "unknown-lint",
+    UnreachableRule => "unreachable-rule",
+    RuleWithoutEffect => "rule-without-effect",
+    GuardRejects => "guard-rejects",
+    UntrustedInputUnguarded => "untrusted-input-unguarded",
+    ExpressionFailsOpen => "expression-fails-open",
+    PartialOverlap => "partial-overlap",
+    AnalysisPartial => "analysis-partial",
+}
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CheckName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CheckName::from_name(s).ok_or_else(|| format!("`{s}` is not the name of a lint finding"))
+    }
+}
+
+impl From<CheckName> for &'static str {
+    fn from(name: CheckName) -> &'static str {
+        name.as_str()
+    }
+}
+
+impl PartialEq<str> for CheckName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CheckName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One kind of finding: its stable name, severity and what it means.
 #[derive(Debug, Clone, Copy)]
 pub struct Check {
-    /// The stable kebab-case name (what `allow` and every output format use).
+    /// Which finding this is.
+    pub id: CheckName,
+    /// The stable kebab-case name (`id.as_str()`, kept as a string for output formats).
     pub name: &'static str,
     /// How bad it is.
     pub severity: Severity,
@@ -38,77 +155,121 @@ pub struct Check {
     pub summary: &'static str,
     /// Whether `allow` can silence it (load errors cannot: the policy would not load).
     pub allowable: bool,
+    /// Whether it is reported only when asked for (`lint --enable NAME`,
+    /// [`Options::enable`]): a note for review rather than a likely mistake.
+    pub opt_in: bool,
 }
 
-const fn check(name: &'static str, severity: Severity, summary: &'static str) -> Check {
+const fn check(id: CheckName, severity: Severity, summary: &'static str) -> Check {
     Check {
-        name,
+        id,
+        name: id.as_str(),
         severity,
         summary,
         allowable: true,
+        opt_in: false,
     }
 }
 
-const fn load(name: &'static str, summary: &'static str) -> Check {
+const fn opt_in(id: CheckName, severity: Severity, summary: &'static str) -> Check {
     Check {
-        name,
-        severity: Severity::Error,
-        summary,
-        allowable: false,
+        opt_in: true,
+        ..check(id, severity, summary)
     }
 }
 
-/// Every finding lint can report, in the order the docs list them.
+const fn load(id: CheckName, summary: &'static str) -> Check {
+    Check {
+        allowable: false,
+        ..check(id, Severity::Error, summary)
+    }
+}
+
+/// Every finding lint can report, in the order the docs list them (the order of
+/// [`CheckName::ALL`]).
 pub const CHECKS: &[Check] = &[
-    load("toml-syntax", "the file is not valid TOML"),
-    load("unknown-key", "a key the format does not have (with a did-you-mean hint)"),
-    load("missing-key", "a required key is missing"),
-    load("invalid-type", "a value of the wrong type"),
-    load("invalid-value", "a value outside what the key accepts (provider, tokenizer, tag type, …)"),
-    load("invalid-name", "a policy, rule or guard name that is empty or has characters outside a-z, 0-9, - and _"),
-    load("invalid-price", "a price that is negative or not finite"),
-    load("invalid-condition", "a `when` value that is not a condition"),
-    load("empty-range", "a range that matches no value"),
-    load("unknown-tier", "a reference to a tier that is not defined"),
-    load("unknown-model", "a reference to a model that is not defined"),
-    load("unknown-rule", "a test expects a rule that is not defined"),
-    load("unknown-guard", "a test expects a guard that is not defined"),
-    load("duplicate-rule", "two rules with the same name"),
-    load("duplicate-guard", "two guards with the same name"),
-    load("duplicate-model", "a model defined twice (in the policy and an include, or two includes)"),
-    load("duplicate-test", "two tests with the same name"),
-    load("duplicate-policy", "two policies in a set with the same name"),
-    load("no-tiers", "the policy defines no tiers"),
-    load("missing-policy-table", "a policy file without a [policy] table"),
-    load("include-not-found", "an included file cannot be read"),
-    load("catalog-not-models-only", "an included catalog holds more than [models]"),
-    load("invalid-test-step", "a test's step is not a valid step"),
-    load("expr-syntax", "an expression does not compile"),
-    load("file-unreadable", "a file or directory cannot be read"),
-    load("no-policies", "a directory holds no policy"),
-    check("unknown-step-field", Severity::Error, "an expression reads a step field that does not exist (it always fails)"),
-    check("unknown-function", Severity::Error, "an expression calls a function the sandbox does not provide (it always fails)"),
-    check("type-mismatch", Severity::Error, "an expression compares a field or declared tag with a literal of another type"),
-    check("escalate-lacks-capability", Severity::Error, "a guard escalates to a tier whose model lacks what the guard requires"),
-    check("undeclared-tag", Severity::Warning, "a condition or expression uses a tag not declared in [tags] (when the policy declares tags)"),
-    check("tag-value-mismatch", Severity::Warning, "a tag condition contradicts the declared type or values, so it never holds"),
-    check("tier-unused", Severity::Warning, "no rule, default, escalation or on_expression_error chooses the tier"),
-    check("model-unused", Severity::Warning, "no tier routes to a model defined in the policy file"),
-    check("tag-unused", Severity::Info, "no condition or expression reads a declared tag"),
-    check("confusable-name", Severity::Warning, "a name holds bidirectional-control or invisible characters, or mixes look-alike scripts"),
-    check("unknown-lint", Severity::Warning, "`allow` names something that is not a finding lint can silence"),
-    check("unreachable-rule", Severity::Warning, "earlier rules take every step the rule matches (names them, with an example step)"),
-    check("rule-without-effect", Severity::Warning, "removing the rule changes no decision (with an example step)"),
-    check("guard-rejects", Severity::Warning, "steps exist that a guard rejects even after escalation (info when the guard has no escalate_to: rejecting is its job), with an example step"),
-    check("untrusted-input-unguarded", Severity::Warning, "untrusted input can reach a model that is not injection_tested and no guard stops it"),
-    check("expression-fails-open", Severity::Info, "with on_expression_error = \"skip\", a failing expression lets a step skip a rule that routes to a costlier or more capable tier"),
-    check("partial-overlap", Severity::Info, "a rule partly overlaps an earlier rule that routes to another tier (for review)"),
-    check("analysis-partial", Severity::Info, "the table has more cells than the budget; the analysis looked at part of them"),
+    load(CheckName::TomlSyntax, "the file is not valid TOML"),
+    load(CheckName::UnknownKey, "a key the format does not have (with a did-you-mean hint)"),
+    load(CheckName::MissingKey, "a required key is missing"),
+    load(CheckName::InvalidType, "a value of the wrong type"),
+    load(CheckName::InvalidValue, "a value outside what the key accepts (provider, tokenizer, tag type, …)"),
+    load(CheckName::InvalidName, "a policy, rule or guard name that is empty or has characters outside a-z, 0-9, - and _"),
+    load(CheckName::InvalidPrice, "a price that is negative or not finite"),
+    load(CheckName::InvalidCondition, "a `when` value that is not a condition"),
+    load(CheckName::EmptyRange, "a range that matches no value"),
+    load(CheckName::UnknownTier, "a reference to a tier that is not defined"),
+    load(CheckName::UnknownModel, "a reference to a model that is not defined"),
+    load(CheckName::UnknownRule, "a test expects a rule that is not defined"),
+    load(CheckName::UnknownGuard, "a test expects a guard that is not defined"),
+    load(CheckName::DuplicateRule, "two rules with the same name"),
+    load(CheckName::DuplicateGuard, "two guards with the same name"),
+    load(CheckName::DuplicateModel, "a model defined twice (in the policy and an include, or two includes)"),
+    load(CheckName::DuplicateTest, "two tests with the same name"),
+    load(CheckName::DuplicatePolicy, "two policies in a set with the same name"),
+    load(CheckName::NoTiers, "the policy defines no tiers"),
+    load(CheckName::MissingPolicyTable, "a policy file without a [policy] table"),
+    load(CheckName::IncludeNotFound, "an included file cannot be read"),
+    load(CheckName::CatalogNotModelsOnly, "an included catalog holds more than [models]"),
+    load(CheckName::InvalidTestStep, "a test's step is not a valid step"),
+    load(CheckName::ExprSyntax, "an expression does not compile"),
+    load(CheckName::FileUnreadable, "a file or directory cannot be read"),
+    load(CheckName::NoPolicies, "a directory holds no policy"),
+    check(CheckName::UnknownStepField, Severity::Error, "an expression reads a step field that does not exist (it always fails)"),
+    check(CheckName::UnknownFunction, Severity::Error, "an expression calls a function the sandbox does not provide (it always fails)"),
+    check(CheckName::TypeMismatch, Severity::Error, "an expression compares a field or declared tag with a literal of another type"),
+    check(CheckName::EscalateLacksCapability, Severity::Error, "a guard escalates to a tier whose model lacks what the guard requires"),
+    check(CheckName::UndeclaredTag, Severity::Warning, "a condition or expression uses a tag not declared in [tags] (when the policy declares tags)"),
+    check(CheckName::TagValueMismatch, Severity::Warning, "a tag condition contradicts the declared type or values, so it never holds"),
+    check(CheckName::TierUnused, Severity::Warning, "no rule, default, escalation or on_expression_error chooses the tier"),
+    check(CheckName::ModelUnused, Severity::Warning, "no tier routes to a model defined in the policy file"),
+    check(CheckName::TagUnused, Severity::Info, "no condition or expression reads a declared tag"),
+    check(CheckName::ConfusableName, Severity::Warning, "a name holds bidirectional-control or invisible characters, or mixes look-alike scripts"),
+    check(CheckName::UnknownLint, Severity::Warning, "`allow` names something that is not a finding lint can silence"),
+    check(CheckName::UnreachableRule, Severity::Warning, "earlier rules take every step the rule matches (names them, with an example step)"),
+    check(CheckName::RuleWithoutEffect, Severity::Warning, "removing the rule changes no decision (with an example step)"),
+    check(CheckName::GuardRejects, Severity::Warning, "steps exist that a guard rejects even after escalation (info when the guard has no escalate_to: rejecting is its job), with an example step"),
+    check(CheckName::UntrustedInputUnguarded, Severity::Warning, "untrusted input can reach a model that is not injection_tested and no guard stops it"),
+    check(CheckName::ExpressionFailsOpen, Severity::Info, "with on_expression_error = \"skip\", a failing expression lets a step skip a rule that routes to a costlier or more capable tier"),
+    opt_in(CheckName::PartialOverlap, Severity::Info, "a rule partly overlaps an earlier rule that routes to another tier (for review)"),
+    check(CheckName::AnalysisPartial, Severity::Info, "the table has more cells than the budget; the analysis looked at part of them"),
 ];
 
 /// The check with this name.
 pub fn check_named(name: &str) -> Option<&'static Check> {
-    CHECKS.iter().find(|c| c.name == name)
+    CheckName::from_name(name).map(CheckName::check)
+}
+
+impl CheckName {
+    /// This finding's row of [`CHECKS`].
+    pub fn check(self) -> &'static Check {
+        // CHECKS lists the names in declaration order (a test holds it to that).
+        &CHECKS[self as usize]
+    }
+}
+
+/// What to lint beyond the defaults.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Work the table analysis may do per policy (see [`DEFAULT_CELL_BUDGET`]).
+    pub budget_cells: u64,
+    /// Opt-in findings to report (see [`Check::opt_in`]), e.g. [`CheckName::PartialOverlap`].
+    pub enable: Vec<CheckName>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            budget_cells: DEFAULT_CELL_BUDGET,
+            enable: Vec::new(),
+        }
+    }
+}
+
+impl Options {
+    /// Whether a finding with this name is reported.
+    fn reports(&self, name: &str) -> bool {
+        check_named(name).is_none_or(|c| !c.opt_in || self.enable.contains(&c.id))
+    }
 }
 
 /// A diagnostic and the rule it is about (so the rule's `allow` can silence it).
@@ -130,13 +291,13 @@ impl Finding {
 
 /// A diagnostic of any severity at a span.
 fn finding(
-    name: &'static str,
+    name: impl Into<&'static str>,
     severity: Severity,
     src: &Arc<Source>,
     span: Range<usize>,
     message: String,
 ) -> Diagnostic {
-    let mut d = Diagnostic::error(name, src, span, message);
+    let mut d = Diagnostic::error(name.into(), src, span, message);
     d.severity = severity;
     d
 }
@@ -199,25 +360,32 @@ impl Report {
 
     /// Whether a file or directory could not be read.
     pub fn unreadable(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.name == "file-unreadable")
+        self.diagnostics
+            .iter()
+            .any(|d| CheckName::FileUnreadable == d.name)
     }
 }
 
 /// Lints files and directories (a directory is a policy set).
 pub fn lint_paths(paths: &[PathBuf]) -> Report {
+    lint_paths_with(paths, &Options::default())
+}
+
+/// [`lint_paths`] with chosen [`Options`].
+pub fn lint_paths_with(paths: &[PathBuf], options: &Options) -> Report {
     let mut report = Report::default();
     for path in paths {
-        lint_path(path, &mut report);
+        lint_path(path, options, &mut report);
     }
     report
 }
 
-fn lint_path(path: &Path, report: &mut Report) {
+fn lint_path(path: &Path, options: &Options, report: &mut Report) {
     match policy::load_path(path) {
         Ok(policies) => {
             for p in policies {
                 report.policies += 1;
-                report.diagnostics.extend(lint_policy(p));
+                report.diagnostics.extend(lint_policy_with(p, options));
             }
         }
         Err(e) => {
@@ -228,7 +396,7 @@ fn lint_path(path: &Path, report: &mut Report) {
                 for file in policy_files(path) {
                     if let Ok(p) = policy::load_policy_file(&file) {
                         report.policies += 1;
-                        report.diagnostics.extend(lint_policy(p));
+                        report.diagnostics.extend(lint_policy_with(p, options));
                     }
                 }
             }
@@ -255,6 +423,16 @@ pub fn lint_policy(policy: Policy) -> Vec<Diagnostic> {
 
 /// [`lint_policy`] with a chosen cell budget for the analysis.
 pub fn lint_policy_with_budget(policy: Policy, budget_cells: u64) -> Vec<Diagnostic> {
+    let options = Options {
+        budget_cells,
+        ..Options::default()
+    };
+    lint_policy_with(policy, &options)
+}
+
+/// [`lint_policy`] with chosen [`Options`]: the cell budget, and the opt-in findings to report.
+pub fn lint_policy_with(policy: Policy, options: &Options) -> Vec<Diagnostic> {
+    let budget_cells = options.budget_cells;
     let mut findings = checks(&policy);
     findings.extend(allow_lists(&policy));
     let mut out: Vec<Diagnostic> = Vec::new();
@@ -272,7 +450,7 @@ pub fn lint_policy_with_budget(policy: Policy, budget_cells: u64) -> Vec<Diagnos
                 let src = &policy.sources[0];
                 findings.push(Finding::policy(
                     finding(
-                        "analysis-partial",
+                        CheckName::AnalysisPartial,
                         Severity::Info,
                         src,
                         0..0,
@@ -291,7 +469,7 @@ pub fn lint_policy_with_budget(policy: Policy, budget_cells: u64) -> Vec<Diagnos
     out.extend(
         findings
             .into_iter()
-            .filter(|f| !silenced(&policy, f))
+            .filter(|f| options.reports(f.diagnostic.name) && !silenced(&policy, f))
             .map(|f| f.diagnostic),
     );
     out.sort_by(|a, b| {
@@ -355,13 +533,11 @@ fn rule_at(p: &Policy, d: &Diagnostic) -> Option<usize> {
 }
 
 fn silenced(p: &Policy, f: &Finding) -> bool {
-    let name = f.diagnostic.name;
-    if !check_named(name).is_some_and(|c| c.allowable) {
+    let Some(check) = check_named(f.diagnostic.name).filter(|c| c.allowable) else {
         return false;
-    }
-    p.allow.iter().any(|a| a == name)
-        || f.rule
-            .is_some_and(|i| p.rules[i].allow.iter().any(|a| a == name))
+    };
+    let names = |list: &[String]| list.iter().any(|a| check.id == a.as_str());
+    names(&p.allow) || f.rule.is_some_and(|i| names(&p.rules[i].allow))
 }
 
 /// `unknown-lint`: an `allow` entry that names no finding `allow` can silence.
@@ -391,7 +567,7 @@ fn allow_lists(p: &Policy) -> Vec<Finding> {
             let hint = did_you_mean(name, allowable());
             out.push(Finding {
                 diagnostic: finding(
-                    "unknown-lint",
+                    CheckName::UnknownLint,
                     Severity::Warning,
                     src,
                     span,
@@ -406,4 +582,34 @@ fn allow_lists(p: &Policy) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_name_has_its_row_in_order() {
+        assert_eq!(CHECKS.len(), CheckName::ALL.len());
+        for (c, &id) in CHECKS.iter().zip(CheckName::ALL) {
+            assert_eq!(c.id, id);
+            assert_eq!(c.name, id.as_str());
+            assert_eq!(id.check().name, c.name);
+            assert_eq!(CheckName::from_name(c.name), Some(id));
+            assert_eq!(c.name.parse::<CheckName>(), Ok(id));
+        }
+        assert_eq!(CheckName::from_name("no-such-check"), None);
+    }
+
+    #[test]
+    fn only_opt_in_findings_need_enabling() {
+        let defaults = Options::default();
+        assert!(!defaults.reports("partial-overlap"));
+        assert!(defaults.reports("unreachable-rule"));
+        let on = Options {
+            enable: vec![CheckName::PartialOverlap],
+            ..Options::default()
+        };
+        assert!(on.reports("partial-overlap"));
+    }
 }
