@@ -5,12 +5,14 @@
 //! for what loads but is likely wrong: one check per file here, plus the exact analysis of the
 //! decision table in [`analysis`]. `allow = ["name", …]` on a rule or in `[policy]` silences a
 //! finding there. [`render`] writes the findings for a person, as JSON, as GitHub workflow
-//! commands, or as SARIF.
+//! commands, or as SARIF. [`policy_tests`] runs a policy's `[[tests]]` (what `switchyard
+//! test` prints), so a program can run them from its own `cargo test`.
 
 pub mod analysis;
 mod expr;
 mod guards;
 mod names;
+pub mod policy_tests;
 pub mod render;
 mod tags;
 mod unused;
