@@ -281,7 +281,7 @@ fn watch_step(s: &Scratch, blocks: &[Block], at: usize) -> usize {
     let mut stdin = child.stdin.take().unwrap();
     let mut session = Vec::new();
     // Collects lines until one holds `until`.
-    let mut wait_for = |until: &str, session: &mut Vec<String>| {
+    let wait_for = |until: &str, session: &mut Vec<String>| {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
