@@ -5,7 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::{finding, Finding};
+use super::{finding, CheckName, Finding};
 use crate::diag::{Severity, Source};
 use crate::policy::Policy;
 
@@ -16,7 +16,7 @@ pub(super) fn confusables(p: &Policy) -> Vec<Finding> {
         if let Some(why) = problem(name) {
             out.push(Finding {
                 diagnostic: finding(
-                    "confusable-name",
+                    CheckName::ConfusableName,
                     Severity::Warning,
                     src,
                     span,

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::{find_in, finding, Finding};
+use super::{find_in, finding, CheckName, Finding};
 use crate::diag::Severity;
 use crate::policy::{Condition, Policy, TagDecl, TagKind, TagTest};
 use crate::step::TagValue;
@@ -41,7 +41,7 @@ fn check(
             let hint = did_you_mean(&t.name, p.tags.iter().map(|d| d.name.as_str()));
             out.push(Finding {
                 diagnostic: finding(
-                    "undeclared-tag",
+                    CheckName::UndeclaredTag,
                     Severity::Warning,
                     src,
                     span,
@@ -58,7 +58,7 @@ fn check(
         if let Some(why) = contradiction(decl, &t.test) {
             out.push(Finding {
                 diagnostic: finding(
-                    "tag-value-mismatch",
+                    CheckName::TagValueMismatch,
                     Severity::Warning,
                     src,
                     span,

@@ -2,7 +2,7 @@
 //! `on_expression_error` ever chooses; a model (defined in the policy file itself) no tier
 //! routes to; a declared tag no condition or expression reads.
 
-use super::{find_in, finding, Finding};
+use super::{find_in, finding, CheckName, Finding};
 use crate::diag::Severity;
 use crate::policy::{OnExpressionError, Policy};
 
@@ -26,7 +26,7 @@ pub(super) fn tiers_and_models(p: &Policy) -> Vec<Finding> {
         if !used {
             out.push(Finding::policy(
                 finding(
-                    "tier-unused",
+                    CheckName::TierUnused,
                     Severity::Warning,
                     &tier.loc.source,
                     tier.loc.span.clone(),
@@ -55,7 +55,7 @@ pub(super) fn tiers_and_models(p: &Policy) -> Vec<Finding> {
         };
         out.push(Finding::policy(
             finding(
-                "model-unused",
+                CheckName::ModelUnused,
                 Severity::Warning,
                 src,
                 span,
@@ -84,7 +84,7 @@ pub(super) fn tags(p: &Policy, read_in_exprs: &[String]) -> Vec<Finding> {
         .map(|d| {
             Finding::policy(
                 finding(
-                    "tag-unused",
+                    CheckName::TagUnused,
                     Severity::Info,
                     &d.loc.source,
                     d.loc.span.clone(),
