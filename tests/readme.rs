@@ -3,7 +3,8 @@
 //! copy of the repository's policies and examples where `/tmp/tour` is a scratch directory
 //! too, and each block's output compared with the `json` or `text` block the README shows
 //! after it. In a shown output a line `…` stands for any number of lines and a `…` inside a
-//! line for any text; log timestamps are not compared.
+//! line for any text; log timestamps are not compared. The commands run under `bash`, and the
+//! tour's edits use `perl`, as a newcomer's shell would.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
