@@ -798,7 +798,7 @@ fn run_prints_each_call_and_keeps_going_past_bad_lines() {
     let rows: Vec<&str> = stdout.lines().collect();
     // A header, then one row per line, in order.
     assert!(
-        rows[1].contains("premium") && rows[1].contains("0.270000"),
+        rows[1].contains("premium") && rows[1].contains("$0.27 "),
         "{stdout}"
     );
     assert!(
@@ -810,7 +810,7 @@ fn run_prints_each_call_and_keeps_going_past_bad_lines() {
         "{stdout}"
     );
     assert!(
-        rows[4].contains("cheap") && rows[4].contains("0.018000"),
+        rows[4].contains("cheap") && rows[4].contains("$0.018 "),
         "{stdout}"
     );
     // $0.288 spent on t1; another $0.27 would cross $0.3.
@@ -819,9 +819,9 @@ fn run_prints_each_call_and_keeps_going_past_bad_lines() {
         "{stdout}"
     );
     assert!(stdout.contains("ran 2 of 5 steps"), "{stdout}");
-    // As routed $0.288; all on premium: 2 × $0.27.
+    // As routed $0.288; all on premium: 2 × $0.27. Exact dollars, as `report` prints them.
     assert!(
-        stdout.contains("$0.288000") && stdout.contains("$0.540000"),
+        stdout.contains("$0.288\n") && stdout.contains("$0.54 "),
         "{stdout}"
     );
     let logged = std::fs::read_to_string(&log).unwrap();
@@ -841,4 +841,232 @@ fn run_on_a_missing_steps_file_is_a_usage_error() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .assert()
         .code(2);
+}
+
+// ---- hardening: worst cases, overruns, lost records, hostile input ---------------------------
+
+/// `switchyard run` on one policy text and one steps text; returns (status, stdout, stderr).
+fn run_cli(policy: &str, steps: &[u8], extra: &[&str]) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("billing.toml");
+    std::fs::write(&p, policy).unwrap();
+    let s = dir.path().join("steps.jsonl");
+    std::fs::write(&s, steps).unwrap();
+    let out = Command::cargo_bin("switchyard")
+        .unwrap()
+        .args(["run", "--policy"])
+        .arg(&p)
+        .arg(&s)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    (out, stdout)
+}
+
+#[test]
+fn run_holds_the_models_output_limit_against_a_per_call_cap() {
+    // `small` may write 8,192 tokens at $5/M: 100 × $1/M + 8,192 × $5/M = $0.04106 > $0.01.
+    let policy = format!(
+        "{}\n[budget]\nper_call_usd = 0.01\n",
+        POLICY.replacen("max_output_tokens = 4000", "max_output_tokens = 8192", 1)
+    );
+    let steps = [
+        r#"{"role":"format","input_tokens":100}"#,
+        // An output limit given: 100 × $1/M + 100 × $5/M = $0.0006 fits.
+        r#"{"role":"format","input_tokens":100,"expected_output_tokens":100}"#,
+    ]
+    .join("\n");
+    let (out, stdout) = run_cli(&policy, steps.as_bytes(), &[]);
+    assert!(out.status.success(), "{out:?}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert!(
+        rows[1].contains("budget_exceeded") && rows[1].contains("per_call_usd"),
+        "{stdout}"
+    );
+    assert!(
+        rows[2].contains("cheap") && rows[2].contains("$0.0006"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ran 1 of 2 steps"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_prompt_bigger_than_its_stated_size_is_reserved_at_its_counted_size() {
+    // The step says 1 input token but carries ~100k (approx tokenizer: 381,000 chars × 21 / 80
+    // = 100,013 tokens), $1.50 at $15/M on `big`: over the $1.00 trace cap.
+    let (r, log) = runner(
+        "[budget]\nper_trace_usd = 1.0\n",
+        MockClient::new().usage(MockUsage::Unreported),
+    );
+    let step = Step::new("reason")
+        .input_tokens(1)
+        .prompt("word ".repeat(76_200))
+        .trace_id("t");
+    let err = r
+        .run_step(&step, ModelRequest::default().max_output_tokens(100))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "budget_exceeded", "{err}");
+    assert_eq!(r.ledger().trace_spend("t").settled, Picos::ZERO);
+    assert!(log.is_empty());
+}
+
+#[tokio::test]
+async fn a_settlement_above_its_reservation_is_counted_and_the_cap_still_holds() {
+    // Reserved: 1 × $15/M + 2,000 × $75/M = $0.150015; the provider bills 100,000 input
+    // tokens: $1.50, over the $1.00 cap.
+    let (r, _) = runner(
+        "[budget]\nper_trace_usd = 1.0\n",
+        MockClient::new().usage(usage(100_000, 0)),
+    );
+    let step = Step::new("reason").input_tokens(1).trace_id("t");
+    let req = || ModelRequest::default().max_output_tokens(2_000);
+    r.run_step(&step, req()).await.unwrap();
+    assert_eq!(r.ledger().overruns(), 1);
+    assert_eq!(r.ledger().trace_spend("t").settled, usd(1.5));
+    // The cap refuses every later call, however small.
+    let small = ModelRequest::default().max_output_tokens(0);
+    let err = r.run_step(&step, small).await.unwrap_err();
+    assert_eq!(err.kind(), "budget_exceeded");
+    assert_eq!(r.ledger().overruns(), 1);
+}
+
+#[test]
+fn idle_traces_are_dropped_from_the_ledger() {
+    let budget = Budget {
+        per_trace: Some(usd(1.0)),
+        per_workload_day: None,
+        per_call: None,
+        on_exceed: OnExceed::Reject,
+    };
+    let ledger = Ledger::new().with_trace_idle(Duration::from_millis(50));
+    let on = |trace| Scope {
+        workload: "billing",
+        trace: Some(trace),
+        day: 1,
+    };
+    let r = ledger
+        .reserve(&budget, on("old"), "cheap", usd(0.5))
+        .unwrap();
+    ledger.settle(r, usd(0.5));
+    // A trace with a call still running is kept however long it runs.
+    let running = ledger
+        .reserve(&budget, on("busy"), "cheap", usd(0.5))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    let r = ledger
+        .reserve(&budget, on("new"), "cheap", usd(0.1))
+        .unwrap();
+    ledger.settle(r, usd(0.1));
+    assert_eq!(ledger.trace_spend("old"), Spend::default());
+    assert_eq!(ledger.trace_spend("busy").reserved, usd(0.5));
+    assert_eq!(ledger.traces(), 2);
+    ledger.settle(running, usd(0.5));
+    assert_eq!(ledger.trace_spend("busy").settled, usd(0.5));
+    // The default keeps a trace for a day.
+    assert_eq!(Ledger::new().trace_idle(), Duration::from_secs(24 * 3600));
+}
+
+#[test]
+fn run_appends_on_a_fresh_line_after_a_cut_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.jsonl");
+    std::fs::write(&log, "{\"time\":\"2026-11-").unwrap();
+    let (out, _) = run_cli(
+        POLICY,
+        br#"{"role":"format","input_tokens":10,"trace_id":"after-cut"}"#,
+        &["--log", log.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "{\"time\":\"2026-11-");
+    let rec: CallRecord = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(rec.trace_id.as_deref(), Some("after-cut"));
+}
+
+#[test]
+fn run_with_a_log_that_cannot_be_written_fails() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let (out, _) = run_cli(
+        POLICY,
+        br#"{"role":"format","input_tokens":10}"#,
+        &["--log", "/dev/full"],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/dev/full") && stderr.contains("could not be written"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_sink_that_cannot_write_is_reported_to_the_caller() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let sink = Arc::new(JsonlSink::append("/dev/full").unwrap());
+    let r =
+        Runner::new(router(""), Clients::all(Arc::new(MockClient::new()))).with_sink(sink.clone());
+    let step = Step::new("format").input_tokens(10);
+    // The first record may be queued before its write fails; the failure is reported by
+    // flush and by every record after it.
+    let _ = r.run_step(&step, ModelRequest::default()).await;
+    let err = r.flush().unwrap_err();
+    assert!(err.to_string().contains("/dev/full"), "{err}");
+    let err = r
+        .run_step(&step, ModelRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "record_not_written", "{err}");
+    // The call was made: its reply and record come back with the error.
+    let RunError::NotRecorded { output, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(output.record.tier, "cheap");
+    assert!(sink.record(&output.record).is_err());
+}
+
+#[test]
+fn run_prints_exact_dollars_and_escapes_control_characters() {
+    // Half a micro-dollar: 1 token at $0.50/M.
+    let policy = POLICY.replacen("input_usd_per_mtok = 1.0", "input_usd_per_mtok = 0.5", 1);
+    let steps = r#"{"role":"format","input_tokens":1,"trace_id":"\u001b[31mred"}"#;
+    let (out, stdout) = run_cli(&policy, steps.as_bytes(), &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("$0.0000005"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("\\u{1b}[31mred"), "{stdout}");
+}
+
+#[test]
+fn run_reports_long_and_non_utf8_lines_and_goes_on() {
+    let mut steps = Vec::new();
+    steps.extend_from_slice(
+        format!(
+            "{{\"role\":\"format\",\"input_tokens\":1,\"trace_id\":\"{}\"}}\n",
+            "x".repeat(300)
+        )
+        .as_bytes(),
+    );
+    steps.extend_from_slice(b"{\"role\":\"format\",\"input_tokens\":1,\"trace_id\":\"\xff\"}\n");
+    steps.extend_from_slice(b"{\"role\":\"format\",\"input_tokens\":1}\n");
+    let (out, stdout) = run_cli(POLICY, &steps, &["--max-line-bytes", "200"]);
+    assert!(out.status.success(), "{out:?}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert!(
+        rows[1].contains("invalid_step") && rows[1].contains("longer than 200 bytes"),
+        "{stdout}"
+    );
+    assert!(
+        rows[2].contains("invalid_step") && rows[2].contains("not UTF-8"),
+        "{stdout}"
+    );
+    assert!(rows[3].contains("cheap"), "{stdout}");
+    assert!(stdout.contains("ran 1 of 3 steps"), "{stdout}");
 }
