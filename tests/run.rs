@@ -16,7 +16,7 @@ use switchyard::clients::{
 use switchyard::money::Picos;
 use switchyard::policy::{Budget, OnExceed, Tokenizer};
 use switchyard::runner::budget::{utc_day, Ledger, Scope, Spend};
-use switchyard::runner::{CallSink, JsonlSink, MemorySink, RunError, Runner};
+use switchyard::runner::{CallSink, JsonlSink, MemorySink, RunError, RunTotals, Runner};
 use switchyard::{PolicySet, Router, Step};
 
 /// Three tiers, priced so the examples come out: cheap $1/$5, standard $3/$15,
@@ -1069,4 +1069,78 @@ fn run_reports_long_and_non_utf8_lines_and_goes_on() {
     );
     assert!(rows[3].contains("cheap"), "{stdout}");
     assert!(stdout.contains("ran 1 of 3 steps"), "{stdout}");
+}
+
+/// The closing summary of `run`, as it was computed from every record kept in memory: per
+/// policy, the largest sum over its tiers of each call's tokens at that tier's prices.
+fn old_baseline(set: &PolicySet, records: &[CallRecord]) -> (u128, Vec<(String, String)>) {
+    use switchyard::money::PicosPerToken;
+    let mut by_policy: std::collections::BTreeMap<&str, Vec<&CallRecord>> = Default::default();
+    for r in records {
+        by_policy.entry(&r.policy).or_default().push(r);
+    }
+    let (mut total, mut tops) = (0u128, Vec::new());
+    for (name, calls) in &by_policy {
+        let Some(cp) = set.get(name) else { continue };
+        let p = &cp.policy;
+        let best = (0..p.tiers.len())
+            .map(|t| {
+                let m = p.tier_model(t);
+                let i = PicosPerToken::from_usd_per_mtok(m.input_usd_per_mtok);
+                let o = PicosPerToken::from_usd_per_mtok(m.output_usd_per_mtok);
+                let sum: u128 = calls
+                    .iter()
+                    .map(|r| {
+                        i.cost(r.input_tokens)
+                            .saturating_add(o.cost(r.output_tokens))
+                            .0 as u128
+                    })
+                    .sum();
+                (sum, t)
+            })
+            .max();
+        if let Some((sum, t)) = best {
+            total += sum;
+            tops.push((name.to_string(), p.tiers[t].name.clone()));
+        }
+    }
+    (total, tops)
+}
+
+#[tokio::test]
+async fn running_totals_give_the_summary_every_record_gave() {
+    let set = PolicySet::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).unwrap();
+    let log = Arc::new(MemorySink::new());
+    let r = Runner::new(Router::new(set), Clients::all(Arc::new(MockClient::new())))
+        .with_sink(log.clone());
+    let steps =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/steps.jsonl"))
+            .unwrap();
+    let mut totals = RunTotals::new();
+    // Every example step three times, with varied sizes so the tiers' order can change.
+    for round in 0..3u64 {
+        for line in steps.lines() {
+            let mut step = Step::from_json(line).unwrap();
+            if let Some(n) = step.input_tokens {
+                step.input_tokens = Some(n * (round + 1) / 2 + 1);
+            }
+            let req = ModelRequest::default()
+                .max_output_tokens(step.expected_output_tokens.unwrap_or(0) * round);
+            if let Ok(out) = r.run_step(&step, req).await {
+                totals.add(&out.record);
+            }
+        }
+    }
+    let records = log.records();
+    assert!(records.len() > 40, "{}", records.len());
+    let set = r.router().current();
+    let (total, tops) = old_baseline(&set, &records);
+    let now = totals.baseline(&set);
+    assert_eq!(now.cost_picos, total);
+    assert_eq!(now.tiers, tops);
+    assert_eq!(totals.calls(), records.len() as u64);
+    let cost: u128 = records.iter().map(|c| c.cost.0 as u128).sum();
+    assert_eq!(totals.cost_picos(), cost);
+    // The free function over records agrees.
+    assert_eq!(switchyard::runner::baseline(&set, &records), now);
 }
