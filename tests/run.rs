@@ -607,6 +607,9 @@ fn concurrent_writers_leave_whole_parseable_lines() {
             });
         }
     });
+    for sink in &sinks {
+        sink.flush().unwrap();
+    }
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.ends_with('\n'));
     let mut seen = std::collections::HashSet::new();
@@ -638,6 +641,11 @@ fn a_buffered_log_writes_whole_lines_when_full_on_flush_and_on_drop() {
             });
         }
     });
+    // The writer thread writes a full buffer on its own, without a flush.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lines() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(
         lines() > 0,
         "a full buffer is written without waiting for a flush"
@@ -662,6 +670,8 @@ async fn the_runner_appends_to_a_jsonl_log() {
         .with_sink(Arc::new(JsonlSink::append(&path).unwrap()));
     let (step, req) = premium_step();
     let out = r.run_step(&step.trace_id("t-9"), req).await.unwrap();
+    // The sink's writer thread writes the line; flush waits for it.
+    r.flush().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let back: CallRecord = serde_json::from_str(text.trim_end()).unwrap();
     assert_eq!(back, out.record);
@@ -1143,4 +1153,22 @@ async fn running_totals_give_the_summary_every_record_gave() {
     assert_eq!(totals.cost_picos(), cost);
     // The free function over records agrees.
     assert_eq!(switchyard::runner::baseline(&set, &records), now);
+}
+
+#[tokio::test]
+async fn a_large_prompt_is_counted_off_the_runtime_threads_to_the_same_count() {
+    // Over 64 KiB: counted on tokio's blocking threads, same result as counting in place.
+    let prompt = "The parties agree to the terms below. ".repeat(4_000);
+    let (r, _) = runner(
+        "",
+        MockClient::new().reply("ok").usage(MockUsage::Unreported),
+    );
+    let out = r
+        .run_step(
+            &Step::new("format").prompt(prompt.clone()),
+            ModelRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.record.input_tokens, Tokenizer::O200kBase.count(&prompt));
 }

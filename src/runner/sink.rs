@@ -35,7 +35,7 @@ pub trait CallSink: Send + Sync {
 /// record, so the new record is never glued to it.
 ///
 /// [`JsonlSink::append`] writes each line as soon as the writer gets to it (lines that
-/// queue up meanwhile go out in one `write`). [`JsonlSink::buffered`] gathers lines and
+/// queue up meanwhile go out in one `write`; past 16 MiB queued, callers wait for the disk). [`JsonlSink::buffered`] gathers lines and
 /// writes them together when the buffer fills, when the oldest line has waited `max_delay`,
 /// on [`flush`](CallSink::flush) and on drop; a crash can lose what is still buffered.
 ///
@@ -80,6 +80,10 @@ struct Failure {
     kind: io::ErrorKind,
     message: String,
 }
+
+/// Queued bytes past which a caller waits for the writer: memory stays bounded when the disk
+/// cannot keep up (a stalled network file system), at the cost of blocking then.
+const MAX_QUEUED_BYTES: usize = 16 << 20;
 
 thread_local! {
     /// Each thread's serialization buffer, reused so a record costs no allocation there.
@@ -135,6 +139,12 @@ impl JsonlSink {
     /// The file written to.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the writer thread still runs (it stops only when the sink is dropped, or if
+    /// it panicked: then nobody waits for it).
+    fn writer_alive(&self) -> bool {
+        self.writer.as_ref().is_some_and(|w| !w.is_finished())
     }
 
     /// The error to report if records were lost.
@@ -261,6 +271,13 @@ impl CallSink for JsonlSink {
             record.write_json(&mut line);
             line.push('\n');
             let mut queue = self.shared.lock();
+            while queue.lines.len() >= MAX_QUEUED_BYTES && self.writer_alive() {
+                queue = self
+                    .shared
+                    .written
+                    .wait(queue)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
             let was_empty = queue.count == 0;
             queue.lines.extend_from_slice(line.as_bytes());
             queue.count += 1;
@@ -281,7 +298,7 @@ impl CallSink for JsonlSink {
         queue.flush_asked += 1;
         let asked = queue.flush_asked;
         self.shared.wake.notify_one();
-        while queue.flush_done < asked && self.writer.as_ref().is_some_and(|w| !w.is_finished()) {
+        while queue.flush_done < asked && self.writer_alive() {
             queue = self
                 .shared
                 .written
