@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::calllog::report::format_usd;
 use crate::compile::CompiledPolicy;
 use crate::money::{Picos, PicosPerToken};
 use crate::policy::{Budget, Model, OnExceed, TierId};
@@ -89,22 +90,24 @@ impl fmt::Display for BudgetExceeded {
 }
 
 impl BudgetExceeded {
+    /// Amounts are exact dollars, as `report` prints them (never a rounded `$0.000000`).
     fn fmt_cap(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let usd = |p: Picos| format_usd(u128::from(p.0));
         match self.scope {
             BudgetScope::Call => write!(
                 f,
-                "budget exceeded: the call's worst case on {} is ${:.6}, over the per-call cap of ${:.6} (per_call_usd)",
+                "budget exceeded: the call's worst case on {} is {}, over the per-call cap of {} (per_call_usd)",
                 self.subject,
-                self.needed.usd(),
-                self.cap.usd()
+                usd(self.needed),
+                usd(self.cap)
             ),
             _ => write!(
                 f,
-                "budget exceeded: {} has ${:.6} spent or reserved; the call's worst case of ${:.6} would cross its cap of ${:.6} ({})",
+                "budget exceeded: {} has {} spent or reserved; the call's worst case of {} would cross its cap of {} ({})",
                 self.subject,
-                self.committed.usd(),
-                self.needed.usd(),
-                self.cap.usd(),
+                usd(self.committed),
+                usd(self.needed),
+                usd(self.cap),
                 self.scope.key()
             ),
         }
