@@ -1,7 +1,10 @@
 //! Running steps, read like a user's session: write a policy, run a step on the mock
 //! provider, check the call record's tokens and dollars against hand-computed values; then
 //! budgets (refusals, downgrades, settling, 1,000 concurrent calls against a cap), the JSONL
-//! sink under concurrent writers, and `switchyard run` on a file with bad lines.
+//! sink under concurrent writers, and `switchyard run` on a file with bad lines; then the
+//! hardening: worst cases bounded by the model's limit, prompts bigger than stated, overruns,
+//! idle traces, cut and unwritable logs, exact dollars, escaped control characters, long and
+//! non-UTF-8 lines, and the run's totals against the old every-record summary.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -252,6 +255,15 @@ async fn the_mock_simulates_a_bill_of_the_request_size() {
         (1_234, 4_000)
     );
     assert_eq!(out.record.token_source, TokenSource::Provider);
+    // An expected output size is billed instead, never past the limit sent.
+    let req = ModelRequest::default().output_tokens_hint(250);
+    let out = r.run_step(&step, req).await.unwrap();
+    assert_eq!(out.record.output_tokens, 250);
+    let req = ModelRequest::default()
+        .output_tokens_hint(250)
+        .max_output_tokens(100);
+    let out = r.run_step(&step, req).await.unwrap();
+    assert_eq!(out.record.output_tokens, 100);
 }
 
 // ---- budgets ---------------------------------------------------------------------------------
