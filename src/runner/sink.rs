@@ -70,6 +70,8 @@ struct Queue {
     flush_asked: u64,
     flush_done: u64,
     closing: bool,
+    /// The writer is asleep on `wake` (a notification costs a system call; skip it otherwise).
+    writer_waiting: bool,
     failure: Option<Failure>,
 }
 
@@ -218,14 +220,18 @@ fn write_lines(shared: &Shared, mut file: File, path: &Path) {
                 if waited >= shared.max_delay {
                     break;
                 }
+                guard.writer_waiting = true;
                 guard = shared
                     .wake
                     .wait_timeout(guard, shared.max_delay - waited)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
+                guard.writer_waiting = false;
                 continue;
             }
+            guard.writer_waiting = true;
             guard = shared.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+            guard.writer_waiting = false;
         }
         std::mem::swap(&mut batch, &mut guard.lines);
         let lines = std::mem::take(&mut guard.count);
@@ -284,9 +290,10 @@ impl CallSink for JsonlSink {
             if was_empty {
                 queue.oldest = Some(Instant::now());
             }
-            // The writer is asleep only when the queue was empty (or a buffer not yet full).
-            if was_empty || (self.shared.capacity > 0 && queue.lines.len() >= self.shared.capacity)
-            {
+            // Wake a sleeping writer for a first line (it starts the buffer's clock, or writes
+            // it at once) or a full buffer; a busy writer takes the new line with the rest.
+            let full = self.shared.capacity > 0 && queue.lines.len() >= self.shared.capacity;
+            if queue.writer_waiting && (was_empty || full) {
                 self.shared.wake.notify_one();
             }
             self.failed(&queue)
