@@ -2,13 +2,15 @@
 //!
 //! - `run_step/bare_mock`: the mock client's call alone (a boxed future polled once).
 //! - `run_step/jsonl`: route → call the same mock → price → record, with the JSONL sink on
-//!   (one `write` per call to a real file) and no budget.
+//!   (each line queued for the sink's writer thread, which appends it to a real file) and no
+//!   budget.
 //! - `run_step/jsonl_budget`: the same under a `[budget]` with trace and daily caps, so each
 //!   call also reserves and settles under the ledger's lock.
 //! - `run_step/jsonl_buffered[_budget]`: the same with `JsonlSink::buffered` (64 KiB or
-//!   100 ms), which writes whole lines in batches: a fraction of a `write` per call.
+//!   100 ms), whose writer thread writes whole lines in batches.
 //! - `run_step/no_sink`, `run_step/serialize_only`: no sink; a sink that serializes each
-//!   record and drops it — to split the overhead into routing and pricing, JSON, and the write.
+//!   record and drops it — to split the overhead into routing and pricing, JSON, and handing
+//!   the line to the writer.
 //!
 //! The overhead of `run_step` is `jsonl` minus `bare_mock`. The mock answers at once with
 //! provider usage, so each future completes on its first poll and no runtime is involved.

@@ -1,7 +1,10 @@
 //! Running steps, read like a user's session: write a policy, run a step on the mock
 //! provider, check the call record's tokens and dollars against hand-computed values; then
 //! budgets (refusals, downgrades, settling, 1,000 concurrent calls against a cap), the JSONL
-//! sink under concurrent writers, and `switchyard run` on a file with bad lines.
+//! sink under concurrent writers, and `switchyard run` on a file with bad lines; then the
+//! hardening: worst cases bounded by the model's limit, prompts bigger than stated, overruns,
+//! idle traces, cut and unwritable logs, exact dollars, escaped control characters, long and
+//! non-UTF-8 lines, and the run's totals against the old every-record summary.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use switchyard::clients::{
 use switchyard::money::Picos;
 use switchyard::policy::{Budget, OnExceed, Tokenizer};
 use switchyard::runner::budget::{utc_day, Ledger, Scope, Spend};
-use switchyard::runner::{CallSink, JsonlSink, MemorySink, RunError, Runner};
+use switchyard::runner::{CallSink, JsonlSink, MemorySink, RunError, RunTotals, Runner};
 use switchyard::{PolicySet, Router, Step};
 
 /// Three tiers, priced so the issue's examples come out: cheap $1/$5, standard $3/$15,
@@ -252,6 +255,15 @@ async fn the_mock_simulates_a_bill_of_the_request_size() {
         (1_234, 4_000)
     );
     assert_eq!(out.record.token_source, TokenSource::Provider);
+    // An expected output size is billed instead, never past the limit sent.
+    let req = ModelRequest::default().output_tokens_hint(250);
+    let out = r.run_step(&step, req).await.unwrap();
+    assert_eq!(out.record.output_tokens, 250);
+    let req = ModelRequest::default()
+        .output_tokens_hint(250)
+        .max_output_tokens(100);
+    let out = r.run_step(&step, req).await.unwrap();
+    assert_eq!(out.record.output_tokens, 100);
 }
 
 // ---- budgets ---------------------------------------------------------------------------------
@@ -280,8 +292,9 @@ async fn a_trace_cap_refuses_the_call_that_would_cross_it_and_settles_at_actual_
         msg.contains("trace `t-1`") && msg.contains("per_trace_usd"),
         "{msg}"
     );
+    // Exact dollars: $0.315 spent, a worst case of $0.27.
     assert!(
-        msg.contains("$0.315000") && msg.contains("$0.270000"),
+        msg.contains("has $0.315 spent") && msg.contains("worst case of $0.27 "),
         "{msg}"
     );
     let json = err.to_json(Some("t-1"));
@@ -607,6 +620,9 @@ fn concurrent_writers_leave_whole_parseable_lines() {
             });
         }
     });
+    for sink in &sinks {
+        sink.flush().unwrap();
+    }
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.ends_with('\n'));
     let mut seen = std::collections::HashSet::new();
@@ -638,6 +654,11 @@ fn a_buffered_log_writes_whole_lines_when_full_on_flush_and_on_drop() {
             });
         }
     });
+    // The writer thread writes a full buffer on its own, without a flush.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lines() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(
         lines() > 0,
         "a full buffer is written without waiting for a flush"
@@ -662,6 +683,8 @@ async fn the_runner_appends_to_a_jsonl_log() {
         .with_sink(Arc::new(JsonlSink::append(&path).unwrap()));
     let (step, req) = premium_step();
     let out = r.run_step(&step.trace_id("t-9"), req).await.unwrap();
+    // The sink's writer thread writes the line; flush waits for it.
+    r.flush().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let back: CallRecord = serde_json::from_str(text.trim_end()).unwrap();
     assert_eq!(back, out.record);
@@ -798,7 +821,7 @@ fn run_prints_each_call_and_keeps_going_past_bad_lines() {
     let rows: Vec<&str> = stdout.lines().collect();
     // A header, then one row per line, in order.
     assert!(
-        rows[1].contains("premium") && rows[1].contains("0.270000"),
+        rows[1].contains("premium") && rows[1].contains("$0.27 "),
         "{stdout}"
     );
     assert!(
@@ -810,7 +833,7 @@ fn run_prints_each_call_and_keeps_going_past_bad_lines() {
         "{stdout}"
     );
     assert!(
-        rows[4].contains("cheap") && rows[4].contains("0.018000"),
+        rows[4].contains("cheap") && rows[4].contains("$0.018 "),
         "{stdout}"
     );
     // $0.288 spent on t1; another $0.27 would cross $0.3.
@@ -819,9 +842,9 @@ fn run_prints_each_call_and_keeps_going_past_bad_lines() {
         "{stdout}"
     );
     assert!(stdout.contains("ran 2 of 5 steps"), "{stdout}");
-    // As routed $0.288; all on premium: 2 × $0.27.
+    // As routed $0.288; all on premium: 2 × $0.27. Exact dollars, as `report` prints them.
     assert!(
-        stdout.contains("$0.288000") && stdout.contains("$0.540000"),
+        stdout.contains("$0.288\n") && stdout.contains("$0.54 "),
         "{stdout}"
     );
     let logged = std::fs::read_to_string(&log).unwrap();
@@ -841,4 +864,324 @@ fn run_on_a_missing_steps_file_is_a_usage_error() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .assert()
         .code(2);
+}
+
+// ---- hardening: worst cases, overruns, lost records, hostile input ---------------------------
+
+/// `switchyard run` on one policy text and one steps text; returns (status, stdout, stderr).
+fn run_cli(policy: &str, steps: &[u8], extra: &[&str]) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("billing.toml");
+    std::fs::write(&p, policy).unwrap();
+    let s = dir.path().join("steps.jsonl");
+    std::fs::write(&s, steps).unwrap();
+    let out = Command::cargo_bin("switchyard")
+        .unwrap()
+        .args(["run", "--policy"])
+        .arg(&p)
+        .arg(&s)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    (out, stdout)
+}
+
+#[test]
+fn run_holds_the_models_output_limit_against_a_per_call_cap() {
+    // `small` may write 8,192 tokens at $5/M: 100 × $1/M + 8,192 × $5/M = $0.04106 > $0.01.
+    let policy = format!(
+        "{}\n[budget]\nper_call_usd = 0.01\n",
+        POLICY.replacen("max_output_tokens = 4000", "max_output_tokens = 8192", 1)
+    );
+    let steps = [
+        r#"{"role":"format","input_tokens":100}"#,
+        // An output limit given: 100 × $1/M + 100 × $5/M = $0.0006 fits.
+        r#"{"role":"format","input_tokens":100,"expected_output_tokens":100}"#,
+    ]
+    .join("\n");
+    let (out, stdout) = run_cli(&policy, steps.as_bytes(), &[]);
+    assert!(out.status.success(), "{out:?}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert!(
+        rows[1].contains("budget_exceeded") && rows[1].contains("per_call_usd"),
+        "{stdout}"
+    );
+    assert!(
+        rows[2].contains("cheap") && rows[2].contains("$0.0006"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ran 1 of 2 steps"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_prompt_bigger_than_its_stated_size_is_reserved_at_its_counted_size() {
+    // The step says 1 input token but carries ~100k (approx tokenizer: 381,000 chars × 21 / 80
+    // = 100,013 tokens), $1.50 at $15/M on `big`: over the $1.00 trace cap.
+    let (r, log) = runner(
+        "[budget]\nper_trace_usd = 1.0\n",
+        MockClient::new().usage(MockUsage::Unreported),
+    );
+    let step = Step::new("reason")
+        .input_tokens(1)
+        .prompt("word ".repeat(76_200))
+        .trace_id("t");
+    let err = r
+        .run_step(&step, ModelRequest::default().max_output_tokens(100))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "budget_exceeded", "{err}");
+    assert_eq!(r.ledger().trace_spend("t").settled, Picos::ZERO);
+    assert!(log.is_empty());
+}
+
+#[tokio::test]
+async fn a_settlement_above_its_reservation_is_counted_and_the_cap_still_holds() {
+    // Reserved: 1 × $15/M + 2,000 × $75/M = $0.150015; the provider bills 100,000 input
+    // tokens: $1.50, over the $1.00 cap.
+    let (r, _) = runner(
+        "[budget]\nper_trace_usd = 1.0\n",
+        MockClient::new().usage(usage(100_000, 0)),
+    );
+    let step = Step::new("reason").input_tokens(1).trace_id("t");
+    let req = || ModelRequest::default().max_output_tokens(2_000);
+    r.run_step(&step, req()).await.unwrap();
+    assert_eq!(r.ledger().overruns(), 1);
+    assert_eq!(r.ledger().trace_spend("t").settled, usd(1.5));
+    // The cap refuses every later call, however small.
+    let small = ModelRequest::default().max_output_tokens(0);
+    let err = r.run_step(&step, small).await.unwrap_err();
+    assert_eq!(err.kind(), "budget_exceeded");
+    assert_eq!(r.ledger().overruns(), 1);
+}
+
+#[test]
+fn idle_traces_are_dropped_from_the_ledger() {
+    let budget = Budget {
+        per_trace: Some(usd(1.0)),
+        per_workload_day: None,
+        per_call: None,
+        on_exceed: OnExceed::Reject,
+    };
+    let ledger = Ledger::new().with_trace_idle(Duration::from_millis(50));
+    let on = |trace| Scope {
+        workload: "billing",
+        trace: Some(trace),
+        day: 1,
+    };
+    let r = ledger
+        .reserve(&budget, on("old"), "cheap", usd(0.5))
+        .unwrap();
+    ledger.settle(r, usd(0.5));
+    // A trace with a call still running is kept however long it runs.
+    let running = ledger
+        .reserve(&budget, on("busy"), "cheap", usd(0.5))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    let r = ledger
+        .reserve(&budget, on("new"), "cheap", usd(0.1))
+        .unwrap();
+    ledger.settle(r, usd(0.1));
+    assert_eq!(ledger.trace_spend("old"), Spend::default());
+    assert_eq!(ledger.trace_spend("busy").reserved, usd(0.5));
+    assert_eq!(ledger.traces(), 2);
+    ledger.settle(running, usd(0.5));
+    assert_eq!(ledger.trace_spend("busy").settled, usd(0.5));
+    // The default keeps a trace for a day.
+    assert_eq!(Ledger::new().trace_idle(), Duration::from_secs(24 * 3600));
+}
+
+#[test]
+fn run_appends_on_a_fresh_line_after_a_cut_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.jsonl");
+    std::fs::write(&log, "{\"time\":\"2026-11-").unwrap();
+    let (out, _) = run_cli(
+        POLICY,
+        br#"{"role":"format","input_tokens":10,"trace_id":"after-cut"}"#,
+        &["--log", log.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "{\"time\":\"2026-11-");
+    let rec: CallRecord = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(rec.trace_id.as_deref(), Some("after-cut"));
+}
+
+#[test]
+fn run_with_a_log_that_cannot_be_written_fails() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let (out, _) = run_cli(
+        POLICY,
+        br#"{"role":"format","input_tokens":10}"#,
+        &["--log", "/dev/full"],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/dev/full") && stderr.contains("could not be written"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_sink_that_cannot_write_is_reported_to_the_caller() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let sink = Arc::new(JsonlSink::append("/dev/full").unwrap());
+    let r =
+        Runner::new(router(""), Clients::all(Arc::new(MockClient::new()))).with_sink(sink.clone());
+    let step = Step::new("format").input_tokens(10);
+    // The first record may be queued before its write fails; the failure is reported by
+    // flush and by every record after it.
+    let _ = r.run_step(&step, ModelRequest::default()).await;
+    let err = r.flush().unwrap_err();
+    assert!(err.to_string().contains("/dev/full"), "{err}");
+    let err = r
+        .run_step(&step, ModelRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "record_not_written", "{err}");
+    // The call was made: its reply and record come back with the error.
+    let RunError::NotRecorded { output, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(output.record.tier, "cheap");
+    assert!(sink.record(&output.record).is_err());
+}
+
+#[test]
+fn run_prints_exact_dollars_and_escapes_control_characters() {
+    // Half a micro-dollar: 1 token at $0.50/M.
+    let policy = POLICY.replacen("input_usd_per_mtok = 1.0", "input_usd_per_mtok = 0.5", 1);
+    let steps = r#"{"role":"format","input_tokens":1,"trace_id":"\u001b[31mred"}"#;
+    let (out, stdout) = run_cli(&policy, steps.as_bytes(), &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("$0.0000005"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("\\u{1b}[31mred"), "{stdout}");
+}
+
+#[test]
+fn run_reports_long_and_non_utf8_lines_and_goes_on() {
+    let mut steps = Vec::new();
+    steps.extend_from_slice(
+        format!(
+            "{{\"role\":\"format\",\"input_tokens\":1,\"trace_id\":\"{}\"}}\n",
+            "x".repeat(300)
+        )
+        .as_bytes(),
+    );
+    steps.extend_from_slice(b"{\"role\":\"format\",\"input_tokens\":1,\"trace_id\":\"\xff\"}\n");
+    steps.extend_from_slice(b"{\"role\":\"format\",\"input_tokens\":1}\n");
+    let (out, stdout) = run_cli(POLICY, &steps, &["--max-line-bytes", "200"]);
+    assert!(out.status.success(), "{out:?}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert!(
+        rows[1].contains("invalid_step") && rows[1].contains("longer than 200 bytes"),
+        "{stdout}"
+    );
+    assert!(
+        rows[2].contains("invalid_step") && rows[2].contains("not UTF-8"),
+        "{stdout}"
+    );
+    assert!(rows[3].contains("cheap"), "{stdout}");
+    assert!(stdout.contains("ran 1 of 3 steps"), "{stdout}");
+}
+
+/// The closing summary of `run`, as it was computed from every record kept in memory: per
+/// policy, the largest sum over its tiers of each call's tokens at that tier's prices.
+fn old_baseline(set: &PolicySet, records: &[CallRecord]) -> (u128, Vec<(String, String)>) {
+    use switchyard::money::PicosPerToken;
+    let mut by_policy: std::collections::BTreeMap<&str, Vec<&CallRecord>> = Default::default();
+    for r in records {
+        by_policy.entry(&r.policy).or_default().push(r);
+    }
+    let (mut total, mut tops) = (0u128, Vec::new());
+    for (name, calls) in &by_policy {
+        let Some(cp) = set.get(name) else { continue };
+        let p = &cp.policy;
+        let best = (0..p.tiers.len())
+            .map(|t| {
+                let m = p.tier_model(t);
+                let i = PicosPerToken::from_usd_per_mtok(m.input_usd_per_mtok);
+                let o = PicosPerToken::from_usd_per_mtok(m.output_usd_per_mtok);
+                let sum: u128 = calls
+                    .iter()
+                    .map(|r| {
+                        i.cost(r.input_tokens)
+                            .saturating_add(o.cost(r.output_tokens))
+                            .0 as u128
+                    })
+                    .sum();
+                (sum, t)
+            })
+            .max();
+        if let Some((sum, t)) = best {
+            total += sum;
+            tops.push((name.to_string(), p.tiers[t].name.clone()));
+        }
+    }
+    (total, tops)
+}
+
+#[tokio::test]
+async fn running_totals_give_the_summary_every_record_gave() {
+    let set = PolicySet::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).unwrap();
+    let log = Arc::new(MemorySink::new());
+    let r = Runner::new(Router::new(set), Clients::all(Arc::new(MockClient::new())))
+        .with_sink(log.clone());
+    let steps =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/steps.jsonl"))
+            .unwrap();
+    let mut totals = RunTotals::new();
+    // Every example step three times, with varied sizes so the tiers' order can change.
+    for round in 0..3u64 {
+        for line in steps.lines() {
+            let mut step = Step::from_json(line).unwrap();
+            if let Some(n) = step.input_tokens {
+                step.input_tokens = Some(n * (round + 1) / 2 + 1);
+            }
+            let req = ModelRequest::default()
+                .max_output_tokens(step.expected_output_tokens.unwrap_or(0) * round);
+            if let Ok(out) = r.run_step(&step, req).await {
+                totals.add(&out.record);
+            }
+        }
+    }
+    let records = log.records();
+    assert!(records.len() > 40, "{}", records.len());
+    let set = r.router().current();
+    let (total, tops) = old_baseline(&set, &records);
+    let now = totals.baseline(&set);
+    assert_eq!(now.cost_picos, total);
+    assert_eq!(now.tiers, tops);
+    assert_eq!(totals.calls(), records.len() as u64);
+    let cost: u128 = records.iter().map(|c| c.cost.0 as u128).sum();
+    assert_eq!(totals.cost_picos(), cost);
+    // The free function over records agrees.
+    assert_eq!(switchyard::runner::baseline(&set, &records), now);
+}
+
+#[tokio::test]
+async fn a_large_prompt_is_counted_off_the_runtime_threads_to_the_same_count() {
+    // Over 64 KiB: counted on tokio's blocking threads, same result as counting in place.
+    let prompt = "The parties agree to the terms below. ".repeat(4_000);
+    let (r, _) = runner(
+        "",
+        MockClient::new().reply("ok").usage(MockUsage::Unreported),
+    );
+    let out = r
+        .run_step(
+            &Step::new("format").prompt(prompt.clone()),
+            ModelRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.record.input_tokens, Tokenizer::O200kBase.count(&prompt));
 }

@@ -1,9 +1,10 @@
 //! `switchyard run`: the agent loop, offline. Each step (JSONL) is routed, held against the
 //! policy's budget and sent to the mock provider; each call's tier, model and cost is
 //! printed, the records are appended to `--log`, and the total is compared with sending
-//! every step to its policy's most expensive tier.
+//! every step to its policy's most expensive tier ([`crate::runner::RunTotals`]).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,11 +12,11 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::calllog::CallRecord;
+use crate::calllog::report::format_usd;
 use crate::clients::{Clients, MockClient, ModelRequest};
-use crate::money::PicosPerToken;
+use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
 use crate::router::{PolicySet, RouteError};
-use crate::runner::{JsonlSink, RunError, Runner};
+use crate::runner::{JsonlSink, RunError, RunTotals, Runner, StepOutput};
 use crate::step::{Step, StepError};
 
 /// Arguments of `switchyard run`.
@@ -30,6 +31,9 @@ pub struct RunArgs {
     /// Append one call record (JSON) per call to this file.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// The longest step line read; a longer one is an error row and the run goes on.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
 }
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
@@ -64,13 +68,41 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     };
     let set = runner.router().current();
     let mut out = io::stdout().lock();
-    match rt.block_on(run_all(&runner, &set, input, &mut out)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
+    let lines = Lines::with_max(input, args.max_line_bytes);
+    let result = rt.block_on(run_all(&runner, &set, lines, &mut out));
+    // Every record is written (or known lost) before the command says how it went.
+    let flushed = runner.flush();
+    match (result, flushed) {
+        (Err(Stop::NotRecorded(e)), _) => {
+            eprintln!("error: {e}; the run stopped");
+            ExitCode::from(super::USAGE)
+        }
+        (_, Err(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(super::USAGE)
         }
+        (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        (Err(Stop::Output(e)), Ok(())) if e.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        (Err(Stop::Output(e)), Ok(())) => {
+            eprintln!("error: {e}");
+            ExitCode::from(super::USAGE)
+        }
+    }
+}
+
+/// Why a run ended early.
+enum Stop {
+    /// The steps could not be read, or the table could not be written.
+    Output(io::Error),
+    /// A call record could not be written: the run stops rather than make calls nobody logs.
+    NotRecorded(String),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Stop {
+        Stop::Output(e)
     }
 }
 
@@ -78,152 +110,193 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
 async fn run_all(
     runner: &Runner,
     set: &PolicySet,
-    input: Box<dyn BufRead>,
+    mut input: Lines<Box<dyn BufRead>>,
     out: &mut impl Write,
-) -> io::Result<()> {
+) -> Result<(), Stop> {
     writeln!(
         out,
         "{:>4}  {:<10}  {:<9}  {:<18}  {:>7}  {:>6}  {:>10}  rule (via)",
         "line", "trace", "tier", "model", "in", "out", "cost $"
     )?;
-    let mut records: Vec<CallRecord> = Vec::new();
-    let mut lines = 0usize;
-    for (n, line) in input.split(b'\n').enumerate() {
-        let line = line.map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("reading steps failed after line {n}: {e}"),
-            )
-        })?;
+    let mut totals = RunTotals::new();
+    let mut lines = 0u64;
+    let max = input.max_line_bytes();
+    loop {
+        let (line_no, step) = match input.next_line() {
+            Ok(None) => break,
+            Ok(Some((n, line))) => (n, read_step(n, line, max)),
+            Err(e) => {
+                return Err(Stop::Output(io::Error::new(
+                    e.kind(),
+                    format!("reading steps failed after line {lines}: {e}"),
+                )))
+            }
+        };
         lines += 1;
-        let text = String::from_utf8_lossy(&line);
-        let text = text.strip_suffix('\r').unwrap_or(&text);
-        let line_no = n + 1;
-        let step = match Step::from_json(text) {
+        let step = match step {
             Ok(s) => s,
             Err(e) => {
-                let err = RunError::Route(RouteError::InvalidStep(StepError {
-                    message: format!("line {line_no}: {}", e.message),
-                }));
-                error_row(out, line_no, None, &err)?;
+                error_row(
+                    out,
+                    line_no,
+                    None,
+                    &RunError::Route(RouteError::InvalidStep(e)),
+                )?;
                 continue;
             }
         };
-        // The mock simulates a reply of the step's expected size (none given: no output).
-        let request =
-            ModelRequest::default().max_output_tokens(step.expected_output_tokens.unwrap_or(0));
-        match runner.run_step(&step, request).await {
+        match runner.run_step(&step, request(&step)).await {
             Ok(done) => {
-                let r = &done.record;
-                let rule = r.rule.as_deref().unwrap_or("default");
-                writeln!(
-                    out,
-                    "{line_no:>4}  {:<10}  {:<9}  {:<18}  {:>7}  {:>6}  {:>10.6}  {rule} ({}{})",
-                    r.trace_id.as_deref().unwrap_or("-"),
-                    r.tier,
-                    r.model,
-                    r.input_tokens,
-                    r.output_tokens,
-                    r.cost_usd,
-                    r.via,
-                    r.guard
-                        .as_deref()
-                        .map(|g| format!(" `{g}`"))
-                        .unwrap_or_default(),
-                )?;
-                records.push(done.record);
+                call_row(out, line_no, &done)?;
+                totals.add(&done.record);
+            }
+            Err(RunError::NotRecorded { output, error }) => {
+                call_row(out, line_no, &output)?;
+                totals.add(&output.record);
+                summary(out, set, &totals, lines)?;
+                return Err(Stop::NotRecorded(error));
             }
             Err(e) => error_row(out, line_no, step.trace_id.as_deref(), &e)?,
         }
     }
-    summary(out, set, &records, lines)
+    summary(out, set, &totals, lines)?;
+    Ok(())
+}
+
+/// A line as a step, or why it is not one.
+fn read_step(line_no: u64, line: Line<'_>, max: usize) -> Result<Step, StepError> {
+    let message = match line {
+        Line::TooLong { len } => {
+            format!("line {line_no}: the line is {len} bytes, longer than {max} bytes (--max-line-bytes)")
+        }
+        Line::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => match Step::from_json(text) {
+                Ok(step) => return Ok(step),
+                Err(e) => format!("line {line_no}: {}", e.message),
+            },
+            Err(e) => format!(
+                "line {line_no}: the line is not UTF-8 (invalid byte at column {})",
+                e.valid_up_to() + 1
+            ),
+        },
+    };
+    Err(StepError { message })
+}
+
+/// The request `run` sends: the step's expected output as its limit and as the size the mock
+/// bills. Without one the model's own limit bounds the call (so a cap holds the worst case
+/// the model may write), and the mock bills no output.
+fn request(step: &Step) -> ModelRequest {
+    let request =
+        ModelRequest::default().output_tokens_hint(step.expected_output_tokens.unwrap_or(0));
+    match step.expected_output_tokens {
+        Some(n) => request.max_output_tokens(n),
+        None => request,
+    }
+}
+
+fn call_row(out: &mut impl Write, line_no: u64, done: &StepOutput) -> io::Result<()> {
+    let r = &done.record;
+    let rule = r.rule.as_deref().unwrap_or("default");
+    let guard = r
+        .guard
+        .as_deref()
+        .map(|g| format!(" `{}`", escape(g)))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{line_no:>4}  {:<10}  {:<9}  {:<18}  {:>7}  {:>6}  {:>10}  {} ({}{guard})",
+        escape(r.trace_id.as_deref().unwrap_or("-")),
+        escape(&r.tier),
+        escape(&r.model),
+        r.input_tokens,
+        r.output_tokens,
+        format_usd(u128::from(r.cost.0)),
+        escape(rule),
+        escape(&r.via),
+    )
 }
 
 fn error_row(
     out: &mut impl Write,
-    line_no: usize,
+    line_no: u64,
     trace: Option<&str>,
     e: &RunError,
 ) -> io::Result<()> {
     writeln!(
         out,
-        "{line_no:>4}  {:<10}  not run ({}): {e}",
-        trace.unwrap_or("-"),
-        e.kind()
+        "{line_no:>4}  {:<10}  not run ({}): {}",
+        escape(trace.unwrap_or("-")),
+        e.kind(),
+        escape(&e.to_string())
     )
 }
 
-/// Totals: as run, and with every call on its policy's most expensive tier (the tier whose
-/// prices cost the most for that policy's calls, at their token counts).
+/// Control characters written visibly (`\u{1b}`), so a role or trace id cannot move the
+/// cursor, recolour the terminal or break a row.
+fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Totals: as run, and with every call on its policy's most expensive tier.
 fn summary(
     out: &mut impl Write,
     set: &PolicySet,
-    records: &[CallRecord],
-    lines: usize,
+    totals: &RunTotals,
+    lines: u64,
 ) -> io::Result<()> {
     writeln!(out)?;
-    let failed = lines - records.len();
+    let ran = totals.calls();
+    let failed = lines - ran;
     writeln!(
         out,
-        "ran {} of {lines} steps{}",
-        records.len(),
+        "ran {ran} of {lines} steps{}",
         if failed > 0 {
             format!(" ({failed} not run: see their lines)")
         } else {
             String::new()
         }
     )?;
-    if records.is_empty() {
+    if ran == 0 {
         return Ok(());
     }
-    let total: u128 = records.iter().map(|r| r.cost.0 as u128).sum();
-    let mut by_policy: BTreeMap<&str, Vec<&CallRecord>> = BTreeMap::new();
-    for r in records {
-        by_policy.entry(&r.policy).or_default().push(r);
-    }
-    let mut baseline: u128 = 0;
-    let mut tops = Vec::new();
-    for (name, calls) in &by_policy {
-        let Some(cp) = set.get(name) else { continue };
-        let p = &cp.policy;
-        let best = (0..p.tiers.len())
-            .map(|t| {
-                let m = p.tier_model(t);
-                let (i, o) = (
-                    PicosPerToken::from_usd_per_mtok(m.input_usd_per_mtok),
-                    PicosPerToken::from_usd_per_mtok(m.output_usd_per_mtok),
-                );
-                let sum: u128 = calls
-                    .iter()
-                    .map(|r| {
-                        i.cost(r.input_tokens)
-                            .saturating_add(o.cost(r.output_tokens))
-                            .0 as u128
-                    })
-                    .sum();
-                (sum, t)
-            })
-            .max();
-        if let Some((sum, t)) = best {
-            baseline += sum;
-            tops.push(format!("{name}: `{}`", p.tiers[t].name));
-        }
-    }
-    let usd = |p: u128| p as f64 / crate::money::PICOS_PER_USD as f64;
-    writeln!(out, "  as routed:                       ${:.6}", usd(total))?;
+    let total = totals.cost_picos();
+    let baseline = totals.baseline(set);
+    let tops: Vec<String> = baseline
+        .tiers
+        .iter()
+        .map(|(policy, tier)| format!("{}: `{}`", escape(policy), escape(tier)))
+        .collect();
+    let all_top = baseline.cost_picos;
     writeln!(
         out,
-        "  all on the most expensive tier:  ${:.6}  ({})",
-        usd(baseline),
+        "  as routed:                       {}",
+        format_usd(total)
+    )?;
+    writeln!(
+        out,
+        "  all on the most expensive tier:  {}  ({})",
+        format_usd(all_top),
         tops.join(", ")
     )?;
-    if total > 0 && baseline >= total {
+    if total > 0 && all_top >= total {
         writeln!(
             out,
-            "  saving:                          ${:.6} ({:.1}× cheaper, {:.0}% less)",
-            usd(baseline - total),
-            baseline as f64 / total as f64,
-            (1.0 - total as f64 / baseline as f64) * 100.0
+            "  saving:                          {} ({:.1}× cheaper, {:.0}% less)",
+            format_usd(all_top - total),
+            all_top as f64 / total as f64,
+            (1.0 - total as f64 / all_top as f64) * 100.0
         )?;
     }
     Ok(())

@@ -25,8 +25,9 @@ pub enum MockUsage {
     /// Always these counts.
     Fixed(Usage),
     /// The bill of a call of the request's size: input = the request's `input_tokens_hint`
-    /// (or its messages' characters / 4), output = its `max_output_tokens` (or the reply's
-    /// characters / 4), as if the model wrote up to its limit.
+    /// (or its messages' characters / 4); output = its `output_tokens_hint` (at most its
+    /// `max_output_tokens`), else its `max_output_tokens`, as if the model wrote up to its
+    /// limit, else the reply's characters / 4.
     Simulated,
 }
 
@@ -112,9 +113,11 @@ impl MockClient {
                             .sum(),
                     )
                 }),
-                output_tokens: request
-                    .max_output_tokens
-                    .unwrap_or_else(|| quarter(text.chars().count())),
+                output_tokens: match (request.output_tokens_hint, request.max_output_tokens) {
+                    (Some(hint), Some(limit)) => hint.min(limit),
+                    (Some(n), None) | (None, Some(n)) => n,
+                    (None, None) => quarter(text.chars().count()),
+                },
             }),
         };
         Ok(ModelResponse { text, usage })

@@ -89,6 +89,9 @@ pub struct ModelRequest {
     /// The input size already known to the caller (the step's token count). Never sent to
     /// a provider; the mock can report it as its usage, to simulate a call of that size.
     pub input_tokens_hint: Option<u64>,
+    /// The output size the caller expects (a step's `expected_output_tokens`). Never sent to
+    /// a provider; the mock can report it as its usage (at most the output limit).
+    pub output_tokens_hint: Option<u64>,
 }
 
 impl ModelRequest {
@@ -103,6 +106,12 @@ impl ModelRequest {
     /// Sets the output limit.
     pub fn max_output_tokens(mut self, n: u64) -> ModelRequest {
         self.max_output_tokens = Some(n);
+        self
+    }
+
+    /// Sets the expected output size (for the mock's simulated usage).
+    pub fn output_tokens_hint(mut self, n: u64) -> ModelRequest {
+        self.output_tokens_hint = Some(n);
         self
     }
 

@@ -5,26 +5,39 @@
 //! every cap or is refused, and the check and the reservation happen under one short lock,
 //! so no number of concurrent calls can push spend past a cap. After the call the
 //! reservation is settled at the actual cost (or released when the call failed).
+//!
+//! A settlement above its reservation (the provider billed more than the worst case held) is
+//! still added in full, logged as a warning and counted ([`Ledger::overruns`]); the cap then
+//! refuses every later call under it. Traces idle longer than [`Ledger::trace_idle`] (a day by
+//! default) are dropped, so a long-lived process does not keep every trace it ever saw.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
+use crate::calllog::report::format_usd;
 use crate::compile::CompiledPolicy;
-use crate::money::Picos;
-use crate::policy::{Budget, OnExceed, TierId};
+use crate::money::{Picos, PicosPerToken};
+use crate::policy::{Budget, Model, OnExceed, TierId};
 use crate::router::decision;
 use crate::step::Step;
 
 // Loading a policy converts its caps too, so the conversion lives with the money types.
 pub use crate::money::usd_to_picos;
 
-/// Days since 1970-01-01 in UTC: the key of a workload's daily cap.
+/// How long a trace's spend is kept after its last call, unless the runner is told otherwise.
+pub const DEFAULT_TRACE_IDLE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Days since 1970-01-01 in UTC: the key of a workload's daily cap. A time before 1970 (a
+/// clock set wrong) counts as day 0.
 pub fn utc_day(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0)
+    let Ok(t) = jiff::Timestamp::try_from(now) else {
+        return 0;
+    };
+    // Unix time has no leap seconds: every UTC day is 86,400 of its seconds.
+    u64::try_from(t.as_second().div_euclid(86_400)).unwrap_or(0)
 }
 
 /// Which cap a call would cross.
@@ -77,22 +90,24 @@ impl fmt::Display for BudgetExceeded {
 }
 
 impl BudgetExceeded {
+    /// Amounts are exact dollars, as `report` prints them (never a rounded `$0.000000`).
     fn fmt_cap(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let usd = |p: Picos| format_usd(u128::from(p.0));
         match self.scope {
             BudgetScope::Call => write!(
                 f,
-                "budget exceeded: the call's worst case on {} is ${:.6}, over the per-call cap of ${:.6} (per_call_usd)",
+                "budget exceeded: the call's worst case on {} is {}, over the per-call cap of {} (per_call_usd)",
                 self.subject,
-                self.needed.usd(),
-                self.cap.usd()
+                usd(self.needed),
+                usd(self.cap)
             ),
             _ => write!(
                 f,
-                "budget exceeded: {} has ${:.6} spent or reserved; the call's worst case of ${:.6} would cross its cap of ${:.6} ({})",
+                "budget exceeded: {} has {} spent or reserved; the call's worst case of {} would cross its cap of {} ({})",
                 self.subject,
-                self.committed.usd(),
-                self.needed.usd(),
-                self.cap.usd(),
+                usd(self.committed),
+                usd(self.needed),
+                usd(self.cap),
                 self.scope.key()
             ),
         }
@@ -158,18 +173,48 @@ pub struct Scope<'a> {
 }
 
 /// Spend by trace and by workload-day, shared by every call of a runner.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ledger {
     state: Mutex<State>,
+    trace_idle: Duration,
+    overruns: AtomicU64,
+}
+
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger {
+            state: Mutex::default(),
+            trace_idle: DEFAULT_TRACE_IDLE,
+            overruns: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Keys are shared with the reservations that point at them, so a call allocates only the
 /// first time it sees a trace or a workload.
 #[derive(Debug, Default)]
 struct State {
-    traces: HashMap<Arc<str>, Spend>,
+    traces: HashMap<Arc<str>, TraceSpend>,
     /// Workload → UTC day → spend; only today and yesterday are kept.
     days: HashMap<Arc<str>, BTreeMap<u64, Spend>>,
+    /// When idle traces were last looked for (none yet: the first reserve looks).
+    swept: Option<Instant>,
+}
+
+/// A trace's spend and when a call last touched it.
+#[derive(Debug, Clone, Copy)]
+struct TraceSpend {
+    spend: Spend,
+    last_used: Instant,
+}
+
+impl Default for TraceSpend {
+    fn default() -> TraceSpend {
+        TraceSpend {
+            spend: Spend::default(),
+            last_used: Instant::now(),
+        }
+    }
 }
 
 /// The entry for `key`, created if needed, with its shared key.
@@ -187,9 +232,49 @@ fn entry<'m, V: Default>(map: &'m mut HashMap<Arc<str>, V>, key: &str) -> (Arc<s
 }
 
 impl Ledger {
-    /// An empty ledger.
+    /// An empty ledger that drops traces idle for [`DEFAULT_TRACE_IDLE`].
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// Drops a trace's spend once no call has touched it for `idle` (a trace with a call
+    /// still running is kept). A call of a dropped trace starts it again from zero, so pick
+    /// a time longer than any trace lives.
+    pub fn with_trace_idle(mut self, idle: Duration) -> Ledger {
+        self.trace_idle = idle;
+        self
+    }
+
+    /// How long an idle trace is kept.
+    pub fn trace_idle(&self) -> Duration {
+        self.trace_idle
+    }
+
+    /// How many traces the ledger holds now.
+    pub fn traces(&self) -> usize {
+        self.lock().traces.len()
+    }
+
+    /// How many settlements came to more than their reservation (each also logged as a
+    /// warning): a provider billed past the worst case held for the call.
+    pub fn overruns(&self) -> u64 {
+        self.overruns.load(Ordering::Relaxed)
+    }
+
+    /// Drops idle traces, at most a few times per idle period so a busy ledger does not scan
+    /// its map on every call.
+    fn sweep(&self, st: &mut State, now: Instant) {
+        let due = st
+            .swept
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.trace_idle / 4);
+        if !due {
+            return;
+        }
+        st.swept = Some(now);
+        let idle = self.trace_idle;
+        st.traces.retain(|_, t| {
+            t.spend.reserved > Picos::ZERO || now.saturating_duration_since(t.last_used) < idle
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -209,8 +294,12 @@ impl Ledger {
         amount: Picos,
     ) -> Result<Reservation, BudgetExceeded> {
         let mut st = self.lock();
+        let now = Instant::now();
+        if budget.per_trace.is_some() {
+            self.sweep(&mut st, now);
+        }
         let trace_spend = match (budget.per_trace, scope.trace) {
-            (Some(_), Some(t)) => st.traces.get(t).copied().unwrap_or_default(),
+            (Some(_), Some(t)) => st.traces.get(t).map(|t| t.spend).unwrap_or_default(),
             _ => Spend::default(),
         };
         let day_spend = match budget.per_workload_day {
@@ -227,8 +316,9 @@ impl Ledger {
         }
         let trace = match (budget.per_trace, scope.trace) {
             (Some(_), Some(t)) => {
-                let (key, spend) = entry(&mut st.traces, t);
-                spend.reserve(amount);
+                let (key, trace) = entry(&mut st.traces, t);
+                trace.spend.reserve(amount);
+                trace.last_used = now;
                 Some(key)
             }
             _ => None,
@@ -253,12 +343,28 @@ impl Ledger {
         })
     }
 
-    /// Replaces the reservation with the call's actual cost.
+    /// Replaces the reservation with the call's actual cost. A cost above the reservation is
+    /// added in full (money spent is spent), logged as a warning and counted in
+    /// [`overruns`](Ledger::overruns); the caps it pushed spend past then refuse every later
+    /// call.
     pub fn settle(&self, reservation: Reservation, actual: Picos) {
+        if actual > reservation.amount {
+            self.overruns.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                target: "switchyard::budget",
+                trace_id = reservation.trace.as_deref(),
+                reserved_usd = reservation.amount.usd(),
+                actual_usd = actual.usd(),
+                reserved_picos = reservation.amount.0,
+                actual_picos = actual.0,
+                "a call cost more than the worst case reserved for it"
+            );
+        }
         let mut st = self.lock();
         if let Some(t) = &reservation.trace {
             if let Some(s) = st.traces.get_mut(t) {
-                s.settle(reservation.amount, actual);
+                s.spend.settle(reservation.amount, actual);
+                s.last_used = Instant::now();
             }
         }
         if let Some((w, day)) = &reservation.workload_day {
@@ -275,7 +381,11 @@ impl Ledger {
 
     /// A trace's spend so far (zero if it has none or no trace cap applies).
     pub fn trace_spend(&self, trace: &str) -> Spend {
-        self.lock().traces.get(trace).copied().unwrap_or_default()
+        self.lock()
+            .traces
+            .get(trace)
+            .map(|t| t.spend)
+            .unwrap_or_default()
     }
 
     /// A workload's spend on a UTC day (zero if it has none or no daily cap applies).
@@ -375,4 +485,23 @@ pub(crate) fn downgrades(budget: &Budget) -> bool {
 /// Whether a budget sets any cap at all (an empty `[budget]` table caps nothing).
 pub(crate) fn has_caps(budget: &Budget) -> bool {
     budget.per_trace.is_some() || budget.per_workload_day.is_some() || budget.per_call.is_some()
+}
+
+/// The most output a call to `model` can be billed for: the request's limit, else the model's
+/// `max_output_tokens`, else what its `context_window` leaves after `input_tokens`; `None`
+/// when nothing bounds it (a cap then refuses the call as `unbounded_output`).
+pub fn output_limit(requested: Option<u64>, model: &Model, input_tokens: u64) -> Option<u64> {
+    requested
+        .or(model.max_output_tokens)
+        .or(model.context_window.map(|w| w.saturating_sub(input_tokens)))
+}
+
+/// A call's worst case on `model`: `input_tokens` at its input price plus `output_tokens` (the
+/// [`output_limit`]) at its output price.
+pub fn worst_case(model: &Model, input_tokens: u64, output_tokens: u64) -> Picos {
+    PicosPerToken::from_usd_per_mtok(model.input_usd_per_mtok)
+        .cost(input_tokens)
+        .saturating_add(
+            PicosPerToken::from_usd_per_mtok(model.output_usd_per_mtok).cost(output_tokens),
+        )
 }

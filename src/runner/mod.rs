@@ -1,9 +1,20 @@
-//! Running steps: route → reserve budget → call the model → settle → record. The
-//! [`Runner`], the budget ledger and the sinks that call records are written to.
+//! Running steps: route → reserve budget → call the model → settle → record.
+//!
+//! | module | what it does |
+//! | --- | --- |
+//! | `run` | [`Runner`] and [`Runner::run_step`], in named steps; [`RunError`] |
+//! | [`budget`] | the caps: worst cases, reservations, settling, the [`budget::Ledger`] |
+//! | `record` | a call's record: the step's features as logged, the time |
+//! | [`sink`] | where records go: [`JsonlSink`] (a writer thread), [`MemorySink`], events |
+//! | `summary` | [`RunTotals`] of a run and its "all on the most expensive tier" [`Baseline`] |
 
 pub mod budget;
+mod record;
 mod run;
 pub mod sink;
+mod summary;
 
+pub use record::rfc3339_utc;
 pub use run::{RunError, Runner, StepOutput};
 pub use sink::{CallSink, JsonlSink, MemorySink};
+pub use summary::{baseline, Baseline, RunTotals};

@@ -24,20 +24,24 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
 use super::budget::{self, BudgetExceeded, Ledger, Reservation, Scope};
+use super::record::{rfc3339_utc, step_features};
 use super::sink::{self, CallSink};
-use crate::calllog::record::{
-    write_f64, write_i64, write_str, write_u64, CallRecord, StepJson, TokenSource,
-};
-use crate::clients::{ClientError, Clients, Message, ModelRequest};
+use crate::calllog::record::{CallRecord, TokenSource};
+use crate::clients::{ClientError, Clients, Message, ModelClient, ModelRequest, ModelResponse};
+use crate::compile::CompiledPolicy;
 use crate::money::{Picos, PicosPerToken};
-use crate::policy::{Model, TierId, Tokenizer};
-use crate::router::{RouteError, Router};
-use crate::step::{Step, TagValue};
+use crate::policy::{Budget, Model, Policy, TierId, Tokenizer};
+use crate::router::{Decision, RouteError, Router};
+use crate::step::Step;
+
+/// Text longer than this (in bytes) is counted on tokio's blocking threads, so a large
+/// prompt never stalls the runtime's worker threads.
+const COUNT_OFF_THREAD_BYTES: usize = 64 * 1024;
 
 /// A step's result: the model's reply and the record of the call.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,12 +81,21 @@ pub enum RunError {
         /// What went wrong.
         error: ClientError,
     },
+    /// The call was made and billed, but a sink could not store its record (or an earlier
+    /// one): the reply and the record are here, so nothing is lost silently.
+    #[error("the call to `{}` was made, but call records are being lost: {error}", output.record.model)]
+    NotRecorded {
+        /// The call's reply and record.
+        output: Box<StepOutput>,
+        /// The sink's error.
+        error: String,
+    },
 }
 
 impl RunError {
     /// A stable word for the kind: the routing kinds (guard_rejected, unknown_workload,
     /// workload_required, invalid_step), budget_exceeded, unbounded_output, no_client,
-    /// client_error.
+    /// client_error, record_not_written.
     pub fn kind(&self) -> &'static str {
         match self {
             RunError::Route(e) => e.kind(),
@@ -90,6 +103,7 @@ impl RunError {
             RunError::Unbounded { .. } => "unbounded_output",
             RunError::NoClient { .. } => "no_client",
             RunError::Client { .. } => "client_error",
+            RunError::NotRecorded { .. } => "record_not_written",
         }
     }
 
@@ -144,6 +158,13 @@ impl Runner {
         }
     }
 
+    /// Drops a trace's budget spend once it has been idle this long (default: a day,
+    /// [`budget::DEFAULT_TRACE_IDLE`]); see [`Ledger::with_trace_idle`].
+    pub fn with_trace_idle(mut self, idle: std::time::Duration) -> Runner {
+        self.ledger = Ledger::new().with_trace_idle(idle);
+        self
+    }
+
     /// Also sends every call record to `sink`.
     pub fn with_sink(mut self, sink: Arc<dyn CallSink>) -> Runner {
         self.sinks.push(sink);
@@ -172,6 +193,11 @@ impl Runner {
     /// The runner fills in the request's model name and output limit, turns JSON mode on
     /// when the step needs JSON, and sends the step's `prompt` as the user message when the
     /// request has no messages.
+    ///
+    /// Under a cap, the worst case is the input (the larger of the step's stated
+    /// `input_tokens` and the text sent, counted) plus the output limit: the request's, else
+    /// the model's `max_output_tokens`, else what its `context_window` leaves. That limit is
+    /// what the model is sent, so the provider enforces the worst case paid for.
     pub async fn run_step(
         &self,
         step: &Step,
@@ -179,161 +205,336 @@ impl Runner {
     ) -> Result<StepOutput, RunError> {
         let set = self.router.current();
         let decision = set.route(step)?;
-        let cp = decision.compiled_policy();
-        let policy = &cp.policy;
-        let input = decision.input_tokens();
-        let asked_max = request.max_output_tokens;
-        // The most the call can write: the request's limit, else the model's, else what the
-        // context window leaves.
-        let output_bound = |m: &Model| {
-            asked_max
-                .or(m.max_output_tokens)
-                .or(m.context_window.map(|w| w.saturating_sub(input)))
-        };
-        let worst_case = |m: &Model| {
-            output_bound(m).map(|out| {
-                PicosPerToken::from_usd_per_mtok(m.input_usd_per_mtok)
-                    .cost(input)
-                    .saturating_add(
-                        PicosPerToken::from_usd_per_mtok(m.output_usd_per_mtok).cost(out),
-                    )
-            })
-        };
-
+        let policy = &decision.compiled_policy().policy;
+        let prompt_only = add_prompt(&mut request, step);
         let time = SystemTime::now();
-        let mut tier = decision.tier_id();
-        let mut via = decision.via().as_str();
-        let mut hold = Hold {
-            ledger: &self.ledger,
-            reservation: None,
-        };
-        if let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) {
-            let chosen = policy.tier_model(tier);
-            let amount = worst_case(chosen).ok_or_else(|| RunError::Unbounded {
-                model: chosen.key.clone(),
-            })?;
-            let scope = Scope {
-                workload: &policy.name,
-                trace: step.trace_id.as_deref(),
-                day: budget::utc_day(time),
-            };
-            let name = |t: TierId| policy.tiers[t].name.as_str();
-            let r = match self.ledger.reserve(b, scope, name(tier), amount) {
-                Ok(r) => r,
-                Err(mut refused) if budget::downgrades(b) => {
-                    refused.downgrade_tried = true;
-                    // Only now look for a cheaper tier: the common case never pays for it.
-                    let cheapest = budget::downgrade_candidates(cp, step, input, |t| {
-                        worst_case(policy.tier_model(t))
-                    })
-                    .into_iter()
-                    .next()
-                    .filter(|&(t, c)| t != tier && c < amount);
-                    let Some((cheaper, cost)) = cheapest else {
-                        return Err(refused.into());
-                    };
-                    match self.ledger.reserve(b, scope, name(cheaper), cost) {
-                        Ok(r) => {
-                            tier = cheaper;
-                            via = "budget_downgrade";
-                            r
-                        }
-                        Err(_) => return Err(refused.into()),
-                    }
-                }
-                Err(refused) => return Err(refused.into()),
-            };
-            hold.reservation = Some(r);
-        }
-
-        let model = policy.tier_model(tier);
-        let Some(client) = self.clients.get(model) else {
-            return Err(RunError::NoClient {
-                model: model.key.clone(),
-            });
-        };
-        request.model.clone_from(&model.model_id);
-        request.max_output_tokens = output_bound(model);
-        request.json_mode |= step.output_must_be_json;
-        request.input_tokens_hint = Some(input);
-        if request.messages.is_empty() {
-            if let Some(p) = &step.prompt {
-                request.messages.push(Message::user(p.clone()));
-            }
-        }
-
-        let started = Instant::now();
-        let result = client.complete(&request).await;
-        let latency_us = started.elapsed().as_micros() as u64;
-        let response = match result {
-            Ok(r) => r,
-            Err(error) => {
-                return Err(RunError::Client {
-                    model: model.key.clone(),
-                    error,
-                });
-            }
-        };
-
-        let (input_tokens, output_tokens, token_source) = match response.usage {
-            Some(u) => (u.input_tokens, u.output_tokens, TokenSource::Provider),
-            None => {
-                let tokenizer = model.tokenizer.unwrap_or(policy.tokenizer);
-                let source = match tokenizer {
-                    Tokenizer::Approx => TokenSource::Approx,
-                    _ => TokenSource::Tokenizer,
-                };
-                // With no text to count (a step that gives only its size), its size stands.
-                let counted_input = if request.messages.iter().all(|m| m.content.is_empty()) {
-                    input
-                } else {
-                    request
-                        .messages
-                        .iter()
-                        .map(|m| tokenizer.count(&m.content))
-                        .sum()
-                };
-                (counted_input, tokenizer.count(&response.text), source)
-            }
-        };
-
-        let mut record = CallRecord {
-            time: rfc3339_utc(time),
-            trace_id: step.trace_id.clone(),
-            policy: policy.name.clone(),
-            policy_version: policy.version.clone(),
-            step: step_features(step, input),
-            tier: policy.tiers[tier].name.clone(),
-            model: model.key.clone(),
-            rule: decision.rule().map(str::to_string),
-            via: via.to_string(),
-            guard: decision.guard().map(str::to_string),
-            latency_us,
-            input_tokens,
-            output_tokens,
-            token_source,
-            input_price: PicosPerToken::default(),
-            output_price: PicosPerToken::default(),
-            cost: Picos::ZERO,
-            cost_usd: 0.0,
-        };
-        record.price(
-            PicosPerToken::from_usd_per_mtok(model.input_usd_per_mtok),
-            PicosPerToken::from_usd_per_mtok(model.output_usd_per_mtok),
+        let held = self
+            .hold_budget(&decision, step, &request, prompt_only, time)
+            .await?;
+        let model = policy.tier_model(held.tier);
+        let client = self.client(model)?;
+        shape_request(
+            &mut request,
+            model,
+            step,
+            decision.input_tokens(),
+            held.input,
         );
-        hold.settle(record.cost);
-
-        sink::emit_event(&record);
-        for s in &self.sinks {
-            if let Err(e) = s.record(&record) {
-                tracing::error!(target: "switchyard::call", error = %e, "a call record could not be written");
-            }
-        }
-        Ok(StepOutput {
+        let (response, latency_us) = call(client, &request, model).await?;
+        let usage = usage(&response, &request, model, policy, decision.input_tokens()).await;
+        let record = record(&decision, step, &held, model, time, latency_us, usage);
+        held.hold.settle(record.cost);
+        self.deliver(StepOutput {
             text: response.text,
             record,
         })
     }
+
+    /// Holds the call's worst case against the policy's caps, on the decision's tier or (with
+    /// `on_exceed = "downgrade"`) a cheaper one. With no cap, holds nothing and counts nothing.
+    async fn hold_budget(
+        &self,
+        decision: &Decision<'_>,
+        step: &Step,
+        request: &ModelRequest,
+        prompt_only: bool,
+        time: SystemTime,
+    ) -> Result<Held<'_>, RunError> {
+        let cp = decision.compiled_policy();
+        let policy = &cp.policy;
+        let mut held = Held {
+            tier: decision.tier_id(),
+            via: decision.via().as_str(),
+            input: decision.input_tokens(),
+            hold: Hold {
+                ledger: &self.ledger,
+                reservation: None,
+            },
+        };
+        let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) else {
+            return Ok(held);
+        };
+        let chosen = policy.tier_model(held.tier);
+        // A step that gave only its prompt was counted when it was routed.
+        if !prompt_only {
+            let counted = count_messages(tokenizer(chosen, policy), &request.messages).await;
+            held.input = held.input.max(counted);
+        }
+        let worst = WorstCase {
+            requested: request.max_output_tokens,
+            input: held.input,
+        };
+        let amount = worst.on(chosen).ok_or_else(|| RunError::Unbounded {
+            model: chosen.key.clone(),
+        })?;
+        let scope = Scope {
+            workload: &policy.name,
+            trace: step.trace_id.as_deref(),
+            day: budget::utc_day(time),
+        };
+        let tier_name = policy.tiers[held.tier].name.as_str();
+        match self.ledger.reserve(b, scope, tier_name, amount) {
+            Ok(r) => held.hold.reservation = Some(r),
+            Err(refused) if budget::downgrades(b) => {
+                let want = Downgrade {
+                    budget: b,
+                    scope,
+                    worst,
+                    amount,
+                };
+                let (tier, r) = self.downgrade(cp, step, decision, held.tier, want, refused)?;
+                held.tier = tier;
+                held.via = "budget_downgrade";
+                held.hold.reservation = Some(r);
+            }
+            Err(refused) => return Err(refused.into()),
+        }
+        Ok(held)
+    }
+
+    /// The cheapest tier whose model meets the step's guards and whose worst case fits, with
+    /// its reservation; or the first refusal (marked as having tried a downgrade). Looked
+    /// for only once a cap refused the chosen tier: the common case never pays for it.
+    fn downgrade(
+        &self,
+        cp: &CompiledPolicy,
+        step: &Step,
+        decision: &Decision<'_>,
+        chosen: TierId,
+        want: Downgrade<'_, '_>,
+        mut refused: BudgetExceeded,
+    ) -> Result<(TierId, Reservation), RunError> {
+        refused.downgrade_tried = true;
+        let policy = &cp.policy;
+        let cheapest = budget::downgrade_candidates(cp, step, decision.input_tokens(), |t| {
+            want.worst.on(policy.tier_model(t))
+        })
+        .into_iter()
+        .next()
+        .filter(|&(t, cost)| t != chosen && cost < want.amount);
+        let Some((cheaper, cost)) = cheapest else {
+            return Err(refused.into());
+        };
+        let name = policy.tiers[cheaper].name.as_str();
+        match self.ledger.reserve(want.budget, want.scope, name, cost) {
+            Ok(r) => Ok((cheaper, r)),
+            Err(_) => Err(refused.into()),
+        }
+    }
+
+    /// The client that serves `model`.
+    fn client(&self, model: &Model) -> Result<&Arc<dyn ModelClient>, RunError> {
+        self.clients.get(model).ok_or_else(|| RunError::NoClient {
+            model: model.key.clone(),
+        })
+    }
+
+    /// Emits the call's event and hands its record to every sink; a sink that cannot store
+    /// it turns the result into [`RunError::NotRecorded`], which still carries the output.
+    fn deliver(&self, output: StepOutput) -> Result<StepOutput, RunError> {
+        sink::emit_event(&output.record);
+        let mut failed = None;
+        for s in &self.sinks {
+            if let Err(e) = s.record(&output.record) {
+                tracing::error!(target: "switchyard::call", error = %e, "a call record could not be written");
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            None => Ok(output),
+            Some(e) => Err(RunError::NotRecorded {
+                output: Box::new(output),
+                error: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// What a call's worst case is computed from: the output limit asked for and the input size.
+#[derive(Debug, Clone, Copy)]
+struct WorstCase {
+    requested: Option<u64>,
+    input: u64,
+}
+
+impl WorstCase {
+    /// The worst case on `model`; `None` when nothing bounds its output.
+    fn on(self, model: &Model) -> Option<Picos> {
+        budget::output_limit(self.requested, model, self.input)
+            .map(|out| budget::worst_case(model, self.input, out))
+    }
+}
+
+/// A refused reservation to try again on a cheaper tier.
+#[derive(Debug, Clone, Copy)]
+struct Downgrade<'b, 's> {
+    budget: &'b Budget,
+    scope: Scope<'s>,
+    worst: WorstCase,
+    amount: Picos,
+}
+
+/// The tier a call goes to, why, the input size its worst case was held for, and the hold.
+struct Held<'a> {
+    tier: TierId,
+    via: &'static str,
+    input: u64,
+    hold: Hold<'a>,
+}
+
+/// Sends the step's prompt as the user message when the request has no messages; says
+/// whether the request is now just that prompt.
+fn add_prompt(request: &mut ModelRequest, step: &Step) -> bool {
+    if !request.messages.is_empty() {
+        return false;
+    }
+    if let Some(p) = &step.prompt {
+        request.messages.push(Message::user(p.clone()));
+    }
+    step.input_tokens.is_none()
+}
+
+/// Fills in what the runner decides: the model's name, the output limit held for, JSON mode
+/// when the step needs it, and the step's size for the mock.
+fn shape_request(
+    request: &mut ModelRequest,
+    model: &Model,
+    step: &Step,
+    stated_input: u64,
+    held_input: u64,
+) {
+    request.model.clone_from(&model.model_id);
+    request.max_output_tokens = budget::output_limit(request.max_output_tokens, model, held_input);
+    request.json_mode |= step.output_must_be_json;
+    request.input_tokens_hint = Some(stated_input);
+}
+
+/// Calls the model, timing the call.
+async fn call(
+    client: &Arc<dyn ModelClient>,
+    request: &ModelRequest,
+    model: &Model,
+) -> Result<(ModelResponse, u64), RunError> {
+    let started = Instant::now();
+    let result = client.complete(request).await;
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    match result {
+        Ok(r) => Ok((r, latency_us)),
+        Err(error) => Err(RunError::Client {
+            model: model.key.clone(),
+            error,
+        }),
+    }
+}
+
+/// The tokenizer that counts for `model`: its own, else its policy's.
+fn tokenizer(model: &Model, policy: &Policy) -> Tokenizer {
+    model.tokenizer.unwrap_or(policy.tokenizer)
+}
+
+/// Tokens billed: the provider's counts, else the text sent and received, counted. With no
+/// text sent (a step that gives only its size), its size stands.
+async fn usage(
+    response: &ModelResponse,
+    request: &ModelRequest,
+    model: &Model,
+    policy: &Policy,
+    stated_input: u64,
+) -> (u64, u64, TokenSource) {
+    if let Some(u) = response.usage {
+        return (u.input_tokens, u.output_tokens, TokenSource::Provider);
+    }
+    let tokenizer = tokenizer(model, policy);
+    let source = match tokenizer {
+        Tokenizer::Approx => TokenSource::Approx,
+        _ => TokenSource::Tokenizer,
+    };
+    let input = if request.messages.iter().all(|m| m.content.is_empty()) {
+        stated_input
+    } else {
+        count_messages(tokenizer, &request.messages).await
+    };
+    let output = count_text(tokenizer, &response.text).await;
+    (input, output, source)
+}
+
+/// The tokens of every message, counted one by one.
+async fn count_messages(tokenizer: Tokenizer, messages: &[Message]) -> u64 {
+    let bytes: usize = messages.iter().map(|m| m.content.len()).sum();
+    if bytes == 0 {
+        return 0;
+    }
+    if bytes < COUNT_OFF_THREAD_BYTES {
+        return messages.iter().map(|m| tokenizer.count(&m.content)).sum();
+    }
+    count_off_thread(
+        tokenizer,
+        messages.iter().map(|m| m.content.clone()).collect(),
+    )
+    .await
+}
+
+/// The tokens of one text.
+async fn count_text(tokenizer: Tokenizer, text: &str) -> u64 {
+    if text.len() < COUNT_OFF_THREAD_BYTES {
+        return tokenizer.count(text);
+    }
+    count_off_thread(tokenizer, vec![text.to_string()]).await
+}
+
+/// Counts large texts on tokio's blocking threads when inside a runtime (else right here).
+async fn count_off_thread(tokenizer: Tokenizer, texts: Vec<String>) -> u64 {
+    fn sum(tokenizer: Tokenizer, texts: &[String]) -> u64 {
+        texts.iter().map(|t| tokenizer.count(t)).sum()
+    }
+    let texts: Arc<[String]> = texts.into();
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return sum(tokenizer, &texts);
+    };
+    let shared = texts.clone();
+    match rt.spawn_blocking(move || sum(tokenizer, &shared)).await {
+        Ok(n) => n,
+        // The tokenizer panicked: bill the documented approximation rather than nothing.
+        Err(_) => sum(Tokenizer::Approx, &texts),
+    }
+}
+
+/// The call's record, priced at its model's prices.
+fn record(
+    decision: &Decision<'_>,
+    step: &Step,
+    held: &Held<'_>,
+    model: &Model,
+    time: SystemTime,
+    latency_us: u64,
+    (input_tokens, output_tokens, token_source): (u64, u64, TokenSource),
+) -> CallRecord {
+    let policy = &decision.compiled_policy().policy;
+    let mut record = CallRecord {
+        time: rfc3339_utc(time),
+        trace_id: step.trace_id.clone(),
+        policy: policy.name.clone(),
+        policy_version: policy.version.clone(),
+        step: step_features(step, decision.input_tokens()),
+        tier: policy.tiers[held.tier].name.clone(),
+        model: model.key.clone(),
+        rule: decision.rule().map(str::to_string),
+        via: held.via.to_string(),
+        guard: decision.guard().map(str::to_string),
+        latency_us,
+        input_tokens,
+        output_tokens,
+        token_source,
+        input_price: PicosPerToken::default(),
+        output_price: PicosPerToken::default(),
+        cost: Picos::ZERO,
+        cost_usd: 0.0,
+    };
+    record.price(
+        PicosPerToken::from_usd_per_mtok(model.input_usd_per_mtok),
+        PicosPerToken::from_usd_per_mtok(model.output_usd_per_mtok),
+    );
+    record
 }
 
 /// A reservation held for one call: settled at the actual cost, or given back when the call
@@ -356,204 +557,5 @@ impl Drop for Hold<'_> {
         if let Some(r) = self.reservation.take() {
             self.ledger.release(r);
         }
-    }
-}
-
-/// The step as a log keeps it: its features without the prompt text, and its input tokens
-/// as counted, so the log can be routed again. The text [`Step::to_json`] would serialize to
-/// (same fields, order and digits), written straight from the step since it runs on every call.
-fn step_features(step: &Step, input_tokens: u64) -> StepJson {
-    let strings = step.role.len()
-        + step.workload.as_ref().map_or(0, String::len)
-        + step.trace_id.as_ref().map_or(0, String::len)
-        + step.tags.keys().map(|k| k.len() + 16).sum::<usize>();
-    let mut out = String::with_capacity(160 + strings);
-    out.push_str("{\"role\":");
-    write_str(&mut out, &step.role);
-    out.push_str(",\"input_tokens\":");
-    write_u64(&mut out, input_tokens);
-    if let Some(n) = step.expected_output_tokens {
-        out.push_str(",\"expected_output_tokens\":");
-        write_u64(&mut out, n);
-    }
-    if step.needs_chain_of_thought {
-        out.push_str(",\"needs_chain_of_thought\":true");
-    }
-    if step.output_must_be_json {
-        out.push_str(",\"output_must_be_json\":true");
-    }
-    if step.untrusted_input {
-        out.push_str(",\"untrusted_input\":true");
-    }
-    if step.dependent_tool_calls > 0 {
-        out.push_str(",\"dependent_tool_calls\":");
-        write_u64(&mut out, step.dependent_tool_calls);
-    }
-    if !step.tags.is_empty() {
-        out.push_str(",\"tags\":");
-        let mut sep = '{';
-        for (k, v) in &step.tags {
-            out.push(sep);
-            sep = ',';
-            write_str(&mut out, k);
-            out.push(':');
-            match *v {
-                TagValue::Str(ref t) => write_str(&mut out, t),
-                TagValue::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-                // Whole numbers as integers, as `TagValue::to_json` has them.
-                TagValue::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
-                    write_i64(&mut out, n as i64)
-                }
-                TagValue::Num(n) => write_f64(&mut out, n),
-            }
-        }
-        out.push('}');
-    }
-    if let Some(w) = &step.workload {
-        out.push_str(",\"workload\":");
-        write_str(&mut out, w);
-    }
-    if let Some(t) = &step.trace_id {
-        out.push_str(",\"trace_id\":");
-        write_str(&mut out, t);
-    }
-    out.push('}');
-    StepJson::from_compact(out)
-}
-
-/// `2026-11-26T06:19:42.123Z`, written digit by digit (it runs on every call).
-pub fn rfc3339_utc(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    let mut out = String::with_capacity(24);
-    let mut digits = |n: u64, width: u32, sep: Option<char>| {
-        for i in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10u64.pow(i) % 10) as u8));
-        }
-        if let Some(c) = sep {
-            out.push(c);
-        }
-    };
-    digits(y.clamp(0, 9999) as u64, 4, Some('-'));
-    digits(u64::from(m), 2, Some('-'));
-    digits(u64::from(day), 2, Some('T'));
-    digits(rem / 3600, 2, Some(':'));
-    digits(rem % 3600 / 60, 2, Some(':'));
-    digits(rem % 60, 2, Some('.'));
-    digits(u64::from(d.subsec_millis()), 3, Some('Z'));
-    out
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::strategy::Strategy;
-    use std::time::Duration;
-
-    fn features(step: &Step, input_tokens: u64) -> String {
-        step_features(step, input_tokens).as_str().to_string()
-    }
-
-    #[test]
-    fn tags_are_written_as_to_json_writes_them() {
-        let step = Step::new("a \"quoted\"\nrole")
-            .tag("whole", 3.0)
-            .tag("negative_zero", -0.0)
-            .tag("fraction", -2.5)
-            .tag("huge", 1e300)
-            .tag("not_finite", f64::NAN)
-            .tag("inf", f64::INFINITY)
-            .tag("on", true)
-            .tag("k\u{e9}y \\ \u{1}", "v\u{e9}l\t\"ue\"")
-            .workload("w\u{2028}");
-        let want = step.clone().input_tokens(0).to_json();
-        assert_eq!(features(&step, 0), serde_json::to_string(&want).unwrap());
-    }
-
-    proptest::proptest! {
-        /// Any step, any strings and numbers: the same text as its `to_json`.
-        #[test]
-        fn step_features_match_to_json_for_any_step(
-            role in ".*",
-            tokens in proptest::option::of(proptest::num::u64::ANY),
-            flags in proptest::array::uniform3(proptest::bool::ANY),
-            calls in 0u64..3,
-            tags in proptest::collection::btree_map(
-                ".*",
-                proptest::prop_oneof![
-                    ".*".prop_map(TagValue::Str),
-                    proptest::num::f64::ANY.prop_map(TagValue::Num),
-                    (-20i64..20).prop_map(|n| TagValue::Num(n as f64 / 4.0)),
-                    proptest::bool::ANY.prop_map(TagValue::Bool),
-                ],
-                0..4,
-            ),
-            workload in proptest::option::of(".*"),
-            input in proptest::num::u64::ANY,
-        ) {
-            let mut step = Step::new(role)
-                .needs_chain_of_thought(flags[0])
-                .output_must_be_json(flags[1])
-                .untrusted_input(flags[2])
-                .dependent_tool_calls(calls);
-            step.expected_output_tokens = tokens;
-            step.tags = tags;
-            step.workload = workload;
-            let want = step.clone().input_tokens(input).to_json();
-            proptest::prop_assert_eq!(
-                features(&step, input),
-                serde_json::to_string(&want).unwrap()
-            );
-        }
-    }
-
-    #[test]
-    fn step_features_are_the_step_json_without_its_prompt() {
-        let step = Step::new("reason")
-            .prompt("hello")
-            .expected_output_tokens(5)
-            .needs_chain_of_thought(true)
-            .untrusted_input(true)
-            .dependent_tool_calls(3)
-            .tag("jurisdiction", "EU")
-            .tag("value", 2.5)
-            .workload("w")
-            .trace_id("t");
-        let mut want = step.clone().input_tokens(7).to_json();
-        want.as_object_mut().unwrap().shift_remove("prompt");
-        // Same fields, same order, same text.
-        assert_eq!(features(&step, 7), serde_json::to_string(&want).unwrap());
-        let bare = Step::new("format").input_tokens(3);
-        assert_eq!(
-            features(&bare, 3),
-            serde_json::to_string(&bare.to_json()).unwrap()
-        );
-    }
-
-    #[test]
-    fn times_are_rfc3339_utc() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_674_382_123);
-        assert_eq!(rfc3339_utc(t), "2026-11-26T06:26:22.123Z");
-        assert_eq!(rfc3339_utc(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        // A leap day.
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(rfc3339_utc(leap), "2000-02-29T00:00:00.000Z");
     }
 }
