@@ -200,7 +200,10 @@ pub struct ExtraFields {
 /// The canonical chat request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatRequest {
-    /// The provider's model name; the client fills in its model's `model_id` when empty.
+    /// The model the caller named (as read from a wire request). A [`ProviderClient`]
+    /// always sends its own model's `model_id`, so that a fallback sends its own.
+    ///
+    /// [`ProviderClient`]: super::ProviderClient
     #[serde(default)]
     pub model: String,
     /// The system text (OpenAI `system`/`developer` messages, Anthropic top-level `system`).

@@ -2,8 +2,12 @@
 //! response shapes they share, and [`Clients`], which picks the client for a model.
 //!
 //! The trait is async and object-safe, so a runner holds `Arc<dyn ModelClient>` values and
-//! does not care which provider is behind each. Only the offline [`mock`] exists today; real
-//! OpenAI-compatible and Anthropic HTTP clients implement the same trait.
+//! does not care which provider is behind each. The offline [`mock`] implements it today.
+//!
+//! The HTTP side (docs/providers.md): the canonical chat shape ([`chat`]), translation to and
+//! from the OpenAI ([`openai`]) and Anthropic ([`anthropic`]) wire formats, [`ProviderClient`]
+//! with its key, timeouts and retries ([`http`], [`retry`]), streams ([`stream`]) and
+//! fallbacks over a tier's models ([`fallback`]).
 
 pub mod anthropic;
 pub mod chat;
