@@ -194,6 +194,39 @@ async fn anthropic_max_tokens_is_the_requests_else_the_models_else_4096() {
 }
 
 #[tokio::test]
+async fn json_output_is_a_response_format_for_openai_and_a_prefill_for_anthropic() {
+    let json_request = ChatRequest {
+        json_output: true,
+        ..ChatRequest::new(vec![ChatMessage::user("Give me JSON.")])
+    };
+    let fake = FakeProvider::start(vec![
+        ok(openai_answer("{\"a\":1}")),
+        ok(anthropic_answer("\"a\":1}")),
+    ])
+    .await;
+    let from_openai = openai_client(&fake, "gpt")
+        .chat(&json_request)
+        .await
+        .unwrap();
+    let from_anthropic = anthropic_client(&fake, "claude")
+        .chat(&json_request)
+        .await
+        .unwrap();
+    assert_eq!(from_openai.text(), "{\"a\":1}");
+    // Anthropic continues the `{` it was given; the caller gets the whole object.
+    assert_eq!(from_anthropic.text(), "{\"a\":1}");
+    let seen = fake.seen();
+    assert_eq!(
+        seen[0].body["response_format"],
+        json!({"type": "json_object"})
+    );
+    assert_eq!(
+        seen[1].body["messages"],
+        json!([{"role": "user", "content": "Give me JSON."}, {"role": "assistant", "content": "{"}])
+    );
+}
+
+#[tokio::test]
 async fn a_model_without_api_key_env_sends_no_key() {
     let fake = FakeProvider::start(vec![ok(openai_answer("local"))]).await;
     let endpoint = Endpoint::new("local", WireFormat::Openai, "llama").base_url(fake.url("/v1"));
