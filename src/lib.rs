@@ -50,7 +50,7 @@
 pub mod calllog;
 #[cfg(feature = "cli")]
 pub mod cli;
-#[cfg(feature = "cost")]
+#[cfg(feature = "clients")]
 pub mod clients;
 pub mod compile;
 pub mod diag;

@@ -2,10 +2,23 @@
 //! response shapes they share, and [`Clients`], which picks the client for a model.
 //!
 //! The trait is async and object-safe, so a runner holds `Arc<dyn ModelClient>` values and
-//! does not care which provider is behind each. Only the offline [`mock`] exists today; real
-//! OpenAI-compatible and Anthropic HTTP clients implement the same trait.
+//! does not care which provider is behind each. The offline [`mock`] implements it today.
+//!
+//! The HTTP side (docs/providers.md): the canonical chat shape ([`chat`]), translation to and
+//! from the OpenAI ([`openai`]) and Anthropic ([`anthropic`]) wire formats, [`ProviderClient`]
+//! with its key, timeouts and retries ([`http`], [`retry`]), streams ([`stream`]) and
+//! fallbacks over a tier's models ([`fallback`]).
 
+pub mod anthropic;
+pub mod chat;
+pub mod error;
+pub mod fallback;
+pub mod http;
+mod json;
 pub mod mock;
+pub mod openai;
+pub mod retry;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,7 +26,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use chat::{
+    ChatEvent, ChatMessage, ChatRequest, ChatResponse, ChatRole, ExtraFields, Part, Reasoning,
+    ResponseBuilder, StopReason, TokenUsage, ToolChoice, ToolDefinition, WireFormat,
+};
+pub use error::CallError;
+pub use fallback::{chat_stream_with_fallbacks, chat_with_fallbacks, Answered, FallbackError};
+pub use http::{Endpoint, ProviderClient};
 pub use mock::{MockClient, MockReply, MockUsage};
+pub use retry::RetryPolicy;
+pub use stream::ChatStream;
 
 use crate::policy::Model;
 
