@@ -81,6 +81,7 @@ pub const CHECKS: &[Check] = &[
     load("no-tiers", "the policy defines no tiers"),
     load("missing-policy-table", "a policy file without a [policy] table"),
     load("include-not-found", "an included file cannot be read"),
+    load("include-outside", "an included file lies outside the policy's directory (and any allowed one)"),
     load("catalog-not-models-only", "an included catalog holds more than [models]"),
     load("invalid-test-step", "a test's step is not a valid step"),
     load("expr-syntax", "an expression does not compile"),

@@ -2,7 +2,7 @@
 //! prices, conditions and tests. Every problem becomes a diagnostic at the exact value;
 //! checking goes on after the first one so a user sees them all at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use super::raw::{RawBudget, RawFile, RawIntRange, RawModel, RawWhen};
 use super::{
     Budget, Condition, Expr, Guard, IntRange, Loc, Model, NumBound, NumRange, OnExceed,
     OnExpressionError, Policy, PolicyTest, Provider, Rule, TagCondition, TagDecl, TagKind, TagTest,
-    Tier, Tokenizer,
+    Tier, Tokenizer, EXPECT_VIA_NAMES,
 };
 use crate::diag::{Diagnostic, Source};
 use crate::step::{Step, TagValue};
@@ -216,6 +216,8 @@ pub(super) fn policy(
 
     // Rules.
     let mut rules: Vec<Rule> = Vec::new();
+    // Name -> index of the first checked rule with it: lookups stay linear in the rules.
+    let mut rule_index: HashMap<String, usize> = HashMap::new();
     for r in &raw.rules {
         let extent = r.span();
         let r = r.get_ref();
@@ -227,7 +229,7 @@ pub(super) fn policy(
                 "a rule needs a non-empty name",
             );
         }
-        if let Some(first) = rules.iter().find(|x| &x.name == rname) {
+        if let Some(first) = rule_index.get(rname).map(|&i| &rules[i]) {
             cx.err_help(
                 "duplicate-rule",
                 r.name.span(),
@@ -241,6 +243,7 @@ pub(super) fn policy(
         let when = cx.condition(r.when.as_ref());
         let tier = cx.tier_ref(&tiers, &tier_names, &r.tier, "tier");
         if let (Some(when), Some(tier)) = (when, tier) {
+            rule_index.entry(rname.clone()).or_insert(rules.len());
             rules.push(Rule {
                 name: rname.clone(),
                 description: r.description.clone(),
@@ -255,6 +258,7 @@ pub(super) fn policy(
 
     // Guards.
     let mut guards: Vec<Guard> = Vec::new();
+    let mut guard_index: HashMap<String, usize> = HashMap::new();
     for g in &raw.guards {
         let g = g.get_ref();
         let gname = g.name.get_ref();
@@ -265,7 +269,7 @@ pub(super) fn policy(
                 "a guard needs a non-empty name",
             );
         }
-        if let Some(first) = guards.iter().find(|x| &x.name == gname) {
+        if let Some(first) = guard_index.get(gname).map(|&i| &guards[i]) {
             cx.err_help(
                 "duplicate-guard",
                 g.name.span(),
@@ -288,6 +292,7 @@ pub(super) fn policy(
             .map(|s| s.get_ref().clone())
             .collect();
         if let (Some(when), Some(escalate_to)) = (when, escalate_to) {
+            guard_index.entry(gname.clone()).or_insert(guards.len());
             guards.push(Guard {
                 name: gname.clone(),
                 description: g.description.clone(),
@@ -301,10 +306,24 @@ pub(super) fn policy(
 
     // Tests.
     let mut tests: Vec<PolicyTest> = Vec::new();
+    let mut test_names: HashSet<String> = HashSet::new();
+    // Every rule and guard name written, checked or not (a name that failed its own checks
+    // is reported already, not again as unknown).
+    let raw_rule_names: HashSet<&str> = raw
+        .rules
+        .iter()
+        .map(|r| r.get_ref().name.get_ref().as_str())
+        .collect();
+    let raw_guard_names: HashSet<&str> = raw
+        .guards
+        .iter()
+        .map(|g| g.get_ref().name.get_ref().as_str())
+        .collect();
+    let model_keys: HashSet<&str> = models.iter().map(|m| m.key.as_str()).collect();
     for t in &raw.tests {
         let t = t.get_ref();
         let tname = t.name.get_ref();
-        if tests.iter().any(|x| &x.name == tname) {
+        if test_names.contains(tname) {
             cx.err(
                 "duplicate-test",
                 t.name.span(),
@@ -331,14 +350,11 @@ pub(super) fn policy(
         let expect_rule = match &t.expect_rule {
             None => Some(None),
             Some(v) if v.get_ref() == "default" => Some(Some(None)),
-            Some(v) => match rules.iter().position(|r| &r.name == v.get_ref()) {
-                Some(i) => Some(Some(Some(i))),
+            Some(v) => match rule_index.get(v.get_ref()) {
+                Some(&i) => Some(Some(Some(i))),
                 // The rule exists but failed its own checks: that is already reported.
                 None if broken.rules.contains(v.get_ref())
-                    || raw
-                        .rules
-                        .iter()
-                        .any(|r| r.get_ref().name.get_ref() == v.get_ref()) =>
+                    || raw_rule_names.contains(v.get_ref().as_str()) =>
                 {
                     None
                 }
@@ -359,7 +375,7 @@ pub(super) fn policy(
             },
         };
         if let Some(m) = &t.expect_model {
-            if !models.iter().any(|x| &x.key == m.get_ref()) {
+            if !model_keys.contains(m.get_ref().as_str()) {
                 cx.err(
                     "unknown-model",
                     m.span(),
@@ -368,7 +384,7 @@ pub(super) fn policy(
             }
         }
         if let Some(v) = &t.expect_via {
-            if !["rule", "default", "guard", "expression_error"].contains(&v.get_ref().as_str()) {
+            if !EXPECT_VIA_NAMES.contains(&v.get_ref().as_str()) {
                 cx.err_help(
                     "invalid-value",
                     v.span(),
@@ -379,10 +395,7 @@ pub(super) fn policy(
         }
         if let Some(g) = &t.expect_guard {
             let defined = broken.guards.contains(g.get_ref())
-                || raw
-                    .guards
-                    .iter()
-                    .any(|x| x.get_ref().name.get_ref() == g.get_ref());
+                || raw_guard_names.contains(g.get_ref().as_str());
             if !defined {
                 cx.err(
                     "unknown-guard",
@@ -392,6 +405,7 @@ pub(super) fn policy(
             }
         }
         if let (Some(step), Some(expect_rule)) = (step, expect_rule) {
+            test_names.insert(tname.clone());
             tests.push(PolicyTest {
                 name: tname.clone(),
                 step,
@@ -615,10 +629,7 @@ impl Cx {
         let max_output_tokens = positive(&m.max_output_tokens, "max_output_tokens");
         if let Some(env) = &m.api_key_env {
             let e = env.get_ref();
-            let looks_like_name = !e.is_empty()
-                && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !e.starts_with(|c: char| c.is_ascii_digit());
-            if !looks_like_name {
+            if !crate::diag::looks_like_env_name(e) {
                 // This may be a real key: say where it is, but never echo the line.
                 let (line, col) = self.src.line_col(env.span().start);
                 let mut d = Diagnostic::file_error(
