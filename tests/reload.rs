@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use switchyard::policy::LoadOptions;
 use switchyard::reload::{Outcome, ReloadStatus, WatchHandle, WatchOptions};
 use switchyard::{RouteError, Router, Step};
 
@@ -430,6 +431,30 @@ fn an_include_that_is_a_fifo_fails_the_reload_and_later_edits_still_load() {
     );
     wait_for(&h, "the good edit after the FIFO", |st| st.reloads_ok >= 1);
     assert_eq!(h.route(&step()).unwrap().model().model_id, "small-3");
+}
+
+/// Load options apply to the first load and to every reload: an include from an allowed
+/// directory outside the policy's loads, and its edits reload.
+#[test]
+fn load_options_allow_an_include_directory_for_every_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    let policies = dir.path().join("policies");
+    fs::create_dir_all(&shared).unwrap();
+    fs::create_dir_all(&policies).unwrap();
+    let inc = shared.join("models.toml");
+    fs::write(&inc, catalog("small-1")).unwrap();
+    let path = policies.join("policy.toml");
+    let text = policy_with_include("v1").replace("\"models.toml\"", "\"../shared/models.toml\"");
+    fs::write(&path, &text).unwrap();
+    let refused = Router::watch(&path, opts()).map(|_| ()).unwrap_err();
+    assert_eq!(refused.diagnostics[0].name, "include-outside");
+    let options = opts().load_options(LoadOptions::default().allow_include_dir(&shared));
+    let h = Router::watch(&path, options).unwrap();
+    assert_eq!(h.route(&step()).unwrap().model().model_id, "small-1");
+    rename_over(&inc, &catalog("small-2"));
+    wait_for(&h, "the allowed include's edit", |st| st.reloads_ok >= 1);
+    assert_eq!(h.route(&step()).unwrap().model().model_id, "small-2");
 }
 
 #[test]
