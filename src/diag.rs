@@ -11,26 +11,86 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 use serde_json::{json, Value};
 
 /// The text of one file a user wrote, kept so that spans can be shown as file:line:col.
-#[derive(Debug)]
+///
+/// What a diagnostic may show of it is decided here, once: a value pasted into
+/// `api_key_env` that is not a variable's name (likely a real key) is masked in every line
+/// shown and in every message, and a file that may not be a policy at all (an include that
+/// is not TOML) is never shown, only pointed at.
 pub struct Source {
     /// The path as the user gave it (not canonicalised, so messages show what they typed).
     pub path: PathBuf,
     /// The whole file.
     pub text: String,
     line_starts: Vec<usize>,
+    /// Byte ranges of secrets in `text`, masked whenever text is shown.
+    secrets: Vec<Range<usize>>,
+    /// The text as diagnostics show it: `None` shows no text at all.
+    shown: Option<String>,
+}
+
+/// Short: a source's text can be large and may hold secrets, so `Debug` shows neither.
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("path", &self.path)
+            .field("bytes", &self.text.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Source {
     /// Wraps a file's text.
     pub fn new(path: impl Into<PathBuf>, text: String) -> Arc<Source> {
+        let secrets = secret_spans(&text);
+        let mut shown = text.clone();
+        for r in &secrets {
+            // Same length, so spans into the text stay spans into what is shown.
+            shown.replace_range(r.clone(), &"*".repeat(r.len()));
+        }
+        Self::build(path.into(), text, secrets, Some(shown))
+    }
+
+    /// Wraps the text of a file that diagnostics may point into (file:line:col) but never
+    /// show: one that may not be a policy at all, and may hold anything.
+    pub fn hidden(path: impl Into<PathBuf>, text: String) -> Arc<Source> {
+        Self::build(path.into(), text, Vec::new(), None)
+    }
+
+    fn build(
+        path: PathBuf,
+        text: String,
+        secrets: Vec<Range<usize>>,
+        shown: Option<String>,
+    ) -> Arc<Source> {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         Arc::new(Source {
-            path: path.into(),
+            path,
             text,
             line_starts,
+            secrets,
+            shown,
         })
+    }
+
+    /// The text as a diagnostic may show it (secrets masked, same byte offsets), or `None`
+    /// when none of it may be shown.
+    pub fn shown_text(&self) -> Option<&str> {
+        self.shown.as_deref()
+    }
+
+    /// `s` with every secret of this file replaced by `[redacted]`, for messages that quote
+    /// the file.
+    pub fn redact<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(s);
+        for r in &self.secrets {
+            let secret = &self.text[r.clone()];
+            if !secret.is_empty() && out.contains(secret) {
+                out = std::borrow::Cow::Owned(out.replace(secret, "[redacted]"));
+            }
+        }
+        out
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -43,6 +103,57 @@ impl Source {
             .count();
         (line + 1, col + 1)
     }
+}
+
+/// Whether an `api_key_env` value is what it should be: the name of an environment variable.
+pub(crate) fn looks_like_env_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !v.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The byte ranges of `api_key_env` string values that are not a variable's name, found in
+/// the text itself so that a file that does not parse (an unterminated string) is covered:
+/// the value runs to its closing quote, or to the end of the line when there is none.
+fn secret_spans(text: &str) -> Vec<Range<usize>> {
+    const KEY: &str = "api_key_env";
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices(KEY) {
+        let rest = &text[at + KEY.len()..];
+        // The key may be quoted: `"api_key_env" = …`.
+        let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+        let after_ws = rest.trim_start_matches([' ', '\t']);
+        let Some(after_eq) = after_ws.strip_prefix('=') else {
+            continue;
+        };
+        let value = after_eq.trim_start_matches([' ', '\t']);
+        let value_at = text.len() - value.len();
+        let (quote, multi) = if value.starts_with("\"\"\"") {
+            ("\"\"\"", true)
+        } else if value.starts_with("\'\'\'") {
+            ("\'\'\'", true)
+        } else if value.starts_with('"') {
+            ("\"", false)
+        } else if value.starts_with('\'') {
+            ("\'", false)
+        } else {
+            continue;
+        };
+        let body_at = value_at + quote.len();
+        let body = &text[body_at..];
+        let limit = if multi {
+            body.len()
+        } else {
+            body.find('\n').unwrap_or(body.len())
+        };
+        let end = body[..limit].find(quote).unwrap_or(limit);
+        // An unterminated value's line may end in `\r`.
+        let inner = body[..end].trim_end_matches('\r');
+        if !looks_like_env_name(inner) && !inner.is_empty() {
+            out.push(body_at..body_at + inner.len());
+        }
+    }
+    out
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -163,6 +274,32 @@ impl Diagnostic {
         }
     }
 
+    /// The message as it may be shown: any secret of its file masked.
+    pub fn shown_message(&self) -> std::borrow::Cow<'_, str> {
+        match &self.source {
+            Some(src) => src.redact(&self.message),
+            None => std::borrow::Cow::Borrowed(&self.message),
+        }
+    }
+
+    /// The help as it may be shown: any secret of its file masked.
+    pub fn shown_help(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let h = self.help.as_deref()?;
+        Some(match &self.source {
+            Some(src) => src.redact(h),
+            None => std::borrow::Cow::Borrowed(h),
+        })
+    }
+
+    /// Whether rendering may show the source line (there is a span into text that may be shown).
+    fn shows_text(&self) -> bool {
+        self.span.is_some()
+            && self
+                .source
+                .as_ref()
+                .is_some_and(|s| s.shown_text().is_some())
+    }
+
     /// The diagnostic as a JSON object with stable field names.
     pub fn to_json(&self) -> Value {
         let (line, col) = self
@@ -178,13 +315,13 @@ impl Diagnostic {
         json!({
             "name": self.name,
             "severity": self.severity.as_str(),
-            "message": self.message,
+            "message": self.shown_message(),
             "file": self.file().map(|p| p.display().to_string()),
             "line": line,
             "col": col,
             "end_line": end_line,
             "end_col": end_col,
-            "help": self.help,
+            "help": self.shown_help(),
             "example": self.example,
         })
     }
@@ -199,79 +336,72 @@ impl Diagnostic {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
         let mut out = String::new();
-        if handler.render_report(&mut out, &Report(self)).is_err() {
-            out = format!("{self}\n");
+        if handler.render_report(&mut out, self).is_err() {
+            out = format!("{}\n", self.one_line());
         }
         out
     }
 }
 
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+impl Diagnostic {
+    /// The diagnostic on one line: `error[name]: file:line:col: message (help: …)`.
+    pub fn one_line(&self) -> String {
+        let mut s = format!(
             "{}[{}]: {}: {}",
             self.severity.as_str(),
             self.name,
             self.location(),
-            self.message
-        )?;
-        if let Some(h) = &self.help {
-            write!(f, " (help: {h})")?;
+            self.shown_message()
+        );
+        if let Some(h) = self.shown_help() {
+            s.push_str(&format!(" (help: {h})"));
         }
-        Ok(())
+        s
     }
 }
 
-/// Adapter that lets miette render a [`Diagnostic`].
-struct Report<'a>(&'a Diagnostic);
-
-impl fmt::Debug for Report<'_> {
+/// The headline miette shows above the source line: the message, after the location when
+/// there is no source line to carry it.
+impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.0, f)
-    }
-}
-
-impl fmt::Display for Report<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.0.span.is_some(), self.0.file()) {
-            // The snippet header shows file:line:col when there is a span.
-            (true, _) | (false, None) => write!(f, "{}", self.0.message),
-            (false, Some(p)) => write!(f, "{}: {}", p.display(), self.0.message),
+        let message = self.shown_message();
+        match (self.shows_text(), self.file()) {
+            // The snippet header shows file:line:col when there is a snippet.
+            (true, _) | (false, None) => write!(f, "{message}"),
+            (false, Some(_)) => write!(f, "{}: {message}", self.location()),
         }
     }
 }
 
-impl std::error::Error for Report<'_> {}
+impl std::error::Error for Diagnostic {}
 
-impl miette::Diagnostic for Report<'_> {
+impl miette::Diagnostic for Diagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.0.name))
+        Some(Box::new(self.name))
     }
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.0.severity {
+        Some(match self.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
             Severity::Info => miette::Severity::Advice,
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        let d = self.0;
-        match (&d.help, &d.example) {
+        match (self.shown_help(), &self.example) {
             (None, None) => None,
-            (Some(h), None) => Some(Box::new(h.clone())),
+            (Some(h), None) => Some(Box::new(h.into_owned())),
             (None, Some(e)) => Some(Box::new(format!("for example, the step {e}"))),
             (Some(h), Some(e)) => Some(Box::new(format!("{h}\nfor example, the step {e}"))),
         }
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.0
-            .source
-            .as_ref()
-            .map(|_| self as &dyn miette::SourceCode)
+        self.shows_text().then_some(self as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.0.span.clone()?;
+        if !self.shows_text() {
+            return None;
+        }
+        let span = self.span.clone()?;
         let len = span.end.saturating_sub(span.start);
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
             Some("here".into()),
@@ -280,7 +410,8 @@ impl miette::Diagnostic for Report<'_> {
     }
 }
 
-impl miette::SourceCode for Report<'_> {
+/// The shown text of the diagnostic's file (secrets masked), named by its path.
+impl miette::SourceCode for Diagnostic {
     fn read_span<'a>(
         &'a self,
         span: &SourceSpan,
@@ -288,13 +419,12 @@ impl miette::SourceCode for Report<'_> {
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
         let src = self
-            .0
             .source
             .as_ref()
             .ok_or(miette::MietteError::OutOfBounds)?;
         let inner = src
-            .text
-            .as_str()
+            .shown_text()
+            .ok_or(miette::MietteError::OutOfBounds)?
             .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             src.path.display().to_string(),

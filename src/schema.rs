@@ -2,18 +2,13 @@
 //! (Taplo / Even Better TOML) and CI. It is generated from the serde types the loader parses
 //! with (`policy::raw`), so a key the parser takes is a key the schema takes; the values those
 //! types keep as untyped TOML (roles, tag conditions, test steps) are described by the marker
-//! types here, and names the loader checks against a list (providers, tokenizers) reuse that list.
-
-use std::borrow::Cow;
+//! types of `policy::schema_names`, and names the loader checks against a list (providers,
+//! tokenizers) reuse that list.
 
 use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value};
 
 use crate::policy::raw::RawFile;
-use crate::policy::{Provider, Tokenizer};
-use crate::router::Via;
-use crate::step::STEP_FIELDS;
 
 /// The policy file's JSON Schema (draft-07).
 ///
@@ -89,126 +84,6 @@ fn merge_into(map: &mut Map<String, Value>, branch: Value) {
             map.entry(k).or_insert(val);
         }
     }
-}
-
-/// Declares a marker type whose schema is written by hand (inline, not a definition).
-macro_rules! marker {
-    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
-        $(#[$doc])*
-        pub(crate) struct $name;
-
-        impl JsonSchema for $name {
-            fn inline_schema() -> bool {
-                true
-            }
-            fn schema_name() -> Cow<'static, str> {
-                Cow::Borrowed(stringify!($name))
-            }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                Schema::try_from($schema).expect("a marker's schema is an object")
-            }
-        }
-    };
-}
-
-/// A tag value: a string, a number or a bool.
-fn scalar() -> Value {
-    serde_json::json!({ "type": ["string", "number", "boolean"] })
-}
-
-marker! {
-    /// `when.role`: one role, or a list of them.
-    RoleValue => serde_json::json!({
-        "anyOf": [
-            { "type": "string" },
-            { "type": "array", "items": { "type": "string" } }
-        ]
-    })
-}
-
-marker! {
-    /// A tag's value in `[tags].values`.
-    TagValueSchema => scalar()
-}
-
-marker! {
-    /// `when.tags.NAME`: a value, a list of values, or numeric bounds.
-    TagConditionValue => serde_json::json!({
-        "anyOf": [
-            scalar(),
-            { "type": "array", "items": scalar() },
-            {
-                "type": "object",
-                "properties": {
-                    "gt": { "type": "number" },
-                    "ge": { "type": "number" },
-                    "lt": { "type": "number" },
-                    "le": { "type": "number" }
-                },
-                "additionalProperties": false
-            }
-        ]
-    })
-}
-
-marker! {
-    /// `[[tests]].step`: a step, with the fields `Step::from_value` takes.
-    TestStep => test_step()
-}
-
-marker! {
-    /// A tokenizer name, from the list the loader checks against.
-    TokenizerName => serde_json::json!({ "type": "string", "enum": Tokenizer::NAMES })
-}
-
-marker! {
-    /// A provider name, from the list the loader checks against.
-    ProviderName => serde_json::json!({ "type": "string", "enum": Provider::NAMES })
-}
-
-/// Every way a decision is made.
-const VIAS: [Via; 4] = [Via::Rule, Via::Default, Via::Guard, Via::ExpressionError];
-
-marker! {
-    /// `expect_via`: the ways a decision is made.
-    ViaName => serde_json::json!({
-        "type": "string",
-        "enum": VIAS.map(Via::as_str)
-    })
-}
-
-marker! {
-    /// `[tags].NAME.type`.
-    TagTypeName => serde_json::json!({ "type": "string", "enum": ["string", "number", "bool"] })
-}
-
-/// The step object; every field in [`STEP_FIELDS`] is described here (a test checks it).
-fn test_step() -> Value {
-    let count = serde_json::json!({ "type": "integer", "minimum": 0 });
-    let flag = serde_json::json!({ "type": "boolean" });
-    let text = serde_json::json!({ "type": "string" });
-    let mut props = Map::new();
-    for &field in STEP_FIELDS {
-        let schema = match field {
-            "role" => serde_json::json!({ "type": "string", "minLength": 1 }),
-            "input_tokens" | "expected_output_tokens" | "dependent_tool_calls" => count.clone(),
-            "needs_chain_of_thought" | "output_must_be_json" | "untrusted_input" => flag.clone(),
-            "tags" => serde_json::json!({ "type": "object", "additionalProperties": scalar() }),
-            // prompt, workload, trace_id, and any field added later until it is described.
-            _ => text.clone(),
-        };
-        props.insert(field.into(), schema);
-    }
-    serde_json::json!({
-        "type": "object",
-        "properties": props,
-        "required": ["role"],
-        "anyOf": [
-            { "required": ["input_tokens"] },
-            { "required": ["prompt"] }
-        ],
-        "additionalProperties": false
-    })
 }
 
 #[cfg(test)]

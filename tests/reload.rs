@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use switchyard::policy::LoadOptions;
 use switchyard::reload::{Outcome, ReloadStatus, WatchHandle, WatchOptions};
 use switchyard::{RouteError, Router, Step};
 
@@ -394,6 +395,66 @@ fn include_named_before_it_exists_loads_when_it_appears() {
     wait_for(&h, "the include loaded", |st| st.reloads_ok >= 1);
     assert_eq!(h.route(&step()).unwrap().model().model_id, "small-extra");
     assert!(h.status().missing.is_empty());
+}
+
+/// An edit that includes a FIFO fails that reload with an error (the watcher never blocks
+/// opening it), and later good edits still reload.
+#[cfg(unix)]
+#[test]
+fn an_include_that_is_a_fifo_fails_the_reload_and_later_edits_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("models.toml"), catalog("small-1")).unwrap();
+    let path = dir.path().join("policy.toml");
+    fs::write(&path, policy_with_include("v1")).unwrap();
+    let h = Router::watch(&path, opts()).unwrap();
+    let fifo = dir.path().join("pipe.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    rename_over(
+        &path,
+        &policy_with_include("v2").replace("\"models.toml\"", "\"pipe.toml\""),
+    );
+    wait_for(&h, "the FIFO include reported", |st| st.reloads_failed >= 1);
+    let err = h.status().last_error.unwrap();
+    assert_eq!(err.diagnostics[0].name, "include-not-found");
+    assert!(
+        err.diagnostics[0].message.contains("not a regular file"),
+        "{}",
+        err.diagnostics[0].message
+    );
+    assert_eq!(h.route(&step()).unwrap().model().model_id, "small-1");
+    // The watcher is still alive: a good edit goes live.
+    fs::write(dir.path().join("other.toml"), catalog("small-3")).unwrap();
+    rename_over(
+        &path,
+        &policy_with_include("v3").replace("\"models.toml\"", "\"other.toml\""),
+    );
+    wait_for(&h, "the good edit after the FIFO", |st| st.reloads_ok >= 1);
+    assert_eq!(h.route(&step()).unwrap().model().model_id, "small-3");
+}
+
+/// Load options apply to the first load and to every reload: an include from an allowed
+/// directory outside the policy's loads, and its edits reload.
+#[test]
+fn load_options_allow_an_include_directory_for_every_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    let policies = dir.path().join("policies");
+    fs::create_dir_all(&shared).unwrap();
+    fs::create_dir_all(&policies).unwrap();
+    let inc = shared.join("models.toml");
+    fs::write(&inc, catalog("small-1")).unwrap();
+    let path = policies.join("policy.toml");
+    let text = policy_with_include("v1").replace("\"models.toml\"", "\"../shared/models.toml\"");
+    fs::write(&path, &text).unwrap();
+    let refused = Router::watch(&path, opts()).map(|_| ()).unwrap_err();
+    assert_eq!(refused.diagnostics[0].name, "include-outside");
+    let options = opts().load_options(LoadOptions::default().allow_include_dir(&shared));
+    let h = Router::watch(&path, options).unwrap();
+    assert_eq!(h.route(&step()).unwrap().model().model_id, "small-1");
+    rename_over(&inc, &catalog("small-2"));
+    wait_for(&h, "the allowed include's edit", |st| st.reloads_ok >= 1);
+    assert_eq!(h.route(&step()).unwrap().model().model_id, "small-2");
 }
 
 #[test]

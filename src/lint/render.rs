@@ -117,8 +117,8 @@ fn github(report: &Report) -> String {
             props.push(format!("endColumn={end_col}"));
         }
         props.push(format!("title={}", escape_property(d.name)));
-        let mut message = d.message.clone();
-        if let Some(h) = &d.help {
+        let mut message = d.shown_message().into_owned();
+        if let Some(h) = d.shown_help() {
             message.push_str(&format!("\nhelp: {h}"));
         }
         if let Some(e) = &d.example {
@@ -164,8 +164,8 @@ fn sarif(report: &Report) -> Value {
         .diagnostics
         .iter()
         .map(|d| {
-            let mut text = d.message.clone();
-            if let Some(h) = &d.help {
+            let mut text = d.shown_message().into_owned();
+            if let Some(h) = d.shown_help() {
                 text.push_str(&format!(" (help: {h})"));
             }
             if let Some(e) = &d.example {

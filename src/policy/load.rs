@@ -8,14 +8,56 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::raw::RawFile;
+use super::read::{self, ReadError};
 use super::{validate, Policy};
 use crate::diag::{Diagnostic, Source};
 
 /// Why a policy (or policy set) did not load: every problem found, each with its location.
-#[derive(Debug, Clone)]
+///
+/// `Display` gives one line per problem (`error[name]: file:line:col: message`); as a
+/// [`miette::Diagnostic`] each problem is a related diagnostic with its source line, so a
+/// library user renders it as the CLI does:
+///
+/// ```
+/// let err = switchyard::policy::load_policy_text(
+///     "p.toml".as_ref(),
+///     "[policy]\nname = \"p\"\ndefault_tier = \"t\"\n",
+/// )
+/// .unwrap_err();
+/// let report = miette::Report::new(err);
+/// assert!(format!("{report:?}").contains("p.toml:1:1"));
+/// ```
+#[derive(Clone, thiserror::Error, miette::Diagnostic)]
+#[error("{}", one_lines(.diagnostics))]
+#[diagnostic(code(switchyard::load))]
 pub struct LoadError {
     /// The problems, in file order.
+    #[related]
     pub diagnostics: Vec<Diagnostic>,
+}
+
+fn one_lines(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(Diagnostic::one_line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Short: one line per problem, never the policy's text (which `Box<dyn Error>` in `main`
+/// would otherwise print whole).
+impl fmt::Debug for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LoadError")
+            .field(
+                &self
+                    .diagnostics
+                    .iter()
+                    .map(Diagnostic::one_line)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl LoadError {
@@ -31,42 +73,62 @@ impl LoadError {
     }
 }
 
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
+/// How to load: what a policy may include beyond its own directory.
+///
+/// ```
+/// use switchyard::policy::{load_with, LoadOptions};
+/// let options = LoadOptions::default().allow_include_dir("policies");
+/// let policies = load_with("policies/contract-review.toml".as_ref(), &options).unwrap();
+/// assert_eq!(policies[0].name, "contract-review");
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// Directories whose files any policy may `include`, besides the policy's own directory
+    /// (which is always allowed). A path that cannot be resolved allows nothing.
+    pub allowed_include_dirs: Vec<PathBuf>,
+}
+
+impl LoadOptions {
+    /// Also allows includes from `dir` (and the directories below it).
+    pub fn allow_include_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.allowed_include_dirs.push(dir.into());
+        self
     }
 }
 
-impl std::error::Error for LoadError {}
-
 /// Loads a policy file, or every policy in a directory (a policy set).
 pub fn load_path(path: &Path) -> Result<Vec<Policy>, LoadError> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// [`load_path`] with options: a policy file, or every policy in a directory.
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Vec<Policy>, LoadError> {
     if path.is_dir() {
-        load_set(path)
+        load_set(path, options)
     } else {
-        load_policy_file(path).map(|p| vec![p])
+        let src = read_source(path)?;
+        load_source(path, src, options).map(|p| vec![p])
     }
 }
 
 /// Loads one policy file and its includes.
 pub fn load_policy_file(path: &Path) -> Result<Policy, LoadError> {
     let src = read_source(path)?;
-    load_source(path, src)
+    load_source(path, src, &LoadOptions::default())
 }
 
 /// Loads a policy from text already in memory; `path` names it in diagnostics, and its
 /// includes are read relative to it.
 pub fn load_policy_text(path: &Path, text: impl Into<String>) -> Result<Policy, LoadError> {
-    load_source(path, Source::new(path, text.into()))
+    load_source(
+        path,
+        Source::new(path, text.into()),
+        &LoadOptions::default(),
+    )
 }
 
-fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
+fn load_source(path: &Path, src: Arc<Source>, options: &LoadOptions) -> Result<Policy, LoadError> {
     let Parsed {
         raw,
         errors: shape_errors,
@@ -100,29 +162,15 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
         .and_then(|p| p.get_ref().include.as_ref())
         .map(|v| v.as_slice())
         .unwrap_or(&[]);
+    let allowed = if include_list.is_empty() {
+        Vec::new()
+    } else {
+        allowed_dirs(base, options)
+    };
     for inc in include_list {
-        let inc_path = base.join(inc.get_ref());
-        let inc_src = match std::fs::read_to_string(&inc_path) {
-            Ok(text) => Source::new(inc_path.clone(), text),
-            Err(e) => {
-                diags.push(
-                    Diagnostic::error(
-                        "include-not-found",
-                        &src,
-                        inc.span(),
-                        format!("cannot read the included file {}: {e}", inc_path.display()),
-                    )
-                    .with_help("include paths are relative to the policy file"),
-                );
-                continue;
-            }
-        };
-        match parse(&inc_src) {
-            Ok(raw_inc) => match catalog_only(&inc_src, &raw_inc) {
-                Ok(()) => includes.push((inc_src, raw_inc)),
-                Err(d) => diags.push(d),
-            },
-            Err(e) => diags.extend(e.diagnostics),
+        match read_include(&src, base, inc, &allowed) {
+            Ok((inc_src, raw_inc)) => includes.push((inc_src, raw_inc)),
+            Err(d) => diags.extend(d),
         }
     }
     if !diags.is_empty() {
@@ -145,6 +193,124 @@ fn load_source(path: &Path, src: Arc<Source>) -> Result<Policy, LoadError> {
             });
             Err(LoadError { diagnostics: all })
         }
+    }
+}
+
+/// The directories includes may come from, resolved: the policy's own, then the allowed ones.
+fn allowed_dirs(base: &Path, options: &LoadOptions) -> Vec<PathBuf> {
+    let own = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    std::iter::once(own)
+        .chain(options.allowed_include_dirs.iter().map(PathBuf::as_path))
+        .filter_map(|d| d.canonicalize().ok())
+        .collect()
+}
+
+/// Reads and parses one include: a catalog inside an allowed directory. Every problem is a
+/// diagnostic; one about the include itself points at its entry in the policy.
+fn read_include(
+    src: &Arc<Source>,
+    base: &Path,
+    inc: &toml::Spanned<String>,
+    allowed: &[PathBuf],
+) -> Result<(Arc<Source>, RawFile), Vec<Diagnostic>> {
+    let inc_path = base.join(inc.get_ref());
+    let at_entry = |name: &'static str, msg: String, help: &str| {
+        vec![Diagnostic::error(name, src, inc.span(), msg).with_help(help)]
+    };
+    // Resolved through symlinks, so a link inside the directory cannot lead out of it.
+    let real = match inc_path.canonicalize() {
+        Ok(real) => real,
+        Err(e) => {
+            return Err(at_entry(
+                "include-not-found",
+                format!(
+                    "cannot read the included file {}: {}",
+                    inc_path.display(),
+                    ReadError::from(e)
+                ),
+                "include paths are relative to the policy file",
+            ))
+        }
+    };
+    if !allowed.iter().any(|d| real.starts_with(d)) {
+        return Err(at_entry(
+            "include-outside",
+            format!(
+                "the included file {} is outside the policy's directory",
+                inc_path.display()
+            ),
+            "a policy includes only catalogs in its own directory (or one the loader is told to allow)",
+        ));
+    }
+    let text = match read::read_text(&real) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(at_entry(
+                "include-not-found",
+                format!("cannot read the included file {}: {e}", inc_path.display()),
+                "include paths are relative to the policy file",
+            ))
+        }
+    };
+    let inc_src = Source::new(inc_path.clone(), text);
+    if let Some(d) = not_a_catalog(src, inc, &inc_src) {
+        return Err(vec![d]);
+    }
+    match parse(&inc_src) {
+        Ok(raw_inc) => match catalog_only(&inc_src, &raw_inc) {
+            Ok(()) => Ok((inc_src, raw_inc)),
+            Err(d) => Err(vec![d]),
+        },
+        Err(e) => Err(e.diagnostics),
+    }
+}
+
+/// The keys a policy or catalog file may hold at its top level.
+const FILE_KEYS: [&str; 8] = [
+    "policy", "models", "tiers", "rules", "guards", "tests", "tags", "budget",
+];
+
+/// An include that is not TOML, or whose top level is not that of a policy file, is not a
+/// catalog at all (a `.env`, `/proc/self/environ`): it is reported by where it stops being a
+/// catalog, and none of its text (which may hold secrets) is shown or quoted.
+fn not_a_catalog(
+    src: &Arc<Source>,
+    inc: &toml::Spanned<String>,
+    inc_src: &Arc<Source>,
+) -> Option<Diagnostic> {
+    match toml::from_str::<toml::Table>(&inc_src.text) {
+        Err(e) => {
+            let hidden = Source::hidden(inc_src.path.clone(), inc_src.text.clone());
+            let span = e.span().unwrap_or(0..0);
+            Some(
+                Diagnostic::error(
+                    "toml-syntax",
+                    &hidden,
+                    span,
+                    "this included file is not valid TOML here, so it is not a price catalog",
+                )
+                .with_help("an included file holds only [models.NAME] tables; its text is not shown, since it may not be a policy file at all"),
+            )
+        }
+        Ok(table) => table
+            .keys()
+            .any(|k| !FILE_KEYS.contains(&k.as_str()))
+            .then(|| {
+                Diagnostic::error(
+                    "catalog-not-models-only",
+                    src,
+                    inc.span(),
+                    format!(
+                        "the included file {} is not a price catalog: it has top-level keys a catalog cannot have",
+                        inc_src.path.display()
+                    ),
+                )
+                .with_help("an included file holds only [models.NAME] tables; its text is not shown, since it may not be a policy file at all")
+            }),
     }
 }
 
@@ -176,7 +342,7 @@ pub(crate) fn set_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Loads a directory: every `*.toml` with a `[policy]` table is a policy; the others must be
 /// catalogs (only `[models]`). Files are taken in name order so the result is stable.
-fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
+fn load_set(dir: &Path, options: &LoadOptions) -> Result<Vec<Policy>, LoadError> {
     let files = set_files(dir).map_err(|e| {
         LoadError::one(Diagnostic::file_error(
             "file-unreadable",
@@ -208,7 +374,7 @@ fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
                 continue;
             }
         };
-        match load_policy_file(file) {
+        match load_source(file, src.clone(), options) {
             Ok(p) => {
                 if let Some(first) = policies.iter().find(|q| q.name == p.name) {
                     let name_span = raw
@@ -249,13 +415,12 @@ fn load_set(dir: &Path) -> Result<Vec<Policy>, LoadError> {
 }
 
 fn read_source(path: &Path) -> Result<Arc<Source>, LoadError> {
-    match std::fs::read_to_string(path) {
+    match read::read_text(path) {
         Ok(text) => Ok(Source::new(path, text)),
         Err(e) => {
-            let what = if path.exists() {
-                "the policy file"
-            } else {
-                "the policy path (it does not exist)"
+            let what = match e {
+                ReadError::NotFound => "the policy path",
+                _ => "the policy file",
             };
             Err(LoadError::one(Diagnostic::file_error(
                 "file-unreadable",

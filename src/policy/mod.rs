@@ -4,15 +4,19 @@
 
 mod load;
 pub mod raw;
+mod read;
+#[cfg(feature = "schema")]
+mod schema_names;
 mod validate;
 
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use load::{load_path, load_policy_file, load_policy_text, LoadError};
+pub use load::{load_path, load_policy_file, load_policy_text, load_with, LoadError, LoadOptions};
 #[cfg(feature = "reload")]
 pub(crate) use load::{set_files, version_hash};
+pub use read::{read_bytes, read_text, ReadError, MAX_POLICY_FILE_BYTES};
 
 use crate::diag::Source;
 use crate::step::{Step, TagValue};
@@ -485,6 +489,9 @@ pub struct TagDecl {
     pub loc: Loc,
 }
 
+/// The words `expect_via` accepts: each way a decision is made (`Via::as_str`).
+pub(crate) const EXPECT_VIA_NAMES: [&str; 4] = ["rule", "default", "guard", "expression_error"];
+
 /// One `[[tests]]` entry.
 #[derive(Debug, Clone)]
 pub struct PolicyTest {
@@ -506,4 +513,21 @@ pub struct PolicyTest {
     pub expect_rejected: Option<bool>,
     /// Where it is defined.
     pub loc: Loc,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EXPECT_VIA_NAMES;
+    use crate::router::Via;
+
+    /// `expect_via` accepts exactly the words decisions use; the exhaustive match makes a new
+    /// `Via` fail to compile here until the list is updated.
+    #[test]
+    fn expect_via_names_are_the_vias() {
+        let word = |v: Via| match v {
+            Via::Rule | Via::Default | Via::Guard | Via::ExpressionError => v.as_str(),
+        };
+        let all = [Via::Rule, Via::Default, Via::Guard, Via::ExpressionError].map(word);
+        assert_eq!(all, EXPECT_VIA_NAMES);
+    }
 }

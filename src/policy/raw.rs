@@ -1,7 +1,7 @@
 //! The policy file exactly as users write it: plain serde structs with spans, unknown keys
 //! refused. Nothing here checks meaning; `validate` turns these into a [`super::Policy`].
 //! With the `schema` feature the same structs derive the JSON Schema that `switchyard schema`
-//! prints (see `crate::schema`); the `schemars` attributes say what each spanned or untyped
+//! prints (see `crate::schema`; the hand-written parts are in `schema_names`); the `schemars` attributes say what each spanned or untyped
 //! value accepts.
 
 use std::collections::BTreeMap;
@@ -10,8 +10,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 #[cfg(feature = "schema")]
-use crate::schema::{
-    ProviderName, RoleValue, TagConditionValue, TagValueSchema, TestStep, TokenizerName,
+use super::schema_names::{
+    ProviderName, RoleValue, TagConditionValue, TagTypeName, TagValueSchema, TestStep,
+    TokenizerName, ViaName,
 };
 
 /// A policy file: `[policy]`, `[models.*]`, `[tiers]`, `[[rules]]`, `[[guards]]`, `[[tests]]`
@@ -244,7 +245,7 @@ pub struct RawTest {
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expect_model: Option<Spanned<String>>,
     /// How the decision was made: "rule", "default", "guard" or "expression_error".
-    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::schema::ViaName>"))]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ViaName>"))]
     pub expect_via: Option<Spanned<String>>,
     /// The guard that escalated or rejected the step.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
@@ -262,7 +263,7 @@ pub struct RawTest {
 pub struct RawTagDecl {
     /// The tag's type: "string", "number" or "bool".
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::TagTypeName"))]
+    #[cfg_attr(feature = "schema", schemars(with = "TagTypeName"))]
     pub kind: Spanned<String>,
     /// The values the tag may take.
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<TagValueSchema>>"))]

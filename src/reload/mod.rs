@@ -45,7 +45,7 @@ use std::time::Duration;
 
 pub use status::{ActivePolicy, Outcome, ReloadReport, ReloadStatus};
 
-use crate::policy::LoadError;
+use crate::policy::{LoadError, LoadOptions};
 use crate::router::{PolicySet, Router};
 use snapshot::Target;
 use worker::{Msg, Worker};
@@ -60,6 +60,7 @@ pub struct WatchOptions {
     poll_interval: Option<Duration>,
     events: bool,
     on_reload: Option<ReloadListener>,
+    load: LoadOptions,
 }
 
 impl Default for WatchOptions {
@@ -69,6 +70,7 @@ impl Default for WatchOptions {
             poll_interval: Some(Duration::from_secs(2)),
             events: true,
             on_reload: None,
+            load: LoadOptions::default(),
         }
     }
 }
@@ -80,6 +82,7 @@ impl fmt::Debug for WatchOptions {
             .field("poll_interval", &self.poll_interval)
             .field("events", &self.events)
             .field("on_reload", &self.on_reload.is_some())
+            .field("load", &self.load)
             .finish()
     }
 }
@@ -104,6 +107,13 @@ impl WatchOptions {
     /// sees changes.
     pub fn events(mut self, on: bool) -> Self {
         self.events = on;
+        self
+    }
+
+    /// How every load (the first and each reload) reads the files: e.g. the directories
+    /// includes may come from besides the policy's own (default: none).
+    pub fn load_options(mut self, options: LoadOptions) -> Self {
+        self.load = options;
         self
     }
 
@@ -249,7 +259,7 @@ impl Router {
     /// async runtime alike. Panics only if the OS cannot start a thread.
     pub fn watch(path: impl AsRef<Path>, options: WatchOptions) -> Result<WatchHandle, LoadError> {
         let mut target = Target::new(path.as_ref());
-        let set = PolicySet::load(&target.root)?;
+        let set = PolicySet::load_with(&target.root, &options.load)?;
         target.set_includes(&set);
         let snap = target.snapshot();
         // The files may have changed between the load and the read; if the bytes served are

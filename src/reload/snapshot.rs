@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::policy::{set_files, version_hash};
+use crate::policy::{read_bytes, set_files, version_hash, ReadError};
 use crate::router::PolicySet;
 
 /// The state of one file when it was read.
@@ -186,10 +186,12 @@ fn includes_of(path: &Path, bytes: &[u8]) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Reads as the loader reads: regular files only, with its size cap, so a FIFO or a device
+/// named by an edit is reported as unreadable instead of blocking the watch thread.
 fn read(path: &Path) -> FileState {
-    match std::fs::read(path) {
+    match read_bytes(path) {
         Ok(bytes) => FileState::Content(bytes.into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState::Missing,
+        Err(ReadError::NotFound) => FileState::Missing,
         Err(e) => FileState::Unreadable(e.to_string()),
     }
 }

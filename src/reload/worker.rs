@@ -239,7 +239,7 @@ impl Worker {
         if snap.files.get(&root) == Some(&FileState::Missing) {
             return self.missing(&snap, &current, vec![root]);
         }
-        let set = match PolicySet::load(&root) {
+        let set = match PolicySet::load_with(&root, &self.opts.load) {
             Ok(set) => set,
             Err(e) => {
                 // Every policy file of a set gone is a deletion, not a broken edit.

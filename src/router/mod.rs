@@ -39,9 +39,17 @@ impl PolicySet {
 
     /// Loads, checks and compiles a policy file or a policy-set directory.
     pub fn load(path: impl AsRef<Path>) -> Result<PolicySet, LoadError> {
+        Self::load_with(path, &policy::LoadOptions::default())
+    }
+
+    /// [`PolicySet::load`] with load options (such as directories includes may come from).
+    pub fn load_with(
+        path: impl AsRef<Path>,
+        options: &policy::LoadOptions,
+    ) -> Result<PolicySet, LoadError> {
         let mut compiled = Vec::new();
         let mut diagnostics = Vec::new();
-        for p in policy::load_path(path.as_ref())? {
+        for p in policy::load_with(path.as_ref(), options)? {
             match CompiledPolicy::compile(p) {
                 Ok(c) => compiled.push(c),
                 Err(d) => diagnostics.extend(d),
