@@ -444,6 +444,32 @@ fn allow_list(v: Option<&Vec<Spanned<String>>>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Checks the `[models]` of a price catalog file on its own, as [`policy`] checks a
+/// policy's and its includes' (the same diagnostics), and builds them in file order.
+pub(super) fn models(
+    src: &Arc<Source>,
+    group: std::collections::BTreeMap<Spanned<String>, Spanned<RawModel>>,
+) -> Result<Vec<Arc<Model>>, Vec<Diagnostic>> {
+    let mut cx = Cx {
+        src: src.clone(),
+        diags: Vec::new(),
+    };
+    let mut entries: Vec<_> = group.into_iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let mut models: Vec<Arc<Model>> = Vec::new();
+    for (key, model) in entries {
+        // A TOML table cannot repeat a key, so a catalog alone has no duplicate models.
+        if let Some(m) = cx.model(key.get_ref(), model.into_inner()) {
+            models.push(Arc::new(m));
+        }
+    }
+    if cx.diags.is_empty() {
+        Ok(models)
+    } else {
+        Err(cx.diags)
+    }
+}
+
 /// The file being checked and the problems found so far.
 struct Cx {
     src: Arc<Source>,
