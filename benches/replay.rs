@@ -109,7 +109,7 @@ fn generate_log(set: &PolicySet) -> Vec<u8> {
             tier: d.tier().to_owned(),
             model: m.key.clone(),
             rule: d.rule().map(str::to_owned),
-            via: d.via().as_str().to_owned(),
+            via: d.via(),
             guard: d.guard().map(str::to_owned),
             latency_us: 20_000 + rng.below(800_000),
             input_tokens: d.input_tokens(),

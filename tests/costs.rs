@@ -211,7 +211,7 @@ fn record_for(set: &PolicySet, i: usize, step_json: &str) -> CallRecord {
         tier: d.tier().to_owned(),
         model: m.key.clone(),
         rule: d.rule().map(str::to_owned),
-        via: d.via().as_str().to_owned(),
+        via: d.via(),
         guard: d.guard().map(str::to_owned),
         latency_us: base + input / 10 + output * 20 + i as u64,
         input_tokens: input,

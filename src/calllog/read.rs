@@ -170,7 +170,7 @@ pub fn parse_record(line: &[u8]) -> Result<CallRecord, String> {
         tier: owned(v.tier),
         model: owned(v.model),
         rule: v.rule.map(owned),
-        via: owned(v.via),
+        via: v.via,
         guard: v.guard.map(owned),
         latency_us: v.latency_us,
         input_tokens: v.input_tokens,

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::record::TokenSource;
 use crate::money::{Picos, PicosPerToken};
+use crate::router::Via;
 
 /// A string from a log line, borrowed when it has no escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +71,7 @@ pub(crate) struct RawRecord<'a> {
     pub model: Text<'a>,
     #[serde(borrow)]
     pub rule: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub via: Text<'a>,
+    pub via: Via,
     #[serde(borrow)]
     pub guard: Option<Text<'a>>,
     pub latency_us: u64,
@@ -106,7 +106,7 @@ pub struct RecordView<'a> {
     /// The rule that chose the tier (`None`: the default).
     pub rule: Option<Text<'a>>,
     /// How the tier was reached.
-    pub via: Text<'a>,
+    pub via: Via,
     /// The guard that moved the step.
     pub guard: Option<Text<'a>>,
     /// Latency of the model call, in microseconds.

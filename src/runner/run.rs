@@ -202,7 +202,7 @@ impl Runner {
 
         let time = SystemTime::now();
         let mut tier = decision.tier_id();
-        let mut via = decision.via().as_str();
+        let mut via = decision.via();
         let mut hold = Hold {
             ledger: &self.ledger,
             reservation: None,
@@ -235,7 +235,7 @@ impl Runner {
                     match self.ledger.reserve(b, scope, name(cheaper), cost) {
                         Ok(r) => {
                             tier = cheaper;
-                            via = "budget_downgrade";
+                            via = crate::router::Via::BudgetDowngrade;
                             r
                         }
                         Err(_) => return Err(refused.into()),
@@ -306,7 +306,7 @@ impl Runner {
             tier: policy.tiers[tier].name.clone(),
             model: model.key.clone(),
             rule: decision.rule().map(str::to_string),
-            via: via.to_string(),
+            via,
             guard: decision.guard().map(str::to_string),
             latency_us,
             input_tokens,
