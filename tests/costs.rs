@@ -1201,6 +1201,26 @@ fn an_overlong_line_is_one_bad_line_and_reading_goes_on() {
     for (cmd, bad) in skipped_by_each_command(&input, &[]) {
         assert_eq!(bad, Vec::<u64>::new(), "{cmd}");
     }
+    // rebill --out would lose the line: it stops, and writes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.jsonl");
+    let out = switchyard()
+        .args([
+            "rebill",
+            "-",
+            "--models",
+            "policies/models.toml",
+            "--max-line-bytes",
+            "2000",
+        ])
+        .arg("--out")
+        .arg(&target)
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("would lose it"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     let out = switchyard()
         .args(["report", "-", "--max-line-bytes", "2000"])
         .write_stdin(input)

@@ -121,7 +121,10 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
         Err(_) => {
             let value: Value = serde_json::from_str(step_text).map_err(|e| {
                 // The step is a slice of the line: its errors are placed in the line.
-                json_error(&e, step_text.as_ptr() as usize - text.as_ptr() as usize)
+                json_error(
+                    &e,
+                    (step_text.as_ptr() as usize).saturating_sub(text.as_ptr() as usize),
+                )
             })?;
             StepView::Other(value)
         }
