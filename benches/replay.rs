@@ -27,9 +27,9 @@ use std::path::Path;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use switchyard::calllog::log::{parse_view, LogReader};
 use switchyard::calllog::replay::replay;
 use switchyard::calllog::report::report;
+use switchyard::calllog::{parse_view, LogReader};
 use switchyard::calllog::{CallRecord, TokenSource};
 use switchyard::money::{Picos, PicosPerToken};
 use switchyard::policy::{load_policy_file, load_policy_text};
@@ -109,7 +109,7 @@ fn generate_log(set: &PolicySet) -> Vec<u8> {
             tier: d.tier().to_owned(),
             model: m.key.clone(),
             rule: d.rule().map(str::to_owned),
-            via: d.via().as_str().to_owned(),
+            via: d.via(),
             guard: d.guard().map(str::to_owned),
             latency_us: 20_000 + rng.below(800_000),
             input_tokens: d.input_tokens(),
@@ -224,7 +224,7 @@ fn setup() -> &'static Setup {
         if let Some(path) = std::env::var_os("SWITCHYARD_BENCH_LOG") {
             std::fs::write(&path, &log).expect("the log is written");
         }
-        let r = replay(Cursor::new(&log[..]), &set).expect("in memory");
+        let r = replay(LogReader::new(Cursor::new(&log[..])), &set).expect("in memory");
         eprintln!(
             "log: {} lines, {} MB, {} records, {} bad; replay: {} routed, {} changed tier, {} not routed",
             r.lines.lines,
@@ -257,20 +257,20 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(LINES as u64));
     g.bench_function("replay", |b| {
-        b.iter(|| replay(Cursor::new(black_box(&log[..])), set).expect("in memory"))
+        b.iter(|| replay(LogReader::new(Cursor::new(black_box(&log[..]))), set).expect("in memory"))
     });
     g.bench_function("parse", |b| {
         b.iter(|| {
             let mut reader = LogReader::new(Cursor::new(black_box(&log[..])));
             let mut good = 0u64;
             while let Some((_, line)) = reader.next_line().expect("in memory") {
-                good += u64::from(parse_view(line).is_ok());
+                good += u64::from(line.and_then(parse_view).is_ok());
             }
             good
         })
     });
     g.bench_function("report", |b| {
-        b.iter(|| report(Cursor::new(black_box(&log[..]))).expect("in memory"))
+        b.iter(|| report(LogReader::new(Cursor::new(black_box(&log[..])))).expect("in memory"))
     });
     g.finish();
 }

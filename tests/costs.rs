@@ -15,7 +15,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
-use switchyard::calllog::log::{parse_record, LogReader};
+use switchyard::calllog::{parse_record, LogReader};
 use switchyard::calllog::{CallRecord, TokenSource};
 use switchyard::money::{Picos, PicosPerToken};
 use switchyard::{PolicySet, Step};
@@ -122,7 +122,7 @@ fn good_records(path: &str) -> Vec<CallRecord> {
     let mut log = LogReader::new(Cursor::new(bytes));
     let mut out = Vec::new();
     while let Some((_, line)) = log.next_line().unwrap() {
-        if let Ok(r) = parse_record(line) {
+        if let Ok(r) = line.and_then(parse_record) {
             out.push(r);
         }
     }
@@ -211,7 +211,7 @@ fn record_for(set: &PolicySet, i: usize, step_json: &str) -> CallRecord {
         tier: d.tier().to_owned(),
         model: m.key.clone(),
         rule: d.rule().map(str::to_owned),
-        via: d.via().as_str().to_owned(),
+        via: d.via(),
         guard: d.guard().map(str::to_owned),
         latency_us: base + input / 10 + output * 20 + i as u64,
         input_tokens: input,
@@ -1039,4 +1039,466 @@ fn replay_lists_a_logged_step_that_is_not_a_valid_step() {
     assert_eq!(nr["lines"], serde_json::json!([2]));
     let detail = nr["detail"].as_str().unwrap();
     assert!(detail.contains("unknown field `untrusted`"), "{detail}");
+}
+
+// ---- one reading for every command --------------------------------------------------------
+
+/// The fixture's first line with `from` replaced by `to` (the edit must apply).
+fn edited(first: &str, from: &str, to: &str) -> String {
+    let line = first.replacen(from, to, 1);
+    assert_ne!(line, first, "{from} is in the line");
+    line
+}
+
+/// The skipped line numbers each command reports for `input` (given on stdin), with any
+/// extra arguments.
+fn skipped_by_each_command(input: &str, extra: &[&str]) -> Vec<(String, Vec<u64>)> {
+    let commands: [&[&str]; 3] = [
+        &["report", "-", "--format", "json"],
+        &["replay", "-", "--policy", "policies", "--format", "json"],
+        &[
+            "rebill",
+            "-",
+            "--models",
+            "policies/models.toml",
+            "--format",
+            "json",
+        ],
+    ];
+    commands
+        .iter()
+        .map(|cmd| {
+            let out = switchyard()
+                .args(cmd.iter().chain(extra))
+                .write_stdin(input.to_owned())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", stderr(&out));
+            let bad: Vec<u64> = json(&out)["lines"]["bad"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["line"].as_u64().unwrap())
+                .collect();
+            (cmd[0].to_owned(), bad)
+        })
+        .collect()
+}
+
+/// `report`, `replay` and `rebill` accept exactly the same lines: numbers out of range and
+/// lone surrogates anywhere in a record (in the step, in a tag, nested in an unknown field)
+/// are refused by all three, and odd but valid JSON is taken by all three.
+#[test]
+fn every_command_accepts_exactly_the_same_lines() {
+    let first = std::fs::read_to_string(LOG)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let step = r#""step":{"#;
+    // (line, refused?)
+    let corpus: Vec<(String, bool)> = vec![
+        (first.clone(), false),
+        (edited(&first, step, r#""step":{"tags":{"x":1e400},"#), true),
+        (edited(&first, step, r#""step":{"zz":1e400,"#), true),
+        (
+            edited(&first, step, r#""step":{"tags":{"x":[1e400]},"#),
+            true,
+        ),
+        (
+            edited(&first, step, r#""step":{"zz":[{"a":-1e999}],"#),
+            true,
+        ),
+        (
+            edited(&first, "\"cost_usd\":0.27", "\"cost_usd\":1e400"),
+            true,
+        ),
+        (
+            edited(&first, "\"role\":\"extract\"", r#""role":"\ud800""#),
+            true,
+        ),
+        (
+            edited(&first, step, r#""step":{"tags":{"x":"\ud800"},"#),
+            true,
+        ),
+        (
+            edited(&first, step, r#""step":{"tags":{"x":["\udc00"]},"#),
+            true,
+        ),
+        (
+            edited(&first, step, r#""step":{"zz":{"q":"a\ud800b"},"#),
+            true,
+        ),
+        (
+            edited(&first, step, r#""step":{"tags":{"\ud800":1},"#),
+            true,
+        ),
+        (
+            edited(&first, "\"trace_id\":\"cr-0001\"", r#""trace_id":"\ud800""#),
+            true,
+        ),
+        (
+            edited(
+                &first,
+                "\"input_tokens\":15000,\"output",
+                "\"input_tokens\":1.5e4,\"output",
+            ),
+            true,
+        ),
+        // Valid JSON, odd but a record: every command takes it.
+        (
+            edited(&first, "\"role\":\"extract\"", r#""role":"ex\u0074ract""#),
+            false,
+        ),
+        (
+            edited(&first, "\"role\":\"extract\"", r#""role":"\ud83d\ude00""#),
+            false,
+        ),
+        (
+            edited(
+                &first,
+                step,
+                r#""step":{"tags":{"x":1e300,"y":-0,"z":[1,{"a":null}]},"#,
+            ),
+            false,
+        ),
+        (edited(&first, step, r#""step":{"zz":[1e10,"ok"],"#), false),
+        (edited(&first, step, r#""step": { "#), false),
+        (
+            edited(&first, "\"cost_usd\":0.27", "\"cost_usd\":2.7e-1"),
+            false,
+        ),
+        (first.replace(':', " : "), false),
+    ];
+    let input: String = corpus.iter().map(|(l, _)| format!("{l}\n")).collect();
+    let want: Vec<u64> = corpus
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, refused))| *refused)
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
+    for (cmd, bad) in skipped_by_each_command(&input, &[]) {
+        assert_eq!(bad, want, "{cmd}");
+    }
+}
+
+/// A line longer than `--max-line-bytes` is one bad line, and the lines after it are read.
+#[test]
+fn an_overlong_line_is_one_bad_line_and_reading_goes_on() {
+    let text = std::fs::read_to_string(LOG).unwrap();
+    let first = text.lines().next().unwrap();
+    let long = edited(
+        first,
+        "\"trace_id\":\"cr-0001\"",
+        &format!("\"trace_id\":\"{}\"", "x".repeat(5_000)),
+    );
+    let input = format!("{first}\n{long}\n{first}\n");
+    for (cmd, bad) in skipped_by_each_command(&input, &["--max-line-bytes", "2000"]) {
+        assert_eq!(bad, [2], "{cmd}");
+    }
+    // Under the default limit, the same line is a record.
+    for (cmd, bad) in skipped_by_each_command(&input, &[]) {
+        assert_eq!(bad, Vec::<u64>::new(), "{cmd}");
+    }
+    // rebill --out would lose the line: it stops, and writes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.jsonl");
+    let out = switchyard()
+        .args([
+            "rebill",
+            "-",
+            "--models",
+            "policies/models.toml",
+            "--max-line-bytes",
+            "2000",
+        ])
+        .arg("--out")
+        .arg(&target)
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("would lose it"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let out = switchyard()
+        .args(["report", "-", "--max-line-bytes", "2000"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("-:2: skipped: the line is 5") && err.contains("longer than the 2000 bytes"),
+        "{err}"
+    );
+}
+
+// ---- nothing lost -------------------------------------------------------------------------
+
+/// `rebill --out` never writes over the log it reads: not through a hard link, not when the
+/// log comes in on stdin; and a refused run leaves the log as it was.
+#[cfg(unix)]
+#[test]
+fn rebill_never_truncates_the_log_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.jsonl");
+    std::fs::copy(LOG, &log).unwrap();
+    let before = std::fs::read(&log).unwrap();
+    let link = dir.path().join("link.jsonl");
+    std::fs::hard_link(&log, &link).unwrap();
+    let (log_s, link_s) = (log.to_str().unwrap(), link.to_str().unwrap());
+
+    let out = run(
+        &[
+            "rebill",
+            log_s,
+            "--models",
+            "policies/models.toml",
+            "--out",
+            link_s,
+        ],
+        2,
+    );
+    assert!(
+        stderr(&out).contains("is the log being read"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+
+    // The log itself on stdin, as a shell gives it: `rebill - --out LOG < LOG`.
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("switchyard"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "rebill",
+            "-",
+            "--models",
+            "policies/models.toml",
+            "--out",
+            log_s,
+        ])
+        .stdin(std::fs::File::open(&log).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the log being read"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+
+    // Another file is written whole, and nothing else is left in the directory.
+    let other = dir.path().join("rebilled.jsonl");
+    run(
+        &[
+            "rebill",
+            log_s,
+            "--models",
+            "policies/models.toml",
+            "--out",
+            other.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["calls.jsonl", "link.jsonl", "rebilled.jsonl"]);
+}
+
+// ---- the CI gate and steps the candidate cannot route ---------------------------------
+
+/// A candidate that routes none of the logged steps does not pass the cost gate: steps it
+/// cannot route are limited by `--max-unroutable` (0 by default).
+#[test]
+fn a_candidate_that_routes_nothing_fails_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("policies/models.toml", dir.path().join("models.toml")).unwrap();
+    let renamed = std::fs::read_to_string("policies/code-fix.toml")
+        .unwrap()
+        .replacen("name = \"code-fix\"", "name = \"other-work\"", 1);
+    std::fs::write(dir.path().join("other.toml"), renamed).unwrap();
+    let p = dir.path().to_str().unwrap();
+    let out = run(
+        &[
+            "replay",
+            LOG,
+            "--policy",
+            p,
+            "--fail-if-cost-increases",
+            "5",
+        ],
+        1,
+    );
+    let err = stderr(&out);
+    assert!(err.contains("36 steps the candidate cannot route"), "{err}");
+    assert!(err.contains("--max-unroutable"), "{err}");
+    // Allowed explicitly, it passes.
+    run(
+        &[
+            "replay",
+            LOG,
+            "--policy",
+            p,
+            "--fail-if-cost-increases",
+            "5",
+            "--max-unroutable",
+            "36",
+        ],
+        0,
+    );
+    // A partial candidate fails too, unless its unroutable steps are allowed.
+    let one = "policies/contract-review.toml";
+    run(
+        &[
+            "replay",
+            LOG,
+            "--policy",
+            one,
+            "--fail-if-cost-increases",
+            "5",
+        ],
+        1,
+    );
+    run(
+        &[
+            "replay",
+            LOG,
+            "--policy",
+            one,
+            "--fail-if-cost-increases",
+            "5",
+            "--max-unroutable",
+            "11",
+        ],
+        0,
+    );
+    run(
+        &[
+            "replay",
+            LOG,
+            "--policy",
+            one,
+            "--fail-if-cost-increases",
+            "5",
+            "--max-unroutable",
+            "10",
+        ],
+        1,
+    );
+}
+
+// ---- what reaches the terminal ----------------------------------------------------------
+
+/// Control characters in logged names (a role, a trace's workload, a model) are shown
+/// escaped in the tables, never sent to the terminal raw.
+#[test]
+fn control_characters_in_logged_names_are_escaped() {
+    let first = std::fs::read_to_string(LOG)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let line = edited(
+        &first,
+        "\"role\":\"extract\"",
+        r#""role":"ex\u001b[31mtract\u0007""#,
+    );
+    let line = edited(
+        &line,
+        "\"workload\":\"contract-review\"",
+        r#""workload":"w\u001b]0;x""#,
+    );
+    let line = edited(
+        &line,
+        "\"model\":\"claude-opus-4-6\"",
+        r#""model":"m\u001b[2J""#,
+    );
+    let line = edited(&line, "\"tier\":\"premium\"", r#""tier":"t\u009b1m""#);
+    let input = format!("{line}\n{{\"time\":\"\u{1b}[5m\"}}\n");
+    for cmd in [
+        vec!["report", "-"],
+        vec!["replay", "-", "--policy", "policies"],
+        vec!["rebill", "-", "--models", "policies/models.toml"],
+    ] {
+        let out = switchyard()
+            .args(&cmd)
+            .write_stdin(input.clone())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", stderr(&out));
+        for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{cmd:?} {name} has a raw control character:\n{text}"
+            );
+        }
+        let all = stdout(&out) + stderr(&out).as_str();
+        assert!(all.contains("\\u{1b}"), "{cmd:?}: {all}");
+    }
+    let out = switchyard()
+        .args(["report", "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("ex\\u{1b}[31mtract\\u{7}"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// A price catalog is checked as the policy loader checks models, at the catalog's own
+/// file:line:col, and must define at least one model.
+#[test]
+fn a_catalog_is_checked_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("prices.toml");
+    std::fs::write(
+        &prices,
+        "# new prices\n[models.muse-spark]\nprovider = \"openai\"\ninput_usd_per_mtok = 1.0\noutptu_usd_per_mtok = 5.0\n",
+    )
+    .unwrap();
+    let err = stderr(&run(
+        &["rebill", LOG, "--models", prices.to_str().unwrap()],
+        1,
+    ));
+    assert!(
+        err.contains("prices.toml:5:1") && err.contains("outptu_usd_per_mtok"),
+        "{err}"
+    );
+    std::fs::write(&prices, "# nothing yet\n").unwrap();
+    let err = stderr(&run(
+        &["rebill", LOG, "--models", prices.to_str().unwrap()],
+        1,
+    ));
+    assert!(err.contains("defines no models"), "{err}");
+    // The catalog's own directory holds no policy for it: nothing is written beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 1);
+}
+
+/// CSV keys taken from a log are quoted as CSV requires.
+#[test]
+fn csv_keys_are_quoted() {
+    let first = std::fs::read_to_string(LOG)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let line = edited(&first, "\"role\":\"extract\"", r#""role":"a,\"b\"\nc""#);
+    let out = switchyard()
+        .args(["report", "-", "--format", "csv"])
+        .write_stdin(line)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("role,\"a,\"\"b\"\"\nc\",1,"), "{text}");
 }

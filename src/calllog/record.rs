@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::money::{Picos, PicosPerToken};
+use crate::router::Via;
 
 /// Where a call's token counts came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +44,8 @@ pub struct CallRecord {
     pub model: String,
     /// The rule that chose the tier (`null`: the default).
     pub rule: Option<String>,
-    /// rule, default, guard, expression_error, or budget_downgrade.
-    pub via: String,
+    /// How the tier was reached; written as its word (`rule`, `budget_downgrade`, …).
+    pub via: Via,
     /// The guard that moved the step, if any.
     pub guard: Option<String>,
     /// Wall-clock time of the model call, in microseconds.
@@ -74,6 +75,47 @@ impl CallRecord {
             .cost(self.input_tokens)
             .saturating_add(output_price.cost(self.output_tokens));
         self.cost_usd = self.cost.usd();
+    }
+}
+
+// Via is written in call records as its word; the router's own decisions write it the
+// same way through `Via::as_str`.
+impl Serialize for Via {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Via {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Via, D::Error> {
+        // A visitor, so the word is compared where it lies, never copied.
+        struct Word;
+        impl serde::de::Visitor<'_> for Word {
+            type Value = Via;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("how the tier was reached, as a word")
+            }
+            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<Via, E> {
+                Via::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == word)
+                    .ok_or_else(|| {
+                        let words: Vec<&str> = Via::ALL.iter().map(|v| v.as_str()).collect();
+                        E::custom(format!(
+                            "unknown via `{word}`, expected one of {}",
+                            words.join(", ")
+                        ))
+                    })
+            }
+        }
+        d.deserialize_str(Word)
+    }
+}
+
+impl PartialEq<&str> for Via {
+    /// Compares with the word, as a record's JSON holds it.
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
     }
 }
 
@@ -168,7 +210,7 @@ impl CallRecord {
         out.push_str(",\"rule\":");
         write_opt_str(out, self.rule.as_deref());
         out.push_str(",\"via\":");
-        write_str(out, &self.via);
+        write_str(out, self.via.as_str());
         out.push_str(",\"guard\":");
         write_opt_str(out, self.guard.as_deref());
         out.push_str(",\"latency_us\":");
@@ -293,7 +335,7 @@ mod tests {
             tier: text.into(),
             model: "m".into(),
             rule: opt("r"),
-            via: "rule".into(),
+            via: Via::Rule,
             guard: opt(text),
             latency_us: u64::MAX,
             input_tokens: 0,
@@ -397,5 +439,29 @@ mod tests {
             serde_json::from_str(r#"{"tags":{"k":2.5},"input_tokens":5,"role":"x"}"#).unwrap();
         assert_eq!(reordered, record("x", TokenSource::Approx, 1.0, true).step);
         assert_ne!(reordered, StepJson::from(serde_json::json!({"role": "x"})));
+    }
+
+    #[test]
+    fn via_is_written_and_read_as_its_word() {
+        for via in Via::ALL {
+            let mut r = record("x", TokenSource::Approx, 1.0, true);
+            r.via = via;
+            let line = serde_json::to_string(&r).unwrap();
+            assert!(
+                line.contains(&format!(r#""via":"{}""#, via.as_str())),
+                "{line}"
+            );
+            assert_eq!(serde_json::from_str::<CallRecord>(&line).unwrap().via, via);
+        }
+        let line = serde_json::to_string(&record("x", TokenSource::Approx, 1.0, true))
+            .unwrap()
+            .replace(r#""via":"rule""#, r#""via":"hunch""#);
+        let e = serde_json::from_str::<CallRecord>(&line)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown via `hunch`, expected one of rule,"),
+            "{e}"
+        );
     }
 }

@@ -15,10 +15,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::log::{
-    parse_record, parse_view, LogReader, LogStats, RecordView, Scalar, StepView, Text,
-};
+use super::read::{parse_view, LogReader, LogStats};
 use super::report::usd;
+use super::view::{RecordView, Scalar, StepFields, StepView, Text};
 use crate::money::PicosPerToken;
 use crate::router::{PolicySet, RouteError};
 use crate::step::{Step, TagValue};
@@ -202,7 +201,7 @@ struct NotRoutedAcc {
 
 /// Replays a call log under `set`. Bad lines are skipped and listed in [`Replay::lines`];
 /// only an I/O error ends the read early.
-pub fn replay(reader: impl BufRead, set: &PolicySet) -> io::Result<Replay> {
+pub fn replay(mut log: LogReader<impl BufRead>, set: &PolicySet) -> io::Result<Replay> {
     let mut tiers = Names::default();
     let mut policies = Names::default();
     let mut rules = RuleNames::default();
@@ -240,11 +239,10 @@ pub fn replay(reader: impl BufRead, set: &PolicySet) -> io::Result<Replay> {
     let (mut routed, mut changed_tier, mut changed_model) = (0u64, 0u64, 0u64);
     let (mut logged_total, mut candidate_total) = (0u128, 0u128);
     let mut step = Step::default();
-    let mut log = LogReader::new(reader);
 
     while let Some((n, line)) = log.next_line()? {
         lines.lines = n;
-        let r: RecordView<'_> = match parse_view(line) {
+        let r: RecordView<'_> = match line.and_then(parse_view) {
             Ok(r) => r,
             Err(message) => {
                 lines.skip(n, message);
@@ -260,8 +258,8 @@ pub fn replay(reader: impl BufRead, set: &PolicySet) -> io::Result<Replay> {
         let decision = if fill_step(&r.step, r.policy.as_str(), &mut step) {
             set.route(&step)
         } else {
-            // The slow path: the whole line read again, the step judged by Step::from_value.
-            match slow_step(line) {
+            // The slow path: the step judged by Step::from_value, which explains.
+            match slow_step(&r) {
                 Ok(s) => {
                     step = s;
                     set.route(&step)
@@ -387,14 +385,21 @@ fn bump(traffic: &mut Vec<[u64; 2]>, id: usize, side: usize) {
     traffic[id][side] += 1;
 }
 
-/// The logged step, read in full and checked by [`Step::from_value`]; its workload is the
-/// record's policy when the step names none.
-fn slow_step(line: &[u8]) -> Result<Step, RouteError> {
-    let record = parse_record(line)
-        .map_err(|message| RouteError::InvalidStep(crate::step::StepError { message }))?;
-    let mut step = Step::from_value(&record.step.to_value())?;
+/// The logged step, read as a JSON tree and checked by [`Step::from_value`]; its workload is
+/// the record's policy when the step names none.
+fn slow_step(r: &RecordView<'_>) -> Result<Step, RouteError> {
+    let invalid = |message: String| RouteError::InvalidStep(crate::step::StepError { message });
+    let parsed;
+    let value = match &r.step {
+        StepView::Other(v) => v,
+        StepView::Plain(_) => {
+            parsed = serde_json::from_str(r.step_text).map_err(|e| invalid(e.to_string()))?;
+            &parsed
+        }
+    };
+    let mut step = Step::from_value(value)?;
     if step.workload.is_none() {
-        step.workload = Some(record.policy);
+        step.workload = Some(r.policy.as_str().to_owned());
     }
     Ok(step)
 }
@@ -403,9 +408,13 @@ fn slow_step(line: &[u8]) -> Result<Step, RouteError> {
 /// step to the slow path) for anything [`Step::from_value`] would refuse or that the view
 /// did not read.
 fn fill_step(view: &StepView<'_>, policy: &str, step: &mut Step) -> bool {
-    if !view.plain {
+    let StepView::Plain(view) = view else {
         return false;
-    }
+    };
+    fill_fields(view, policy, step)
+}
+
+fn fill_fields(view: &StepFields<'_>, policy: &str, step: &mut Step) -> bool {
     let role = match &view.role {
         Some(r) if !r.as_str().is_empty() => r.as_str(),
         _ => return false,
@@ -414,14 +423,13 @@ fn fill_step(view: &StepView<'_>, policy: &str, step: &mut Step) -> bool {
         return false;
     }
     step.tags.clear();
-    for (k, v) in &view.tags {
+    for (k, v) in view.tags.iter().flat_map(|t| &t.0) {
         let value = match v {
             Scalar::Str(s) => TagValue::Str(s.as_str().to_owned()),
             Scalar::Bool(b) => TagValue::Bool(*b),
             Scalar::U64(n) => TagValue::Num(*n as f64),
             Scalar::I64(n) => TagValue::Num(*n as f64),
             Scalar::F64(f) => TagValue::Num(*f),
-            Scalar::Null | Scalar::Other => return false,
         };
         step.tags.insert(k.as_str().to_owned(), value);
     }
@@ -430,10 +438,10 @@ fn fill_step(view: &StepView<'_>, policy: &str, step: &mut Step) -> bool {
     step.input_tokens = view.input_tokens;
     set_text(&mut step.prompt, view.prompt.as_ref().map(Text::as_str));
     step.expected_output_tokens = view.expected_output_tokens;
-    step.needs_chain_of_thought = view.needs_chain_of_thought;
-    step.output_must_be_json = view.output_must_be_json;
-    step.untrusted_input = view.untrusted_input;
-    step.dependent_tool_calls = view.dependent_tool_calls;
+    step.needs_chain_of_thought = view.needs_chain_of_thought.unwrap_or(false);
+    step.output_must_be_json = view.output_must_be_json.unwrap_or(false);
+    step.untrusted_input = view.untrusted_input.unwrap_or(false);
+    step.dependent_tool_calls = view.dependent_tool_calls.unwrap_or(0);
     set_text(
         &mut step.workload,
         Some(view.workload.as_ref().map_or(policy, Text::as_str)),
@@ -498,7 +506,7 @@ mod tests {
         for s in steps {
             let text = line(s);
             let view = parse_view(text.as_bytes()).unwrap();
-            let reference = slow_step(text.as_bytes());
+            let reference = slow_step(&view);
             let fast = fill_step(&view.step, "contract-review", &mut reused);
             match reference {
                 Ok(want) => {

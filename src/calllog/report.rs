@@ -7,7 +7,7 @@ use std::io::{self, BufRead};
 
 use serde::Serialize;
 
-use super::log::{parse_view, LogReader, LogStats};
+use super::read::{parse_view, LogReader, LogStats};
 use crate::money::PICOS_PER_USD;
 
 /// The groupings a report shows, in order.
@@ -120,7 +120,7 @@ impl Groups {
 
 /// Reads a call log and adds it up. Bad lines are skipped and listed in
 /// [`Report::lines`]; only an I/O error ends the read early.
-pub fn report(reader: impl BufRead) -> io::Result<Report> {
+pub fn report(mut log: LogReader<impl BufRead>) -> io::Result<Report> {
     let mut lines = LogStats::default();
     let mut total = Acc::default();
     let mut by_policy = Groups::default();
@@ -129,10 +129,9 @@ pub fn report(reader: impl BufRead) -> io::Result<Report> {
     let mut by_model = Groups::default();
     // Rule names are per policy: keyed by policy, then rule.
     let mut by_rule: HashMap<String, Groups> = HashMap::new();
-    let mut log = LogReader::new(reader);
     while let Some((n, line)) = log.next_line()? {
         lines.lines = n;
-        let r = match parse_view(line) {
+        let r = match line.and_then(parse_view) {
             Ok(r) => r,
             Err(message) => {
                 lines.skip(n, message);
@@ -145,7 +144,7 @@ pub fn report(reader: impl BufRead) -> io::Result<Report> {
         add(by_policy.get(r.policy.as_str()));
         add(by_tier.get(r.tier.as_str()));
         add(by_model.get(r.model.as_str()));
-        add(by_role.get(r.step.role.as_ref().map_or("(none)", |t| t.as_str())));
+        add(by_role.get(r.step.role().unwrap_or("(none)")));
         if !by_rule.contains_key(r.policy.as_str()) {
             by_rule.insert(r.policy.as_str().to_owned(), Groups::default());
         }

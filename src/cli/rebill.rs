@@ -2,14 +2,17 @@
 //! prices of a catalog file; old and new totals, overall and by model; `--out` writes the
 //! re-billed log (every line, in order).
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use tempfile::NamedTempFile;
 
-use super::report::{lines_summary, print_out, read_failed, report_bad_lines, table};
+use super::report::{
+    lines_summary, log_reader, print_out, read_failed, report_bad_lines, shown, table, visible,
+};
 use crate::calllog::rebill::{load_catalog, rebill, Rebill};
 use crate::calllog::replay::change_percent;
 use crate::calllog::report::{format_usd, format_usd_change};
@@ -31,6 +34,10 @@ pub struct RebillArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = RebillFormat::Text)]
     pub format: RebillFormat,
+    /// The longest log line read, in bytes; a longer line is skipped as a bad line (and,
+    /// with --out, stops the run: the re-billed log would lose it).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::lines::DEFAULT_MAX_LINE_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line_bytes: u64,
 }
 
 /// Output formats of `rebill`.
@@ -48,10 +55,10 @@ pub(super) fn run(args: RebillArgs) -> ExitCode {
         Err(e) => return super::load_failed(&e),
     };
     if let Some(out) = &args.out {
-        if same_file(out, &args.log) {
+        if is_the_log(out, &args.log) {
             eprintln!(
                 "error: --out {} is the log being read; write the re-billed log to another file",
-                out.display()
+                shown(out)
             );
             return ExitCode::from(super::USAGE);
         }
@@ -60,18 +67,20 @@ pub(super) fn run(args: RebillArgs) -> ExitCode {
         Ok(i) => i,
         Err(code) => return code,
     };
+    // The re-billed log goes to a temporary file beside --out, renamed over it only once
+    // every line is written: a failed run leaves --out (and the log) as they were.
     let mut writer = match &args.out {
         None => None,
-        Some(p) => match File::create(p) {
+        Some(p) => match temp_beside(p) {
             Ok(f) => Some(BufWriter::new(f)),
             Err(e) => {
-                eprintln!("error: cannot write {}: {e}", p.display());
+                eprintln!("error: cannot write {}: {e}", shown(p));
                 return ExitCode::from(super::USAGE);
             }
         },
     };
     let result = rebill(
-        input,
+        log_reader(input, args.max_line_bytes),
         &catalog,
         writer.as_mut().map(|w| w as &mut dyn Write),
     );
@@ -79,9 +88,9 @@ pub(super) fn run(args: RebillArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return read_failed(&args.log, &e),
     };
-    if let (Some(w), Some(p)) = (writer.as_mut(), &args.out) {
-        if let Err(e) = w.flush() {
-            eprintln!("error: cannot write {}: {e}", p.display());
+    if let (Some(w), Some(p)) = (writer, &args.out) {
+        if let Err(e) = finish(w, p) {
+            eprintln!("error: cannot write {}: {e}", shown(p));
             return ExitCode::from(super::USAGE);
         }
     }
@@ -89,8 +98,8 @@ pub(super) fn run(args: RebillArgs) -> ExitCode {
     for m in r.models.iter().filter(|m| m.new_prices.is_none()) {
         eprintln!(
             "warning: the model `{}` is not in {}: its {} call{} keep their logged prices",
-            m.model,
-            args.models.display(),
+            visible(&m.model),
+            shown(&args.models),
             m.calls,
             super::report::plural(m.calls)
         );
@@ -102,8 +111,78 @@ pub(super) fn run(args: RebillArgs) -> ExitCode {
     print_out(&text)
 }
 
-/// Whether two paths name the same existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
+/// A new temporary file in `out`'s directory (so the final rename stays on one file
+/// system), with `out`'s permissions when it exists.
+fn temp_beside(out: &Path) -> io::Result<NamedTempFile> {
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file = NamedTempFile::with_prefix_in(".switchyard-rebill-", dir)?;
+    let permissions = match fs::metadata(out) {
+        Ok(m) => Some(m.permissions()),
+        Err(_) => default_permissions(),
+    };
+    if let Some(p) = permissions {
+        file.as_file().set_permissions(p)?;
+    }
+    Ok(file)
+}
+
+/// What a new output file gets: a temporary file is private (0600), an output is not.
+#[cfg(unix)]
+fn default_permissions() -> Option<fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn default_permissions() -> Option<fs::Permissions> {
+    None
+}
+
+/// Flushes the temporary file and renames it over `out`.
+fn finish(w: BufWriter<NamedTempFile>, out: &Path) -> io::Result<()> {
+    let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.as_file().sync_all()?;
+    file.persist(out).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Whether `out` names the file the log is read from (`-`: stdin): the same device and
+/// inode, so a hard link or another path to the log counts too.
+fn is_the_log(out: &Path, log: &Path) -> bool {
+    let Ok(out_meta) = fs::metadata(out) else {
+        return false; // it does not exist yet: it cannot be the log
+    };
+    let log_meta = if log.as_os_str() == "-" {
+        stdin_metadata()
+    } else {
+        fs::metadata(log).ok()
+    };
+    log_meta.is_some_and(|l| same_file(&l, &out_meta, out, log))
+}
+
+#[cfg(unix)]
+fn stdin_metadata() -> Option<fs::Metadata> {
+    use std::os::fd::AsFd;
+    let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+    File::from(fd).metadata().ok()
+}
+
+#[cfg(not(unix))]
+fn stdin_metadata() -> Option<fs::Metadata> {
+    None
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata, _: &Path, _: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::Metadata, _: &fs::Metadata, a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
@@ -122,7 +201,7 @@ fn text(log: &Path, models: &Path, out: Option<&Path>, r: &Rebill) -> String {
         r.repriced,
         r.lines.records,
         super::report::plural(r.lines.records),
-        models.display()
+        shown(models)
     );
     let pct = change_percent(r.old_picos, r.new_picos)
         .map(|p| format!(" ({p:+.1}%)"))
@@ -164,7 +243,7 @@ fn text(log: &Path, models: &Path, out: Option<&Path>, r: &Rebill) -> String {
         "  ",
     );
     if let Some(out) = out {
-        s += &format!("\nwrote the re-billed log to {}\n", out.display());
+        s += &format!("\nwrote the re-billed log to {}\n", shown(out));
     }
     s
 }

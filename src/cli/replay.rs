@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::report::{lines_summary, plural, print_out, read_failed, report_bad_lines, table};
+use super::report::{
+    lines_summary, log_reader, plural, print_out, read_failed, report_bad_lines, table, visible,
+};
 use crate::calllog::replay::{replay, Replay};
 use crate::calllog::report::{format_usd, format_usd_change};
 
@@ -28,6 +30,14 @@ pub struct ReplayArgs {
     /// than PCT percent (0 fails on any increase).
     #[arg(long, value_name = "PCT", value_parser = parse_percent)]
     pub fail_if_cost_increases: Option<f64>,
+    /// Exit 1 when more than N logged steps cannot be routed by the candidate (unknown
+    /// workload, rejected by a guard, invalid). With --fail-if-cost-increases the limit is
+    /// 0 unless given, so a candidate that routes nothing never passes the gate.
+    #[arg(long, value_name = "N")]
+    pub max_unroutable: Option<u64>,
+    /// The longest log line read, in bytes; a longer line is skipped as a bad line.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::lines::DEFAULT_MAX_LINE_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line_bytes: u64,
 }
 
 /// Output formats of `replay`.
@@ -62,7 +72,7 @@ pub(super) fn run(args: ReplayArgs) -> ExitCode {
         Err(code) => return code,
     };
     let set = router.current();
-    let r = match replay(input, &set) {
+    let r = match replay(log_reader(input, args.max_line_bytes), &set) {
         Ok(r) => r,
         Err(e) => return read_failed(&args.log, &e),
     };
@@ -72,6 +82,23 @@ pub(super) fn run(args: ReplayArgs) -> ExitCode {
         ReplayFormat::Json => serde_json::to_string_pretty(&r).expect("serializes") + "\n",
     };
     let printed = print_out(&text);
+    let unroutable_limit = args
+        .max_unroutable
+        .or(args.fail_if_cost_increases.map(|_| 0));
+    let unroutable = r.not_routed_steps();
+    if let Some(limit) = unroutable_limit.filter(|&l| unroutable > l) {
+        let kinds: Vec<String> = r
+            .not_routed
+            .iter()
+            .map(|n| format!("{} {}", n.steps, n.kind))
+            .collect();
+        eprintln!(
+            "error: {unroutable} step{} the candidate cannot route ({}), more than the {limit} allowed by --max-unroutable",
+            plural(unroutable),
+            kinds.join(", "),
+        );
+        return ExitCode::from(super::PROBLEM);
+    }
     if let Some(limit) = args.fail_if_cost_increases {
         if r.cost_increase_exceeds(limit) {
             eprintln!(
@@ -95,7 +122,7 @@ fn text(log: &Path, r: &Replay) -> String {
     let candidate: Vec<String> = r
         .candidate
         .iter()
-        .map(|p| format!("{} (version {})", p.name, p.version))
+        .map(|p| format!("{} (version {})", visible(&p.name), p.version))
         .collect();
     s += &format!("candidate: {}\n\n", candidate.join(", "));
     let not_routed = r.not_routed_steps();

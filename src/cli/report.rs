@@ -2,14 +2,17 @@
 //! total and by policy, tier, rule, role and model — a table for people, or JSON / CSV.
 //! Also the pieces the other log commands share: opening a log, and reporting skipped lines.
 
-use std::io::{self, Write};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::calllog::log::LogStats;
 use crate::calllog::report::{format_usd, format_usd_fixed, report, Group, Report};
+use crate::calllog::{LogReader, LogStats};
+use crate::lines::DEFAULT_MAX_LINE_BYTES;
 
 /// Arguments of `switchyard report`.
 #[derive(Debug, Args)]
@@ -20,6 +23,36 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
+    /// The longest log line read, in bytes; a longer line is skipped as a bad line.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line_bytes: u64,
+}
+
+/// The log reader every log command uses: `input` with lines of up to `max` bytes.
+pub(super) fn log_reader(input: Box<dyn BufRead>, max: u64) -> LogReader<Box<dyn BufRead>> {
+    LogReader::with_max(input, usize::try_from(max).unwrap_or(usize::MAX))
+}
+
+/// `s` with every control character (ESC, BEL, C1 codes, line breaks…) written as a
+/// visible escape such as `\u{1b}`, so a name taken from a log cannot drive the terminal.
+pub(super) fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A path for a message, made visible as [`visible`] does.
+pub(super) fn shown(path: &Path) -> String {
+    visible(&path.display().to_string()).into_owned()
 }
 
 /// Output formats of `report`.
@@ -38,7 +71,7 @@ pub(super) fn run(args: ReportArgs) -> ExitCode {
         Ok(i) => i,
         Err(code) => return code,
     };
-    let r = match report(input) {
+    let r = match report(log_reader(input, args.max_line_bytes)) {
         Ok(r) => r,
         Err(e) => return read_failed(&args.log, &e),
     };
@@ -53,7 +86,11 @@ pub(super) fn run(args: ReportArgs) -> ExitCode {
 
 /// A read that failed part-way (exit 2).
 pub(super) fn read_failed(path: &Path, e: &io::Error) -> ExitCode {
-    eprintln!("error: cannot read {}: {e}", path.display());
+    eprintln!(
+        "error: cannot read {}: {}",
+        shown(path),
+        visible(&e.to_string())
+    );
     ExitCode::from(super::USAGE)
 }
 
@@ -71,9 +108,9 @@ pub(super) fn report_bad_lines(path: &Path, lines: &LogStats) {
         let _ = writeln!(
             err,
             "warning: {}:{}: skipped: {}",
-            path.display(),
+            shown(path),
             b.line,
-            b.message
+            visible(&b.message)
         );
     }
     if lines.bad.len() > BAD_LINES_LISTED {
@@ -109,7 +146,7 @@ pub(super) fn print_out(text: &str) -> ExitCode {
 pub(super) fn lines_summary(path: &Path, lines: &LogStats) -> String {
     let mut s = format!(
         "{}: {} line{}, {} call record{}",
-        path.display(),
+        shown(path),
         lines.lines,
         plural(lines.lines),
         lines.records,
@@ -133,17 +170,22 @@ pub(super) fn plural(n: u64) -> &'static str {
     }
 }
 
-/// Columns aligned, each as `align` says: `l` left (names), `r` right (numbers).
+/// Columns aligned, each as `align` says: `l` left (names), `r` right (numbers). Cells are
+/// shown with their control characters escaped ([`visible`]).
 pub(super) fn table(headers: &[&str], rows: &[Vec<String>], align: &[u8], indent: &str) -> String {
+    let rows: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| visible(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let header_row: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header_row).chain(rows) {
+    let header_row: Vec<Cow<'_, str>> = headers.iter().map(|h| visible(h)).collect();
+    for row in std::iter::once(&header_row).chain(&rows) {
         let mut line = String::from(indent);
         for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
             if i > 0 {
@@ -228,23 +270,32 @@ fn table_text(path: &Path, r: &Report) -> String {
 }
 
 fn csv_text(r: &Report) -> String {
-    let mut out = String::from(
-        "dimension,key,calls,spend_usd,spend_picos,input_tokens,output_tokens,p50_latency_us,p95_latency_us\n",
-    );
+    // Written to memory, so the only errors csv could give are I/O ones that cannot happen.
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "dimension",
+        "key",
+        "calls",
+        "spend_usd",
+        "spend_picos",
+        "input_tokens",
+        "output_tokens",
+        "p50_latency_us",
+        "p95_latency_us",
+    ]);
     let mut row = |dimension: &str, g: &Group| {
         let usd = format_usd(g.spend_picos);
-        out += &format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+        let _ = w.write_record([
             dimension,
-            csv_field(&g.key),
-            g.calls,
+            &g.key,
+            &g.calls.to_string(),
             &usd[1..],
-            g.spend_picos,
-            g.input_tokens,
-            g.output_tokens,
-            g.p50_latency_us,
-            g.p95_latency_us
-        );
+            &g.spend_picos.to_string(),
+            &g.input_tokens.to_string(),
+            &g.output_tokens.to_string(),
+            &g.p50_latency_us.to_string(),
+            &g.p95_latency_us.to_string(),
+        ]);
     };
     row("total", &r.total);
     for d in &r.by {
@@ -252,14 +303,7 @@ fn csv_text(r: &Report) -> String {
             row(d.name, g);
         }
     }
-    out
-}
-
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+    let bytes = w.into_inner().unwrap_or_default();
+    // Every field written is a Rust string, so the bytes are UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
 }

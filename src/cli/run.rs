@@ -213,7 +213,7 @@ fn call_row(out: &mut impl Write, line_no: u64, done: &StepOutput) -> io::Result
         r.output_tokens,
         format_usd(u128::from(r.cost.0)),
         escape(rule),
-        escape(&r.via),
+        escape(r.via.as_str()),
     )
 }
 

@@ -414,7 +414,7 @@ fn load_set(dir: &Path, options: &LoadOptions) -> Result<Vec<Policy>, LoadError>
     Ok(policies)
 }
 
-fn read_source(path: &Path) -> Result<Arc<Source>, LoadError> {
+pub(super) fn read_source(path: &Path) -> Result<Arc<Source>, LoadError> {
     match read::read_text(path) {
         Ok(text) => Ok(Source::new(path, text)),
         Err(e) => {
@@ -715,7 +715,7 @@ fn plain_types(msg: &str) -> String {
 
 /// An included file (or a set's non-policy file) holds only `[models]`.
 #[allow(clippy::result_large_err)] // load time only; the error is the product
-fn catalog_only(src: &Arc<Source>, raw: &RawFile) -> Result<(), Diagnostic> {
+pub(super) fn catalog_only(src: &Arc<Source>, raw: &RawFile) -> Result<(), Diagnostic> {
     let extra = if let Some(p) = &raw.policy {
         Some(("[policy]", p.span()))
     } else if let Some(t) = &raw.tiers {

@@ -2,6 +2,7 @@
 //! includes and policy sets is in `load`; the checks that turn the raw TOML into these types
 //! are in `validate`. Nothing here evaluates a step.
 
+mod catalog;
 mod load;
 pub mod raw;
 mod read;
@@ -13,6 +14,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use catalog::{load_catalog, Catalog};
 pub use load::{load_path, load_policy_file, load_policy_text, load_with, LoadError, LoadOptions};
 #[cfg(feature = "reload")]
 pub(crate) use load::{set_files, version_hash};

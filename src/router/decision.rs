@@ -24,18 +24,32 @@ pub enum Via {
     Guard,
     /// A rule's expression failed and `on_expression_error` names a tier.
     ExpressionError,
+    /// The runner moved the call to a cheaper tier to fit a budget cap (`on_exceed =
+    /// "downgrade"`); only call records carry it, routing never gives it.
+    BudgetDowngrade,
 }
 
 impl Via {
-    /// The word used in decisions: rule, default, guard, expression_error.
+    /// The word used in decisions and call records: rule, default, guard, expression_error,
+    /// budget_downgrade.
     pub fn as_str(self) -> &'static str {
         match self {
             Via::Rule => "rule",
             Via::Default => "default",
             Via::Guard => "guard",
             Via::ExpressionError => "expression_error",
+            Via::BudgetDowngrade => "budget_downgrade",
         }
     }
+
+    /// Every way, in declaration order (for reading the words back).
+    pub const ALL: [Via; 5] = [
+        Via::Rule,
+        Via::Default,
+        Via::Guard,
+        Via::ExpressionError,
+        Via::BudgetDowngrade,
+    ];
 }
 
 impl fmt::Display for Via {

@@ -244,7 +244,7 @@ impl Runner {
         let policy = &cp.policy;
         let mut held = Held {
             tier: decision.tier_id(),
-            via: decision.via().as_str(),
+            via: decision.via(),
             input: decision.input_tokens(),
             hold: Hold {
                 ledger: &self.ledger,
@@ -284,7 +284,7 @@ impl Runner {
                 };
                 let (tier, r) = self.downgrade(cp, step, decision, held.tier, want, refused)?;
                 held.tier = tier;
-                held.via = "budget_downgrade";
+                held.via = crate::router::Via::BudgetDowngrade;
                 held.hold.reservation = Some(r);
             }
             Err(refused) => return Err(refused.into()),
@@ -377,7 +377,7 @@ struct Downgrade<'b, 's> {
 /// The tier a call goes to, why, the input size its worst case was held for, and the hold.
 struct Held<'a> {
     tier: TierId,
-    via: &'static str,
+    via: crate::router::Via,
     input: u64,
     hold: Hold<'a>,
 }
@@ -519,7 +519,7 @@ fn record(
         tier: policy.tiers[held.tier].name.clone(),
         model: model.key.clone(),
         rule: decision.rule().map(str::to_string),
-        via: held.via.to_string(),
+        via: held.via,
         guard: decision.guard().map(str::to_string),
         latency_us,
         input_tokens,

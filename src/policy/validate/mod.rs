@@ -9,7 +9,7 @@
 
 mod budget;
 mod conditions;
-mod models;
+pub(super) mod models;
 mod policy_tests;
 mod rules;
 mod tags;

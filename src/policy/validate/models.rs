@@ -73,6 +73,32 @@ pub(super) fn check(
     }
 }
 
+/// Checks the `[models]` of a price catalog file on its own, as a policy's and its includes'
+/// are checked (the same diagnostics), and builds them in file order.
+pub(in crate::policy) fn catalog(
+    src: &Arc<Source>,
+    group: BTreeMap<Spanned<String>, Spanned<RawModel>>,
+) -> Result<Vec<Arc<Model>>, Vec<Diagnostic>> {
+    let mut cx = Cx {
+        src: src.clone(),
+        diags: Vec::new(),
+    };
+    let mut entries: Vec<_> = group.into_iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let mut models: Vec<Arc<Model>> = Vec::new();
+    for (key, model) in entries {
+        // A TOML table cannot repeat a key, so a catalog alone has no duplicate models.
+        if let Some(m) = cx.model(key.get_ref(), model.into_inner()) {
+            models.push(Arc::new(m));
+        }
+    }
+    if cx.diags.is_empty() {
+        Ok(models)
+    } else {
+        Err(cx.diags)
+    }
+}
+
 impl Cx {
     fn model(&mut self, key: &str, m: RawModel) -> Option<Model> {
         let before = self.diags.len();
