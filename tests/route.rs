@@ -890,6 +890,55 @@ fn a_guard_whose_expression_fails_applies() {
     );
 }
 
+#[test]
+fn a_mixed_type_comparison_goes_to_on_expression_error() {
+    let set = expression_policy(Some("careful"));
+    let cp = set.policies()[0].clone();
+    for value in [json!("2500000"), json!(true)] {
+        let step = Step::from_value(&json!({
+            "role": "format", "input_tokens": 10, "tags": { "value_usd": value }
+        }))
+        .unwrap();
+        let d = set.route(&step).unwrap();
+        assert_eq!(
+            (d.tier(), d.rule(), d.via()),
+            ("careful", Some("valuable"), Via::ExpressionError),
+            "{value}"
+        );
+    }
+    assert_eq!(cp.expression_errors(), 2);
+}
+
+#[test]
+fn functions_outside_the_sandbox_are_refused_at_load() {
+    for call in [
+        "sleep(1000000000.0) == ()",
+        "timestamp() == ()",
+        "exit(1) == ()",
+        "is_def_var(\"step\")",
+        "step.role.sleep() == ()",
+    ] {
+        for allow in ["", "allow = [\"unknown-function\"]"] {
+            let text = format!(
+                "[policy]\nname = \"p\"\ndefault_tier = \"t\"\n{allow}\n[models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n[tiers]\nt = \"m\"\n[[rules]]\nname = \"r\"\nwhen = {{ expr = \"{}\" }}\ntier = \"t\"\n",
+                call.replace('"', "\\\"")
+            );
+            let e = PolicySet::from_policy_text(Path::new("inline.toml"), text.as_str())
+                .err()
+                .unwrap_or_else(|| panic!("{call} loaded"));
+            let d = &e.diagnostics[0];
+            assert_eq!(d.name, "unknown-function", "{call}");
+            let (line, col) = d.line_col().unwrap();
+            let at = &text.lines().nth(line - 1).unwrap()[col - 1..];
+            let name = call.trim_start_matches("step.role.");
+            assert!(
+                at.starts_with(&name[..name.find('(').unwrap()]),
+                "{call}: {at}"
+            );
+        }
+    }
+}
+
 // ---- replacing the policy set --------------------------------------------------------------
 
 fn versioned(format_tier: &str) -> String {

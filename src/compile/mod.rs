@@ -2,6 +2,7 @@
 //! guards, every expression compiled once, and each guard resolved against each tier's model
 //! capabilities. Nothing here reads files.
 
+pub(crate) mod check;
 pub(crate) mod expr;
 pub(crate) mod table;
 
