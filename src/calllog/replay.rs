@@ -303,6 +303,7 @@ pub fn replay(reader: impl BufRead, set: &PolicySet) -> io::Result<Replay> {
                     RouteError::UnknownWorkload { workload, .. } => workload.clone(),
                     RouteError::WorkloadRequired { .. } => String::new(),
                     RouteError::InvalidStep(s) => s.message.clone(),
+                    _ => String::new(),
                 };
                 let acc = not_routed.entry((e.kind(), detail)).or_default();
                 acc.steps += 1;

@@ -152,17 +152,14 @@ impl Tokenizer {
     /// Counts the tokens of a text.
     pub fn count(self, text: &str) -> u64 {
         match self {
-            Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton()
-                .encode_ordinary(text)
-                .len() as u64,
-            Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton()
-                .encode_ordinary(text)
-                .len() as u64,
-            Tokenizer::Approx => {
-                let chars = text.chars().count() as u64;
-                // ceil(chars / 4 * 1.05) in integers: ceil(chars * 21 / 80).
-                (chars * 21).div_ceil(80)
+            // Bounded in time and memory whatever the text (see step::tokens).
+            Tokenizer::O200kBase => {
+                crate::step::tokens::count(tiktoken_rs::o200k_base_singleton(), text)
             }
+            Tokenizer::Cl100kBase => {
+                crate::step::tokens::count(tiktoken_rs::cl100k_base_singleton(), text)
+            }
+            Tokenizer::Approx => crate::step::tokens::approx(text),
         }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 pub use wire::StepWire;
 
+pub mod tokens;
 mod wire;
 
 /// The value of one workload-specific tag: a string, a number or a bool.
