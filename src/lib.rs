@@ -17,22 +17,23 @@
 //! | `schema` | the policy file's JSON Schema, generated from the types the parser reads into (feature `schema`) |
 //! | [`lines`] | reading JSON lines with a maximum length: a longer line is one error, the read goes on |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
-//! | [`lint`] | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, and human/JSON/GitHub/SARIF output |
+//! | `lint` | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, and human/JSON/GitHub/SARIF output (feature `lint`) |
 //! | `cli` | the `switchyard` command's subcommands (feature `cli`) |
 //!
 //! # Cargo features
 //!
 //! All are on by default. A program that only routes can depend on
 //! `switchyard = { version = "0.1", default-features = false }` and compile just the core
-//! (step, policy, compile, router, lint, diag, and the money, record and log parts of `cost`).
+//! (step, money, diag, policy, compile, router).
 //!
 //! | feature | enables | pulls in |
 //! | --- | --- | --- |
+//! | `lint` | `lint`: the checks, the table analysis and the renderers | – |
 //! | `reload` | `reload`: `Router::watch`, hot reload of policy files | notify, signal-hook |
 //! | `calllog` | `calllog`: call records, reading call logs, report, rebill, replay | – |
 //! | `cost` | `clients` and `runner`: running steps, budget caps, call sinks (implies `calllog`) | tokio |
 //! | `schema` | `schema`: the policy file's JSON Schema | schemars |
-//! | `cli` | `cli` and the `switchyard` binary (implies the three above) | clap, tracing-subscriber |
+//! | `cli` | `cli` and the `switchyard` binary (implies the others) | clap, tracing-subscriber |
 //!
 //! ```
 //! use switchyard::{Router, Step};
@@ -55,6 +56,7 @@ pub mod clients;
 pub mod compile;
 pub mod diag;
 pub mod lines;
+#[cfg(feature = "lint")]
 pub mod lint;
 pub mod money;
 pub mod policy;

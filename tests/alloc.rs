@@ -182,7 +182,7 @@ fn tally(seen: &mut Seen, r: &Result<switchyard::Decision, RouteError>) {
             Via::Rule => seen.by_rule += 1,
             Via::Default => seen.by_default += 1,
             Via::Guard => seen.by_guard += 1,
-            Via::ExpressionError | Via::BudgetDowngrade => {}
+            _ => {}
         },
         Err(_) => seen.rejected += 1,
     }

@@ -45,9 +45,19 @@ fn eval(e: &Ex, s: &Step, tokens: u64) -> Result<bool, ()> {
         Ex::Role(r) => s.role == *r,
         Ex::Flag(f) => f.of(s),
         Ex::Has(k) => s.tags.contains_key(*k),
-        Ex::TagStr(k, v) => matches!(tag(k)?, TagValue::Str(x) if x == v),
-        Ex::TagNum(k, c, x) => matches!(tag(k)?, TagValue::Num(n) if c.holds(*n, *x)),
-        Ex::TagTrue(k) => matches!(tag(k)?, TagValue::Bool(true)),
+        // A comparison between values of different types is a run-time error, never false.
+        Ex::TagStr(k, v) => match tag(k)? {
+            TagValue::Str(x) => x == v,
+            _ => return Err(()),
+        },
+        Ex::TagNum(k, c, x) => match tag(k)? {
+            TagValue::Num(n) => c.holds(*n, *x),
+            _ => return Err(()),
+        },
+        Ex::TagTrue(k) => match tag(k)? {
+            TagValue::Bool(b) => *b,
+            _ => return Err(()),
+        },
         Ex::NotBool => return Err(()),
         Ex::Not(a) => !eval(a, s, tokens)?,
         Ex::And(a, b) => eval(a, s, tokens)? && eval(b, s, tokens)?,
@@ -78,6 +88,26 @@ enum Outcome {
     Rejected {
         guard: String,
     },
+    /// No tier's model takes the step (evaluation step 5).
+    TooBig,
+}
+
+/// The context window given to model `m` of a generated policy (none for every fourth), so
+/// that generated steps overflow some models and fit others.
+fn window_of(m: usize) -> Option<u64> {
+    [None, Some(1000), Some(8000), Some(30000)][m % 4]
+}
+
+/// The generated policy's text with each model's context window added.
+fn with_windows(p: &GenPolicy) -> String {
+    let mut text = toml_text(p);
+    for m in 0..p.models.len() {
+        if let Some(w) = window_of(m) {
+            let header = format!("[models.m{m}]\nprovider = \"mock\"\n");
+            text = text.replace(&header, &format!("{header}context_window = {w}\n"));
+        }
+    }
+    text
 }
 
 /// What the reference decides, and how many expressions failed while deciding.
@@ -149,10 +179,30 @@ fn reference(p: &GenPolicy, s: &Step) -> Expected {
     if rejected.is_none() {
         rejected = (0..p.guards.len()).find(|&i| guards_held[i] && unmet(&p.guards[i], tier));
     }
+    // Step 5: a step too big for the model moves to the cheapest tier that takes it and meets
+    // every guard that holds. Model m costs (m + 1).5 per input token and 3.0 per output
+    // token, so the cheapest is the lowest model index, then the first tier.
+    let need = tokens.saturating_add(s.expected_output_tokens.unwrap_or(0));
+    let fits = |t: usize| window_of(p.tiers[t]).is_none_or(|w| need <= w);
+    let mut too_big = false;
+    if rejected.is_none() && !fits(tier) {
+        let mut order: Vec<usize> = (0..p.tiers.len()).collect();
+        order.sort_by_key(|&t| (p.tiers[t], t));
+        let meets =
+            |t: usize| (0..p.guards.len()).all(|i| !guards_held[i] || !unmet(&p.guards[i], t));
+        match order.into_iter().find(|&t| fits(t) && meets(t)) {
+            Some(t) => {
+                tier = t;
+                via = "context_window";
+            }
+            None => too_big = true,
+        }
+    }
     let outcome = match rejected {
         Some(g) => Outcome::Rejected {
             guard: format!("g{g}"),
         },
+        None if too_big => Outcome::TooBig,
         None => Outcome::Routed {
             tier: format!("t{tier}"),
             model: format!("m{}", p.tiers[tier]),
@@ -185,6 +235,9 @@ struct Coverage {
     escalated: AtomicU64,
     rejected: AtomicU64,
     defaulted: AtomicU64,
+    /// Steps moved to another tier by the context window, and steps no model could take.
+    moved_by_window: AtomicU64,
+    too_big: AtomicU64,
     /// Policies whose conditions name more than 58 tags: over 64 columns with the others.
     over_64_columns: AtomicU64,
 }
@@ -201,12 +254,13 @@ fn outcome_of(r: &Result<switchyard::Decision, RouteError>) -> Result<Outcome, S
         Err(RouteError::GuardRejected { guard, .. }) => Ok(Outcome::Rejected {
             guard: guard.clone(),
         }),
+        Err(e) if e.kind() == "context_window_exceeded" => Ok(Outcome::TooBig),
         Err(other) => Err(format!("unexpected error: {other:?}")),
     }
 }
 
 fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestCaseError> {
-    let text = toml_text(p);
+    let text = with_windows(p);
     let set = PolicySet::from_policy_text(Path::new("gen.toml"), text.as_str())
         .map_err(|e| TestCaseError::fail(format!("the policy did not load: {e}\n{text}")))?;
     let cp = set.policies()[0].clone();
@@ -224,7 +278,16 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
     if tag_columns.len() > 58 {
         cov.over_64_columns.fetch_add(1, Ordering::Relaxed);
     }
-    for s in steps {
+    // Every third step gives its expected output, which counts against the window too.
+    let steps: Vec<Step> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match i % 3 {
+            0 => s.clone().expected_output_tokens(500),
+            _ => s.clone(),
+        })
+        .collect();
+    for s in &steps {
         let want = reference(p, s);
         let before = cp.expression_errors();
         let got = set.route(s);
@@ -252,7 +315,7 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
         let rule_checks: Vec<_> = ex
             .checks
             .iter()
-            .filter(|c| c.kind != CheckKind::Guard)
+            .filter(|c| matches!(c.kind, CheckKind::Rule | CheckKind::Default))
             .collect();
         let mut names: Vec<String> = (0..want.rules_checked).map(|i| format!("r{i}")).collect();
         if want.winner.is_none() {
@@ -298,6 +361,11 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
             Outcome::Rejected { .. } => cov.rejected.fetch_add(1, Ordering::Relaxed),
             Outcome::Routed { via: "guard", .. } => cov.escalated.fetch_add(1, Ordering::Relaxed),
             Outcome::Routed { via: "default", .. } => cov.defaulted.fetch_add(1, Ordering::Relaxed),
+            Outcome::Routed {
+                via: "context_window",
+                ..
+            } => cov.moved_by_window.fetch_add(1, Ordering::Relaxed),
+            Outcome::TooBig => cov.too_big.fetch_add(1, Ordering::Relaxed),
             Outcome::Routed { .. } => 0,
         };
     }
@@ -357,6 +425,8 @@ fn the_decision_table_decides_like_the_contract() {
         ("a guard rejection", &cov.rejected),
         ("the default tier", &cov.defaulted),
         ("a policy with more than 64 columns", &cov.over_64_columns),
+        ("a step moved by the context window", &cov.moved_by_window),
+        ("a step no model could take", &cov.too_big),
     ] {
         assert!(n(c) > 0, "no generated step reached {what}");
     }

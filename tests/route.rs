@@ -890,6 +890,222 @@ fn a_guard_whose_expression_fails_applies() {
     );
 }
 
+#[test]
+fn a_mixed_type_comparison_goes_to_on_expression_error() {
+    let set = expression_policy(Some("careful"));
+    let cp = set.policies()[0].clone();
+    for value in [json!("2500000"), json!(true)] {
+        let step = Step::from_value(&json!({
+            "role": "format", "input_tokens": 10, "tags": { "value_usd": value }
+        }))
+        .unwrap();
+        let d = set.route(&step).unwrap();
+        assert_eq!(
+            (d.tier(), d.rule(), d.via()),
+            ("careful", Some("valuable"), Via::ExpressionError),
+            "{value}"
+        );
+    }
+    assert_eq!(cp.expression_errors(), 2);
+}
+
+#[test]
+fn functions_outside_the_sandbox_are_refused_at_load() {
+    for call in [
+        "sleep(1000000000.0) == ()",
+        "timestamp() == ()",
+        "exit(1) == ()",
+        "is_def_var(\"step\")",
+        "step.role.sleep() == ()",
+    ] {
+        for allow in ["", "allow = [\"unknown-function\"]"] {
+            let text = format!(
+                "[policy]\nname = \"p\"\ndefault_tier = \"t\"\n{allow}\n[models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n[tiers]\nt = \"m\"\n[[rules]]\nname = \"r\"\nwhen = {{ expr = \"{}\" }}\ntier = \"t\"\n",
+                call.replace('"', "\\\"")
+            );
+            let e = PolicySet::from_policy_text(Path::new("inline.toml"), text.as_str())
+                .err()
+                .unwrap_or_else(|| panic!("{call} loaded"));
+            let d = &e.diagnostics[0];
+            assert_eq!(d.name, "unknown-function", "{call}");
+            let (line, col) = d.line_col().unwrap();
+            let at = &text.lines().nth(line - 1).unwrap()[col - 1..];
+            let name = call.trim_start_matches("step.role.");
+            assert!(
+                at.starts_with(&name[..name.find('(').unwrap()]),
+                "{call}: {at}"
+            );
+        }
+    }
+}
+
+// ---- the context window ---------------------------------------------------------------------
+
+fn window_policy(big_window: Option<u64>) -> PolicySet {
+    let big = big_window.map_or(String::new(), |w| format!("context_window = {w}\n"));
+    inline(&format!(
+        r#"
+[policy]
+name = "windows"
+default_tier = "small"
+
+[models.small]
+provider = "mock"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 1.0
+context_window = 1000
+[models.tested-small]
+provider = "mock"
+input_usd_per_mtok = 1.5
+output_usd_per_mtok = 1.0
+context_window = 1000
+capabilities = ["injection_tested"]
+[models.mid-b]
+provider = "mock"
+input_usd_per_mtok = 2.0
+output_usd_per_mtok = 3.0
+context_window = 5000
+[models.mid-a]
+provider = "mock"
+input_usd_per_mtok = 2.0
+output_usd_per_mtok = 2.0
+context_window = 5000
+[models.big]
+provider = "mock"
+input_usd_per_mtok = 5.0
+output_usd_per_mtok = 5.0
+capabilities = ["injection_tested"]
+{big}
+[tiers]
+big = "big"
+small = "small"
+mid-b = "mid-b"
+mid-a = "mid-a"
+tested = "tested-small"
+
+[[rules]]
+name = "plans-are-small"
+when = {{ role = "plan" }}
+tier = "small"
+
+[[guards]]
+name = "untrusted-needs-tested"
+when = {{ untrusted_input = true }}
+require = ["injection_tested"]
+escalate_to = "tested"
+"#
+    ))
+}
+
+#[test]
+fn a_step_that_fits_keeps_its_tier() {
+    let set = window_policy(None);
+    let d = set
+        .route(
+            &Step::new("plan")
+                .input_tokens(800)
+                .expected_output_tokens(200),
+        )
+        .unwrap();
+    assert_eq!((d.tier(), d.via()), ("small", Via::Rule));
+}
+
+#[test]
+fn a_step_too_big_moves_to_the_cheapest_tier_that_fits() {
+    let set = window_policy(None);
+    // 900 in + 200 out overflow small's 1000: mid-a and mid-b cost the same per input token,
+    // mid-a less per output token.
+    let d = set
+        .route(
+            &Step::new("plan")
+                .input_tokens(900)
+                .expected_output_tokens(200),
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            d.tier(),
+            d.model().key.as_str(),
+            d.rule(),
+            d.via(),
+            d.guard()
+        ),
+        (
+            "mid-a",
+            "mid-a",
+            Some("plans-are-small"),
+            Via::ContextWindow,
+            None
+        )
+    );
+    assert_eq!(d.to_json(None)["via"], "context_window");
+    assert_usd(d.estimated_usd(), (900.0 * 2.0 + 200.0 * 2.0) / 1e6);
+    // Without expected output only the input counts.
+    let d = set.route(&Step::new("plan").input_tokens(1000)).unwrap();
+    assert_eq!(d.tier(), "small");
+    // Too big for every window but big's, which has none.
+    let d = set
+        .route(&Step::new("format").input_tokens(711_792))
+        .unwrap();
+    assert_eq!(
+        (d.tier(), d.rule(), d.via()),
+        ("big", None, Via::ContextWindow)
+    );
+}
+
+#[test]
+fn the_tier_a_step_moves_to_meets_every_guard_that_holds() {
+    let set = window_policy(None);
+    let d = set
+        .route(&Step::new("plan").input_tokens(500).untrusted_input(true))
+        .unwrap();
+    assert_eq!((d.tier(), d.via()), ("tested", Via::Guard));
+    // Too big for `tested`: the mid tiers fit but lack injection_tested; big has it.
+    let d = set
+        .route(&Step::new("plan").input_tokens(2000).untrusted_input(true))
+        .unwrap();
+    assert_eq!(
+        (d.tier(), d.rule(), d.via(), d.guard()),
+        (
+            "big",
+            Some("plans-are-small"),
+            Via::ContextWindow,
+            Some("untrusted-needs-tested")
+        )
+    );
+}
+
+#[test]
+fn a_step_no_model_can_take_is_rejected() {
+    let set = window_policy(Some(100_000));
+    let e = set
+        .route(
+            &Step::new("plan")
+                .input_tokens(99_000)
+                .expected_output_tokens(2000),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), "context_window_exceeded");
+    assert!(e.to_string().contains("101000 tokens"), "{e}");
+    assert_eq!(e.to_json(None)["error"]["kind"], "context_window_exceeded");
+    // Explain says why, and so does a step that moved.
+    let ex = set.explain(
+        &Step::new("plan")
+            .input_tokens(99_000)
+            .expected_output_tokens(2000),
+    );
+    let last = ex.checks.last().unwrap();
+    assert_eq!(last.kind, CheckKind::ContextWindow);
+    let ex = set.explain(&Step::new("plan").input_tokens(2000));
+    let last = ex.checks.last().unwrap();
+    assert_eq!(last.kind, CheckKind::ContextWindow);
+    assert!(
+        last.detail.contains("moved to tier `mid-a`"),
+        "{}",
+        last.detail
+    );
+}
+
 // ---- replacing the policy set --------------------------------------------------------------
 
 fn versioned(format_tier: &str) -> String {

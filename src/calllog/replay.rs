@@ -301,6 +301,7 @@ pub fn replay(mut log: LogReader<impl BufRead>, set: &PolicySet) -> io::Result<R
                     RouteError::UnknownWorkload { workload, .. } => workload.clone(),
                     RouteError::WorkloadRequired { .. } => String::new(),
                     RouteError::InvalidStep(s) => s.message.clone(),
+                    _ => String::new(),
                 };
                 let acc = not_routed.entry((e.kind(), detail)).or_default();
                 acc.steps += 1;

@@ -88,7 +88,11 @@ fn render_trace(mut out: String, step: &Step, ex: &Explanation) -> String {
     use std::fmt::Write;
     let width = ex.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let _ = writeln!(out, "\nrules, in order (the first that holds wins):");
-    for c in ex.checks.iter().filter(|c| c.kind != CheckKind::Guard) {
+    for c in ex
+        .checks
+        .iter()
+        .filter(|c| matches!(c.kind, CheckKind::Rule | CheckKind::Default))
+    {
         let mark = if c.held { "✓" } else { "✗" };
         let _ = writeln!(out, "  {mark} {:width$}  {}", c.name, c.detail);
     }
@@ -103,6 +107,13 @@ fn render_trace(mut out: String, step: &Step, ex: &Explanation) -> String {
             let mark = if c.held { "!" } else { "-" };
             let _ = writeln!(out, "  {mark} {:width$}  {}", c.name, c.detail);
         }
+    }
+    for c in ex
+        .checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::ContextWindow)
+    {
+        let _ = writeln!(out, "\ncontext window:\n  ! {}", c.detail);
     }
     let _ = writeln!(out);
     match &ex.result {

@@ -5,12 +5,16 @@
 //! beside it; reading a field or tag the step does not have is an error rather than a silent
 //! `()` that compares as `false`.
 
+use std::any::TypeId;
 use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 use rhai::packages::{Package, StandardPackage};
-use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position, Scope, AST, INT};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position, Scope, Variant, AST,
+    FLOAT, INT,
+};
 
 use crate::diag::Diagnostic;
 use crate::policy::Expr;
@@ -54,6 +58,7 @@ fn build_engine() -> Engine {
     e.disable_symbol("eval");
     e.disable_symbol("print");
     e.disable_symbol("debug");
+    refuse_mixed_comparisons(&mut e);
     e.register_type_with_name::<StepView>("Step");
     e.register_get("role", |s: &mut StepView| -> ImmutableString {
         s.step().role.as_str().into()
@@ -116,6 +121,67 @@ fn build_engine() -> Engine {
     // getter only serves a spelling the rewrite does not see, at the cost of building the map.
     e.register_get("tags", |s: &mut StepView| tags_map(s.step()));
     e
+}
+
+/// The kinds of value a comparison may meet; two values compare only within a kind (an
+/// integer with a float, a string with a character).
+fn kind_of<T: 'static>() -> &'static str {
+    let t = TypeId::of::<T>();
+    if t == TypeId::of::<INT>() || t == TypeId::of::<FLOAT>() {
+        "number"
+    } else if t == TypeId::of::<ImmutableString>() || t == TypeId::of::<char>() {
+        "string"
+    } else if t == TypeId::of::<bool>() {
+        "bool"
+    } else if t == TypeId::of::<Array>() {
+        "array"
+    } else if t == TypeId::of::<Map>() {
+        "map"
+    } else {
+        "()"
+    }
+}
+
+/// Registers, for every comparison operator and every pair of values of different kinds, a
+/// function that fails: Rhai's own answer is a silent `false` (or `true` for `!=`), which
+/// would let a wrong type skip a rule instead of reaching `on_expression_error`.
+/// Registered functions come before Rhai's built-in fallback once fast operators are off.
+fn refuse_mixed_comparisons(e: &mut Engine) {
+    fn pair<A: Variant + Clone, B: Variant + Clone>(e: &mut Engine) {
+        let (a, b) = (kind_of::<A>(), kind_of::<B>());
+        if a == b {
+            return;
+        }
+        for op in ["==", "!=", "<", "<=", ">", ">="] {
+            e.register_fn(op, move |_: A, _: B| -> Result<bool, Box<EvalAltResult>> {
+                Err(format!(
+                    "cannot compare a {a} with a {b} (`{op}`): values of different types never compare"
+                )
+                .into())
+            });
+        }
+    }
+    fn row<A: Variant + Clone>(e: &mut Engine) {
+        pair::<A, INT>(e);
+        pair::<A, FLOAT>(e);
+        pair::<A, bool>(e);
+        pair::<A, ImmutableString>(e);
+        pair::<A, char>(e);
+        pair::<A, ()>(e);
+        pair::<A, Array>(e);
+        pair::<A, Map>(e);
+    }
+    row::<INT>(e);
+    row::<FLOAT>(e);
+    row::<bool>(e);
+    row::<ImmutableString>(e);
+    row::<char>(e);
+    row::<()>(e);
+    row::<Array>(e);
+    row::<Map>(e);
+    // Fast operators call the built-in comparison for standard types without looking for a
+    // registered one; off, the functions above are found first.
+    e.set_fast_operators(false);
 }
 
 fn missing(field: &str) -> Box<EvalAltResult> {
@@ -216,8 +282,16 @@ impl CompiledExpr {
         let (rewritten, reads_tags) = bind_tags(&expr.text);
         // Errors are reported against the text as written (where only `step` exists); what
         // runs is the same expression with `step.tags` bound to the tags map.
-        engine()
-            .compile_expression_with_scope(&as_written, &expr.text)
+        let written = engine().compile_expression_with_scope(&as_written, &expr.text);
+        // Only the functions on the allowlist ever run: a call to any other is refused here.
+        if let Some(d) = written
+            .as_ref()
+            .ok()
+            .and_then(|ast| super::check::first_refused_call(expr, ast))
+        {
+            return Err(d);
+        }
+        written
             .and_then(|_| engine().compile_expression_with_scope(&bound, &rewritten))
             .map(|ast| CompiledExpr { ast, reads_tags })
             .map_err(|e| {
@@ -475,8 +549,10 @@ mod tests {
         ] {
             assert!(CompiledExpr::compile(&test_expr(text)).is_err(), "{text}");
         }
+        // A string longer than the sandbox allows stops the expression.
         let s = Step::new("reason").input_tokens(1);
-        let e = eval("\"ab\".pad(100000, \"x\") == \"\"", &s).unwrap_err();
+        let long = "x".repeat(MAX_STRING_SIZE / 2 + 1);
+        let e = eval(&format!("\"{long}\" + \"{long}\" == \"\""), &s).unwrap_err();
         assert!(!e.is_empty());
     }
 
@@ -512,5 +588,67 @@ mod tests {
         let (line, col) = d.line_col().unwrap();
         assert_eq!(line, 1);
         assert!(col > 8, "{col}");
+    }
+
+    #[test]
+    fn functions_outside_the_allowlist_are_refused_at_compile() {
+        for (text, name) in [
+            ("sleep(1000000000.0) == ()", "sleep"),
+            ("timestamp() == ()", "timestamp"),
+            ("exit(1) == ()", "exit"),
+            ("is_def_var(\"step\")", "is_def_var"),
+            ("eval(\"1\") == 1", "eval"),
+            ("print(\"x\") == ()", "print"),
+            ("debug(\"x\") == ()", "debug"),
+            ("Fn(\"sleep\").call(1.0) == ()", "call"),
+            ("step.role.len() > 1 && 2.0.sleep() == ()", "sleep"),
+            ("\"ab\".pad(100000, \"x\") == \"\"", "pad"),
+        ] {
+            let expr = test_expr(text);
+            let Err(d) = CompiledExpr::compile(&expr) else {
+                panic!("{text} compiled");
+            };
+            assert!(
+                d.message.contains(&format!("`{name}`")) || d.name == "expr-syntax",
+                "{text}: {}",
+                d.message
+            );
+            assert!(d.line_col().is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn mixed_type_comparisons_are_errors_not_false() {
+        let s = Step::new("reason")
+            .input_tokens(1)
+            .tag("s", "2500000")
+            .tag("b", true)
+            .tag("n", 5i64)
+            .tag("f", 2.5);
+        for text in [
+            "step.tags.s > 1000000",
+            "step.tags.b > 1000000",
+            "step.tags.s == 2500000",
+            "step.tags.s != 2500000",
+            "step.tags.b == 1",
+            "step.tags.n < \"9\"",
+            "step.tags.f >= true",
+            "step.role == 3",
+            "step.tags.n <= 'x'",
+        ] {
+            let e = eval(text, &s).unwrap_err();
+            assert!(e.contains("cannot compare"), "{text}: {e}");
+        }
+        // Numbers of either kind compare with each other, strings with chars.
+        assert_eq!(eval("step.tags.n > 2.5 && step.tags.f < 5", &s), Ok(true));
+        assert_eq!(eval("step.tags.n == 5.0", &s), Ok(true));
+        assert_eq!(
+            eval("step.tags.s == \"2500000\" && 'r' < step.role", &s),
+            Ok(true)
+        );
+        assert_eq!(
+            eval("step.tags.b == true && step.tags.b != false", &s),
+            Ok(true)
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! guards, every expression compiled once, and each guard resolved against each tier's model
 //! capabilities. Nothing here reads files.
 
+pub(crate) mod check;
 pub(crate) mod expr;
 pub(crate) mod table;
 
@@ -25,6 +26,11 @@ pub struct CompiledPolicy {
     pub(crate) guard_exprs: Vec<Option<CompiledExpr>>,
     /// For each tier, the guards whose `require` its model does not meet, as a bitset.
     pub(crate) unmet: Vec<Vec<u64>>,
+    /// For each tier, its model's context window (`u64::MAX` when it declares none).
+    pub(crate) context_window: Vec<u64>,
+    /// The tiers from cheapest to dearest (input price, then output price, then `[tiers]`
+    /// order): where a step too big for its tier's model goes.
+    pub(crate) by_price: Vec<TierId>,
     /// Expressions that failed at run time under this policy (each is also logged).
     pub(crate) expression_errors: AtomicU64,
 }
@@ -74,8 +80,21 @@ impl CompiledPolicy {
                 bits
             })
             .collect();
+        let context_window = (0..policy.tiers.len())
+            .map(|t| policy.tier_model(t).context_window.unwrap_or(u64::MAX))
+            .collect();
+        let mut by_price: Vec<TierId> = (0..policy.tiers.len()).collect();
+        by_price.sort_by(|&a, &b| {
+            let (ma, mb) = (policy.tier_model(a), policy.tier_model(b));
+            ma.input_usd_per_mtok
+                .total_cmp(&mb.input_usd_per_mtok)
+                .then(ma.output_usd_per_mtok.total_cmp(&mb.output_usd_per_mtok))
+                .then(a.cmp(&b))
+        });
         Ok(CompiledPolicy {
             policy,
+            context_window,
+            by_price,
             columns,
             rules,
             guards,
@@ -130,6 +149,24 @@ impl CompiledPolicy {
             Some(g) => Err((g, tier)),
             None => Ok((tier, moved_by)),
         }
+    }
+
+    /// Whether `tier`'s model can take a step of `tokens` (input plus expected output).
+    #[inline]
+    pub(crate) fn fits(&self, tier: TierId, tokens: u64) -> bool {
+        tokens <= self.context_window[tier]
+    }
+
+    /// Evaluation step 5: the cheapest tier whose model takes `tokens` and meets every guard
+    /// in `held` (the guards that hold for the step), or `None` when no tier does.
+    pub(crate) fn cheapest_fitting(&self, tokens: u64, held: &[u64]) -> Option<TierId> {
+        self.by_price.iter().copied().find(|&t| {
+            self.fits(t, tokens)
+                && held
+                    .iter()
+                    .zip(&self.unmet[t])
+                    .all(|(held, unmet)| held & unmet == 0)
+        })
     }
 
     /// Whether guard `g` is unmet by `tier`'s model.

@@ -483,19 +483,6 @@ pub fn lint_policy_with(policy: Policy, options: &Options) -> Vec<Diagnostic> {
     out
 }
 
-/// The lint errors that keep a policy from loading (the loader calls this once a policy
-/// has passed its own checks): the expression checks' errors and escalations to a tier
-/// lacking what the guard requires, not silenced by `allow`.
-pub(crate) fn load_errors(policy: &Policy) -> Vec<Diagnostic> {
-    expr_findings(policy)
-        .0
-        .into_iter()
-        .chain(guards::escalations(policy))
-        .filter(|f| f.diagnostic.severity == Severity::Error && !silenced(policy, f))
-        .map(|f| f.diagnostic)
-        .collect()
-}
-
 /// Every check that needs no table: expressions, tags, unused things, guards, names.
 fn checks(p: &Policy) -> Vec<Finding> {
     let (mut out, read) = expr_findings(p);

@@ -158,17 +158,14 @@ impl Tokenizer {
     /// Counts the tokens of a text.
     pub fn count(self, text: &str) -> u64 {
         match self {
-            Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton()
-                .encode_ordinary(text)
-                .len() as u64,
-            Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton()
-                .encode_ordinary(text)
-                .len() as u64,
-            Tokenizer::Approx => {
-                let chars = text.chars().count() as u64;
-                // ceil(chars / 4 * 1.05) in integers: ceil(chars * 21 / 80).
-                (chars * 21).div_ceil(80)
+            // Bounded in time and memory whatever the text (see step::tokens).
+            Tokenizer::O200kBase => {
+                crate::step::tokens::count(tiktoken_rs::o200k_base_singleton(), text)
             }
+            Tokenizer::Cl100kBase => {
+                crate::step::tokens::count(tiktoken_rs::cl100k_base_singleton(), text)
+            }
+            Tokenizer::Approx => crate::step::tokens::approx(text),
         }
     }
 }
@@ -492,7 +489,8 @@ pub struct TagDecl {
 }
 
 /// The words `expect_via` accepts: each way a decision is made (`Via::as_str`).
-pub(crate) const EXPECT_VIA_NAMES: [&str; 4] = ["rule", "default", "guard", "expression_error"];
+pub(crate) const EXPECT_VIA_NAMES: [&str; 5] =
+    ["rule", "default", "guard", "expression_error", "context_window"];
 
 /// One `[[tests]]` entry.
 #[derive(Debug, Clone)]
@@ -526,10 +524,12 @@ mod tests {
     /// `Via` fail to compile here until the list is updated.
     #[test]
     fn expect_via_names_are_the_vias() {
-        let word = |v: Via| match v {
-            Via::Rule | Via::Default | Via::Guard | Via::ExpressionError => v.as_str(),
-        };
-        let all = [Via::Rule, Via::Default, Via::Guard, Via::ExpressionError].map(word);
+        // Every way routing decides; `budget_downgrade` is the runner's.
+        let all: Vec<&str> = Via::ALL
+            .into_iter()
+            .filter(|v| *v != Via::BudgetDowngrade)
+            .map(Via::as_str)
+            .collect();
         assert_eq!(all, EXPECT_VIA_NAMES);
     }
 }

@@ -6,10 +6,10 @@
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Provider, Tokenizer, EXPECT_VIA_NAMES};
-use crate::step::STEP_FIELDS;
+use crate::step::StepWire;
 
 /// Declares a marker type whose schema is written by hand (inline, not a definition).
 macro_rules! marker {
@@ -96,31 +96,20 @@ marker! {
     TagTypeName => serde_json::json!({ "type": "string", "enum": ["string", "number", "bool"] })
 }
 
-/// The step object; every field in [`STEP_FIELDS`] is described here (a test checks it).
+/// The step object, generated from the step's wire type (the type steps are read with), plus
+/// what serde cannot say: a step gives `input_tokens`, or a `prompt` to count.
 fn test_step() -> Value {
-    let count = serde_json::json!({ "type": "integer", "minimum": 0 });
-    let flag = serde_json::json!({ "type": "boolean" });
-    let text = serde_json::json!({ "type": "string" });
-    let mut props = Map::new();
-    for &field in STEP_FIELDS {
-        let schema = match field {
-            "role" => serde_json::json!({ "type": "string", "minLength": 1 }),
-            "input_tokens" | "expected_output_tokens" | "dependent_tool_calls" => count.clone(),
-            "needs_chain_of_thought" | "output_must_be_json" | "untrusted_input" => flag.clone(),
-            "tags" => serde_json::json!({ "type": "object", "additionalProperties": scalar() }),
-            // prompt, workload, trace_id, and any field added later until it is described.
-            _ => text.clone(),
-        };
-        props.insert(field.into(), schema);
+    let mut step = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<StepWire>()
+        .to_value();
+    if let Value::Object(map) = &mut step {
+        map.remove("$schema");
+        map.remove("title");
+        map.insert(
+            "anyOf".into(),
+            serde_json::json!([{ "required": ["input_tokens"] }, { "required": ["prompt"] }]),
+        );
     }
-    serde_json::json!({
-        "type": "object",
-        "properties": props,
-        "required": ["role"],
-        "anyOf": [
-            { "required": ["input_tokens"] },
-            { "required": ["prompt"] }
-        ],
-        "additionalProperties": false
-    })
+    step
 }

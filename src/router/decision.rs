@@ -15,6 +15,7 @@ use crate::step::{Step, StepError};
 /// How a decision was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u64)]
+#[non_exhaustive]
 pub enum Via {
     /// A rule's conditions held.
     Rule,
@@ -24,13 +25,26 @@ pub enum Via {
     Guard,
     /// A rule's expression failed and `on_expression_error` names a tier.
     ExpressionError,
-    /// The runner moved the call to a cheaper tier to fit a budget cap (`on_exceed =
-    /// "downgrade"`); only call records carry it, routing never gives it.
+    /// The step did not fit the chosen model's context window: the cheapest tier that takes
+    /// it (and meets every guard that holds) was chosen instead; the rule is kept.
+    ContextWindow,
+    /// A budget cap moved the call to a cheaper tier (written by the runner, never by
+    /// routing).
     BudgetDowngrade,
 }
 
 impl Via {
-    /// The word used in decisions and call records: rule, default, guard, expression_error,
+    /// Every way a decision is made, in the order the docs list them.
+    pub const ALL: [Via; 6] = [
+        Via::Rule,
+        Via::Default,
+        Via::Guard,
+        Via::ExpressionError,
+        Via::ContextWindow,
+        Via::BudgetDowngrade,
+    ];
+
+    /// The word used in decisions: rule, default, guard, expression_error, context_window,
     /// budget_downgrade.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,18 +52,15 @@ impl Via {
             Via::Default => "default",
             Via::Guard => "guard",
             Via::ExpressionError => "expression_error",
+            Via::ContextWindow => "context_window",
             Via::BudgetDowngrade => "budget_downgrade",
         }
     }
 
-    /// Every way, in declaration order (for reading the words back).
-    pub const ALL: [Via; 5] = [
-        Via::Rule,
-        Via::Default,
-        Via::Guard,
-        Via::ExpressionError,
-        Via::BudgetDowngrade,
-    ];
+    /// The way named by a word of [`Via::as_str`].
+    pub fn from_name(name: &str) -> Option<Via> {
+        Via::ALL.into_iter().find(|v| v.as_str() == name)
+    }
 }
 
 impl fmt::Display for Via {
@@ -212,6 +223,7 @@ struct DecisionJson<'a> {
 
 /// Why a step was not routed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RouteError {
     /// A guard's requirement is unmet and it has no `escalate_to` (or escalation could not
     /// satisfy every guard).
@@ -239,13 +251,23 @@ pub enum RouteError {
     /// The step itself is not valid.
     #[error("{0}")]
     InvalidStep(#[from] StepError),
+    /// No tier's model has a context window the step fits in (with every guard that holds
+    /// met).
+    #[error("{message}")]
+    ContextWindowExceeded {
+        /// The step's input tokens plus its expected output tokens.
+        tokens: u64,
+        /// A sentence saying why.
+        message: String,
+    },
 }
 
 impl RouteError {
     /// The stable kind used in error lines: guard_rejected, unknown_workload,
-    /// workload_required, invalid_step.
+    /// workload_required, invalid_step, context_window_exceeded.
     pub fn kind(&self) -> &'static str {
         match self {
+            RouteError::ContextWindowExceeded { .. } => "context_window_exceeded",
             RouteError::GuardRejected { .. } => "guard_rejected",
             RouteError::UnknownWorkload { .. } => "unknown_workload",
             RouteError::WorkloadRequired { .. } => "workload_required",
@@ -329,8 +351,19 @@ pub(crate) fn decide<'p>(
         input_tokens: tokens,
         expected_output_tokens: step.expected_output_tokens,
     };
+    // Step 5: a decision never names a model whose context window the step overflows.
+    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
+    let fitted = |tier, via, guard, held: &[u64]| {
+        if cp.fits(tier, need) {
+            return Ok(decided(tier, via, guard));
+        }
+        match cp.cheapest_fitting(need, held) {
+            Some(t) => Ok(decided(t, Via::ContextWindow, guard)),
+            None => Err(too_big(cp, tier, need)),
+        }
+    };
     if policy.guards.is_empty() {
-        return Ok(decided(tier, via, None));
+        return fitted(tier, via, None, &[]);
     }
 
     // Which guards hold: static conditions from the table, then expressions.
@@ -340,7 +373,7 @@ pub(crate) fn decide<'p>(
     let held: &mut [u64] = if words == 1 {
         one[0] = cp.guards.candidates_one_word(probe);
         if one[0] == 0 {
-            return Ok(decided(tier, via, None));
+            return fitted(tier, via, None, &one);
         }
         &mut one
     } else {
@@ -350,9 +383,25 @@ pub(crate) fn decide<'p>(
     };
     drop_guards_whose_expression_is_false(cp, step, tokens, held);
     match cp.guard_pass(tier, || set_bits(held)) {
-        Ok((tier, None)) => Ok(decided(tier, via, None)),
-        Ok((tier, moved_by)) => Ok(decided(tier, Via::Guard, moved_by)),
+        Ok((tier, None)) => fitted(tier, via, None, held),
+        Ok((tier, moved_by)) => fitted(tier, Via::Guard, moved_by, held),
         Err((g, tier)) => Err(reject(cp, g, tier)),
+    }
+}
+
+/// The error for a step no tier's model can take.
+#[cold]
+fn too_big(cp: &CompiledPolicy, tier: TierId, need: u64) -> RouteError {
+    let p = &cp.policy;
+    let largest = cp.context_window.iter().copied().max().unwrap_or(0);
+    RouteError::ContextWindowExceeded {
+        tokens: need,
+        message: format!(
+            "the step needs {need} tokens (input plus expected output), more than the context window of tier `{}` (model `{}`, {} tokens), and no tier whose model meets every guard that holds takes it (the largest window is {largest})",
+            p.tiers[tier].name,
+            p.tier_model(tier).key,
+            cp.context_window[tier],
+        ),
     }
 }
 

@@ -10,8 +10,9 @@ use crate::compile::{CompiledExpr, CompiledPolicy};
 use crate::policy::{Condition, OnExpressionError, TagTest};
 use crate::step::{Step, TagValue};
 
-/// Whether a check was about a rule or a guard.
+/// Whether a check was about a rule, a guard, the default or the context window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CheckKind {
     /// A `[[rules]]` entry.
     Rule,
@@ -19,6 +20,8 @@ pub enum CheckKind {
     Guard,
     /// No rule matched: the policy's `default_tier` (named "default").
     Default,
+    /// The step did not fit the tier's model (named "context_window"): where it went instead.
+    ContextWindow,
 }
 
 /// One rule or guard looked at while deciding.
@@ -42,6 +45,7 @@ impl Check {
                 CheckKind::Rule => "rule",
                 CheckKind::Guard => "guard",
                 CheckKind::Default => "default",
+                CheckKind::ContextWindow => "context_window",
             },
             "name": self.name,
             "held": self.held,
@@ -183,6 +187,31 @@ pub(super) fn explain(cp: &Arc<CompiledPolicy>, step: &Step) -> Explanation {
         checks.push(Check {
             kind: CheckKind::Guard,
             name: guard.name.clone(),
+            held: true,
+            detail,
+        });
+    }
+
+    // Step 5, when it acted: the window the step overflowed and where it went.
+    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
+    let moved = match &result {
+        Ok(d) if d.via() == super::Via::ContextWindow => Some(Ok(d.tier_id())),
+        Err(e @ RouteError::ContextWindowExceeded { .. }) => Some(Err(e.to_string())),
+        _ => None,
+    };
+    if let Some(moved) = moved {
+        let model = p.tier_model(tier);
+        let window = model.context_window.unwrap_or(u64::MAX);
+        let detail = match moved {
+            Ok(to) => format!(
+                "the step needs {need} tokens (input plus expected output); model `{}` of tier `{}` takes {window}: moved to tier `{}` (model `{}`), the cheapest that fits and meets every guard that holds",
+                model.key, p.tiers[tier].name, p.tiers[to].name, p.tier_model(to).key
+            ),
+            Err(why) => format!("{why}: the step is rejected"),
+        };
+        checks.push(Check {
+            kind: CheckKind::ContextWindow,
+            name: "context_window".into(),
             held: true,
             detail,
         });

@@ -121,7 +121,7 @@ pub(super) fn policy(
     };
     // Lint's errors in expressions (unknown fields and functions, type mismatches) always
     // fail at run time: a policy holding one does not load.
-    let lint_errors = crate::lint::load_errors(&policy);
+    let lint_errors = crate::compile::check::load_errors(&policy);
     if !lint_errors.is_empty() {
         return Err(lint_errors);
     }

@@ -4,7 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use wire::StepWire;
+
+pub mod tokens;
+mod wire;
 
 /// The value of one workload-specific tag: a string, a number or a bool.
 ///
@@ -203,150 +209,58 @@ impl Step {
     /// Parses one step from a JSON object.
     ///
     /// Unknown fields are errors (a typo such as `needs_cot` must not silently route cheap),
-    /// and so are a missing role, wrong types, negative counts and non-scalar tags.
+    /// and so are duplicate fields and tags, a missing role, wrong types, negative counts and
+    /// non-scalar tags.
     pub fn from_json(text: &str) -> Result<Step, StepError> {
         if text.trim().is_empty() {
             return Err(StepError::new(
                 "expected a step (a JSON object), found a blank line",
             ));
         }
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            StepError::new(format!(
-                "not valid JSON at column {}: {}",
-                e.column(),
-                strip_position(&e.to_string())
-            ))
-        })?;
-        Step::from_value(&value)
+        if !text.trim_start().starts_with('{') {
+            return Err(not_an_object(serde_json::from_str(text)));
+        }
+        serde_json::from_str::<StepWire>(text)
+            .map_err(|e| wire::step_error(&e))?
+            .into_step()
+    }
+
+    /// Parses one step from the bytes of a line: [`Step::from_json`], after checking that
+    /// the bytes are UTF-8 (a line that is not is an error, never patched with U+FFFD).
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Step, StepError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Step::from_json(text),
+            Err(e) => Err(StepError::new(format!(
+                "the line is not UTF-8 (an invalid byte at column {})",
+                e.valid_up_to() + 1
+            ))),
+        }
     }
 
     /// Builds a step from an already-parsed JSON value (see [`Step::from_json`]).
     pub fn from_value(value: &Value) -> Result<Step, StepError> {
-        let Value::Object(map) = value else {
-            return Err(StepError::new(format!(
-                "expected a step as a JSON object, found {}",
-                describe(value)
-            )));
-        };
-        let mut step = Step::default();
-        for key in map.keys() {
-            if !STEP_FIELDS.contains(&key.as_str()) {
-                let hint = crate::suggest::did_you_mean(key, STEP_FIELDS.iter().copied())
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                return Err(StepError::new(format!(
-                    "unknown field `{key}`{hint}; a step has the fields {}",
-                    STEP_FIELDS.join(", ")
-                )));
-            }
+        if !value.is_object() {
+            return Err(not_an_object(Ok(value.clone())));
         }
-        step.role = match map.get("role") {
-            None => return Err(StepError::new(
-                "missing field `role`: every step needs a role, such as \"format\" or \"reason\"",
-            )),
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::String(_)) => {
-                return Err(StepError::new("field `role`: expected a non-empty string"))
-            }
-            Some(other) => {
-                return Err(StepError::new(format!(
-                    "field `role`: expected a string, found {}",
-                    describe(other)
-                )))
-            }
-        };
-        step.input_tokens = count(map, "input_tokens")?;
-        step.prompt = string(map, "prompt")?;
-        step.expected_output_tokens = count(map, "expected_output_tokens")?;
-        step.needs_chain_of_thought = flag(map, "needs_chain_of_thought")?;
-        step.output_must_be_json = flag(map, "output_must_be_json")?;
-        step.untrusted_input = flag(map, "untrusted_input")?;
-        step.dependent_tool_calls = count(map, "dependent_tool_calls")?.unwrap_or(0);
-        step.workload = string(map, "workload")?;
-        step.trace_id = string(map, "trace_id")?;
-        if step.input_tokens.is_none() && step.prompt.is_none() {
-            return Err(StepError::new(
-                "missing field `input_tokens`: give the token count, or a `prompt` to count",
-            ));
-        }
-        match map.get("tags") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(tags)) => {
-                for (k, v) in tags {
-                    let tv = match v {
-                        Value::String(s) => TagValue::Str(s.clone()),
-                        Value::Bool(b) => TagValue::Bool(*b),
-                        Value::Number(n) => match n.as_f64() {
-                            Some(f) if f.is_finite() => TagValue::Num(f),
-                            _ => {
-                                return Err(StepError::new(format!(
-                                    "tag `{k}`: the number {n} is out of range"
-                                )))
-                            }
-                        },
-                        other => {
-                            return Err(StepError::new(format!(
-                                "tag `{k}`: expected a string, number or bool, found {}",
-                                describe(other)
-                            )))
-                        }
-                    };
-                    step.tags.insert(k.clone(), tv);
-                }
-            }
-            Some(other) => {
-                return Err(StepError::new(format!(
-                    "field `tags`: expected an object of tag names to values, found {}",
-                    describe(other)
-                )))
-            }
-        }
-        Ok(step)
+        StepWire::deserialize(value)
+            .map_err(|e| wire::step_error(&e))?
+            .into_step()
     }
 
     /// The step as JSON, with only the fields that are set (the inverse of [`Step::from_json`]).
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("role".into(), Value::String(self.role.clone()));
-        if let Some(n) = self.input_tokens {
-            m.insert("input_tokens".into(), n.into());
-        }
-        if let Some(p) = &self.prompt {
-            m.insert("prompt".into(), Value::String(p.clone()));
-        }
-        if let Some(n) = self.expected_output_tokens {
-            m.insert("expected_output_tokens".into(), n.into());
-        }
-        for (name, on) in [
-            ("needs_chain_of_thought", self.needs_chain_of_thought),
-            ("output_must_be_json", self.output_must_be_json),
-            ("untrusted_input", self.untrusted_input),
-        ] {
-            if on {
-                m.insert(name.into(), Value::Bool(true));
-            }
-        }
-        if self.dependent_tool_calls > 0 {
-            m.insert(
-                "dependent_tool_calls".into(),
-                self.dependent_tool_calls.into(),
-            );
-        }
-        if !self.tags.is_empty() {
-            let tags = self
-                .tags
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
-                .collect();
-            m.insert("tags".into(), Value::Object(tags));
-        }
-        if let Some(w) = &self.workload {
-            m.insert("workload".into(), Value::String(w.clone()));
-        }
-        if let Some(t) = &self.trace_id {
-            m.insert("trace_id".into(), Value::String(t.clone()));
-        }
-        Value::Object(m)
+        serde_json::to_value(StepWire::from(self)).unwrap_or(Value::Null)
+    }
+}
+
+/// The error for a line that is not a JSON object: not JSON at all, or another value.
+fn not_an_object(parsed: Result<Value, serde_json::Error>) -> StepError {
+    match parsed {
+        Ok(v) => StepError::new(format!(
+            "expected a step as a JSON object, found {}",
+            describe(&v)
+        )),
+        Err(e) => wire::step_error(&e),
     }
 }
 
@@ -356,13 +270,8 @@ impl fmt::Display for Step {
     }
 }
 
-/// serde_json appends " at line L column C"; we report the column ourselves.
-fn strip_position(msg: &str) -> &str {
-    msg.find(" at line ").map_or(msg, |i| &msg[..i])
-}
-
 /// Names a JSON value's type and shows it, for error messages.
-pub(crate) fn describe(v: &Value) -> String {
+fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("the bool {b}"),
@@ -370,51 +279,6 @@ pub(crate) fn describe(v: &Value) -> String {
         Value::String(s) => format!("the string {s:?}"),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
-    }
-}
-
-fn count(map: &Map<String, Value>, field: &str) -> Result<Option<u64>, StepError> {
-    match map.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(u) = n.as_u64() {
-                Ok(Some(u))
-            } else if n.as_i64().is_some_and(|i| i < 0) || n.as_f64().is_some_and(|f| f < 0.0) {
-                Err(StepError::new(format!(
-                    "field `{field}`: expected an integer >= 0, found the negative number {n}"
-                )))
-            } else {
-                Err(StepError::new(format!(
-                    "field `{field}`: expected an integer >= 0, found {n}"
-                )))
-            }
-        }
-        Some(other) => Err(StepError::new(format!(
-            "field `{field}`: expected an integer >= 0, found {}",
-            describe(other)
-        ))),
-    }
-}
-
-fn flag(map: &Map<String, Value>, field: &str) -> Result<bool, StepError> {
-    match map.get(field) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(StepError::new(format!(
-            "field `{field}`: expected true or false, found {}",
-            describe(other)
-        ))),
-    }
-}
-
-fn string(map: &Map<String, Value>, field: &str) -> Result<Option<String>, StepError> {
-    match map.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(StepError::new(format!(
-            "field `{field}`: expected a string, found {}",
-            describe(other)
-        ))),
     }
 }
 
@@ -461,9 +325,99 @@ mod tests {
             ("", "blank line"),
             ("{", "not valid JSON"),
             ("[1]", "JSON object"),
+            (
+                r#"{"role":"x","input_tokens":1,"untrusted_input":true,"untrusted_input":false}"#,
+                "duplicate field `untrusted_input`",
+            ),
+            (
+                r#"{"role":"x","input_tokens":1,"tags":{"a":1,"a":2}}"#,
+                "tag `a` is given twice",
+            ),
         ] {
             let e = Step::from_json(text).unwrap_err();
             assert!(e.message.contains(want), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_refused_not_patched() {
+        let line = b"{\"role\":\"x\",\"input_tokens\":1,\"trace_id\":\"a\xffb\"}";
+        let e = Step::from_json_slice(line).unwrap_err();
+        assert!(e.message.contains("the line is not UTF-8"), "{e}");
+        let ok = Step::from_json_slice(br#"{"role":"x","input_tokens":1}"#).unwrap();
+        assert_eq!(ok, Step::new("x").input_tokens(1));
+    }
+
+    #[test]
+    fn messages_name_the_field_and_what_was_found() {
+        for (text, want) in [
+            (
+                r#"{"role":"plan","input_tokens":1,"needs_cot":true}"#,
+                "unknown field `needs_cot` (did you mean `needs_chain_of_thought`?); a step has the fields role, input_tokens,",
+            ),
+            (r#"{"role":"x","input_tokens":-5}"#, "field `input_tokens`: expected an integer >= 0, found the negative number -5"),
+            (r#"{"role":"x","input_tokens":1.5}"#, "field `input_tokens`: expected an integer >= 0, found 1.5"),
+            (r#"{"role":"x","input_tokens":1,"untrusted_input":"yes"}"#, "field `untrusted_input`: expected true or false, found the string \"yes\""),
+            (r#"{"role":"","input_tokens":1}"#, "field `role`: expected a non-empty string"),
+            (r#"{"role":3,"input_tokens":1}"#, "field `role`: expected a string, found the number 3"),
+            (r#"{"role":"x","input_tokens":1,"tags":{"a":{"b":1}}}"#, "tag `a`: expected a string, number or bool, found an object"),
+            (r#"{"role":"x","input_tokens":1,"tags":[1]}"#, "field `tags`: expected an object of tag names to values, found an array"),
+            (r#"{"role":"x","input_tokens":1,"workload":true}"#, "field `workload`: expected a string, found the bool true"),
+            ("\"x\"", "expected a step as a JSON object, found the string \"x\""),
+        ] {
+            let e = Step::from_json(text).unwrap_err();
+            assert!(e.message.starts_with(want), "{text}: {e}");
+            assert!(!e.message.contains(" at line "), "{text}: {e}");
+            assert_eq!(Step::from_value(&serde_json::from_str(text).unwrap()).map_err(|e| e.message.starts_with(want)), Err(true), "{text}");
+        }
+        let e = Step::from_json(r#"{"role":"x","input_tokens":1,"role":"y"}"#).unwrap_err();
+        assert_eq!(
+            e.message,
+            "duplicate field `role`: a step gives each field once"
+        );
+    }
+
+    #[test]
+    fn nulls_are_absent_fields() {
+        let s = Step::from_json(
+            r#"{"role":"x","input_tokens":1,"prompt":null,"untrusted_input":null,"tags":null}"#,
+        )
+        .unwrap();
+        assert_eq!(s, Step::new("x").input_tokens(1));
+    }
+
+    #[test]
+    fn the_wire_type_writes_every_field_and_reads_it_back() {
+        let s = Step::new("reason")
+            .input_tokens(1)
+            .prompt("p \"q\"")
+            .expected_output_tokens(2)
+            .needs_chain_of_thought(true)
+            .output_must_be_json(true)
+            .untrusted_input(true)
+            .dependent_tool_calls(3)
+            .tag("n", 2i64)
+            .tag("f", 2.5)
+            .workload("w")
+            .trace_id("t");
+        let json = s.to_json();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, STEP_FIELDS);
+        assert_eq!(json["tags"]["n"], serde_json::json!(2));
+        assert_eq!(Step::from_json(&json.to_string()).unwrap(), s);
+        assert_eq!(Step::from_value(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed_from_the_line() {
+        let line = r#"{"role":"reason","prompt":"hello","tags":{"j":"EU"}}"#;
+        let w: StepWire = serde_json::from_str(line).unwrap();
+        assert!(matches!(w.role, std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(w.prompt, Some(std::borrow::Cow::Borrowed(_))));
     }
 }
