@@ -99,7 +99,7 @@ fn run_watch(args: RouteArgs) -> ExitCode {
 
 /// Reload outcomes on stderr: the library logs them (info, warn, error); print the ones the
 /// log filter hides, so each outcome shows exactly once whatever RUST_LOG says.
-fn print_report(r: &ReloadReport) {
+pub(super) fn print_report(r: &ReloadReport) {
     let shown = match r.outcome {
         Outcome::Reloaded => tracing::enabled!(target: "switchyard::reload", tracing::Level::INFO),
         Outcome::Missing => tracing::enabled!(target: "switchyard::reload", tracing::Level::WARN),
