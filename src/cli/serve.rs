@@ -77,6 +77,7 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
         Ok(h) => h,
         Err(e) => return super::load_failed(&e),
     };
+    warm_tokenizers(&handle.router().current());
     let state = AppState::with_metrics(
         handle.router().clone(),
         ServeOptions {
@@ -133,6 +134,24 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
         }
         Err(msg) => usage(&msg),
     }
+}
+
+/// Loads the policies' tokenizer tables on a thread of their own, so the first chat request
+/// does not wait for them (o200k takes ~0.1 s to load in a release build).
+fn warm_tokenizers(set: &crate::router::PolicySet) {
+    let mut wanted: Vec<crate::policy::Tokenizer> = Vec::new();
+    for p in set.policies() {
+        if !wanted.contains(&p.policy.tokenizer) {
+            wanted.push(p.policy.tokenizer);
+        }
+    }
+    let _ = std::thread::Builder::new()
+        .name("switchyard-tokenizers".into())
+        .spawn(move || {
+            for t in wanted {
+                t.count("warm");
+            }
+        });
 }
 
 fn usage(msg: &str) -> ExitCode {

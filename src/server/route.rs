@@ -60,6 +60,7 @@ pub(super) async fn route(
         Err(_) => invalid("the body is not UTF-8 text"),
     };
     count(&state, &answer);
+    record_in_span(&answer);
     let status = answer.error_kind.map_or(StatusCode::OK, status_of_kind);
     (status, Json(answer.json)).into_response()
 }
@@ -121,6 +122,16 @@ fn batch(state: &AppState, set: &PolicySet, body: &[u8], explain: bool) -> Respo
         }
     }
     ([(header::CONTENT_TYPE, NDJSON)], out).into_response()
+}
+
+/// Puts the decision's policy, tier and model on the request's span.
+fn record_in_span(answer: &Answer) {
+    let span = tracing::Span::current();
+    for field in ["policy", "tier", "model"] {
+        if let Some(v) = answer.json.get(field).and_then(|v| v.as_str()) {
+            span.record(field, v);
+        }
+    }
 }
 
 /// Counts a decision or a routing error into the metrics.
