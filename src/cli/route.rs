@@ -11,8 +11,7 @@ use clap::Args;
 use serde_json::Value;
 
 use crate::reload::{Outcome, ReloadReport, WatchOptions};
-use crate::router::{PolicySet, RouteError, Router};
-use crate::step::{Step, StepError};
+use crate::router::{PolicySet, Router};
 
 /// Arguments of `switchyard route`.
 #[derive(Debug, Args)]
@@ -178,36 +177,10 @@ fn answer_all(
     }
 }
 
-/// One input line's answer: a decision, an error object, or an invalid-step error.
+/// One input line's answer: a decision, an error object, or an invalid-step error (written
+/// by the library, so `serve`'s `/v1/route` answers the same bytes).
 fn answer(set: &PolicySet, line_no: usize, text: &str, explain: bool) -> Value {
-    let step = match Step::from_json(text) {
-        Ok(step) => step,
-        Err(e) => {
-            return RouteError::InvalidStep(StepError {
-                message: format!("line {line_no}: {}", e.message),
-            })
-            .to_json(None)
-        }
-    };
-    let trace = step.trace_id.as_deref();
-    if !explain {
-        return match set.route(&step) {
-            Ok(d) => d.to_json(trace),
-            Err(e) => e.to_json(trace),
-        };
-    }
-    let ex = set.explain(&step);
-    let mut v = match &ex.result {
-        Ok(d) => d.to_json(trace),
-        Err(e) => e.to_json(trace),
-    };
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "explain".into(),
-            Value::Array(ex.checks.iter().map(|c| c.to_json()).collect()),
-        );
-    }
-    v
+    crate::router::wire::answer_line(set, line_no as u64, text, explain).json
 }
 
 /// A reader that went away (`| head`) is not an error; anything else on stdout is.

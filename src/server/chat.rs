@@ -157,7 +157,7 @@ fn prepare<'s>(
 }
 
 fn bad_request(message: &str, param: Option<&str>, state: &AppState) -> ApiError {
-    state.metrics().route_error("", "invalid_request_error");
+    state.metrics().route_error("", "invalid_step");
     let e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message);
     match param {
         Some(p) => e.param(p),
