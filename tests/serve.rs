@@ -833,3 +833,25 @@ fn sigterm_lets_a_request_in_flight_finish() {
     assert_eq!(r.json()["policy"], "support");
     assert_eq!(s.wait().code(), Some(0), "{}", s.stderr_text());
 }
+
+#[tokio::test]
+async fn a_large_chat_body_is_counted_off_the_runtime_and_decided_the_same_way() {
+    let dir = policy_dir(&["support"]);
+    let app = app(state_for(dir.path(), ServeOptions::default()));
+    // 400,000 characters: about 105,000 tokens with the approx tokenizer.
+    let text = "word ".repeat(80_000);
+    let body = json!({
+        "model": "support",
+        "messages": [{"role": "user", "content": text}],
+        "switchyard": {"role": "x"}
+    });
+    let (status, headers, out) =
+        call(&app, "POST", "/v1/chat/completions", &[], &body.to_string()).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{out}");
+    assert_eq!(headers["x-switchyard-tier"], "cheap");
+    // The same request through the decision API, with the count made here, agrees.
+    let tokens = (400_000u64 * 21).div_ceil(80);
+    let step = json!({"role": "x", "input_tokens": tokens}).to_string();
+    let (_, _, decided) = call(&app, "POST", "/v1/route", &[], &step).await;
+    assert_eq!(json_of(&decided)["tier"], "cheap");
+}

@@ -65,3 +65,24 @@ pub fn invalid_line(line_no: u64, e: &StepError) -> Answer {
         error_kind: Some("invalid_step"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_bad_line_names_its_number_and_a_good_one_is_decided() {
+        let set = PolicySet::load(Path::new("policies/contract-review.toml")).unwrap();
+        let bad = answer_line(&set, 7, "{oops", false);
+        assert_eq!(bad.error_kind, Some("invalid_step"));
+        assert!(bad.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 7: "));
+        let good = answer_line(&set, 1, r#"{"role":"format","input_tokens":5}"#, true);
+        assert_eq!(good.error_kind, None);
+        assert_eq!(good.json["policy"], "contract-review");
+        assert!(good.json["explain"].is_array());
+    }
+}

@@ -41,38 +41,63 @@ fn error_format(format: ChatFormat) -> Format {
     }
 }
 
+/// Bodies larger than this are turned into a step on the blocking pool: counting the tokens
+/// of a few megabytes takes long enough to stall the other requests on a runtime worker.
+const COUNT_OFF_RUNTIME_ABOVE: usize = 256 * 1024;
+
 async fn handle(
     state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     format: ChatFormat,
 ) -> Response {
+    let bytes = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return super::route::body_error(&state, &e).into_response_as(error_format(format))
+        }
+    };
     // The set is held for the whole request: the decision and the call are made under it.
     let set = state.policies();
-    match prepare(&state, &set, &headers, body, format) {
+    let prepared = if bytes.len() > COUNT_OFF_RUNTIME_ABOVE {
+        let (st, span) = (state.clone(), tracing::Span::current());
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| prepare(&st, &set, &headers, &bytes, format))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                format!("deciding the request failed: {e}"),
+            ))
+        })
+    } else {
+        prepare(&state, &set, &headers, &bytes, format)
+    };
+    match prepared {
         Ok(routed) => forward(&state, routed, format).await,
         Err(e) => e.into_response_as(error_format(format)),
     }
 }
 
 /// A chat request that has been decided, ready to go upstream.
-pub(super) struct Routed<'s> {
-    /// The decision, borrowing the policy set held for the request.
-    pub decision: Decision<'s>,
+pub(super) struct Routed {
+    /// The decision; it holds its policy alive for the whole call.
+    pub decision: Decision<'static>,
     /// The request body with the `switchyard` object taken out.
     pub body: Map<String, Value>,
 }
 
 /// Steps 1–4 of routing a chat request: body, workload, step features, decision.
-fn prepare<'s>(
+fn prepare(
     state: &AppState,
-    set: &'s PolicySet,
+    set: &PolicySet,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    bytes: &[u8],
     format: ChatFormat,
-) -> Result<Routed<'s>, ApiError> {
-    let bytes = body.map_err(|e| super::route::body_error(state, &e))?;
-    let mut body = match serde_json::from_slice::<Value>(&bytes) {
+) -> Result<Routed, ApiError> {
+    let mut body = match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(m)) => m,
         Ok(_) => return Err(bad_request("the body must be a JSON object", None, state)),
         Err(e) => {
@@ -141,7 +166,10 @@ fn prepare<'s>(
             let span = tracing::Span::current();
             span.record("tier", decision.tier());
             span.record("model", decision.model().key.as_str());
-            Ok(Routed { decision, body })
+            Ok(Routed {
+                decision: decision.into_owned(),
+                body,
+            })
         }
         Err(e) => {
             let kind = e.kind();
@@ -167,7 +195,7 @@ fn bad_request(message: &str, param: Option<&str>, state: &AppState) -> ApiError
 
 /// Steps 5–7: the upstream call and the answer in the caller's format. The provider clients
 /// are not wired in yet, so this answers 501 after the decision, with the decision's headers.
-async fn forward(_state: &AppState, routed: Routed<'_>, format: ChatFormat) -> Response {
+async fn forward(_state: &AppState, routed: Routed, format: ChatFormat) -> Response {
     let Routed { decision, body } = routed;
     let d = &decision;
     tracing::debug!(
