@@ -247,7 +247,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     if let Some(endpoint) = endpoint {
         state.metrics().overhead(&endpoint, spent.as_secs_f64());
     }
-    span.in_scope(|| tracing::debug!(elapsed_us = spent.as_micros() as u64, "answered"));
+    span.in_scope(|| tracing::info!(elapsed_us = spent.as_micros() as u64, "answered"));
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
