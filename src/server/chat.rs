@@ -143,7 +143,8 @@ fn prepare(
         .param("model"));
     };
     tracing::Span::current().record("policy", cp.name());
-    let given = body.remove("switchyard");
+    // `"switchyard": null` is the same as no object (some SDK wrappers send unset fields).
+    let given = body.remove("switchyard").filter(|v| !v.is_null());
     let source = match (&given, headers.get("x-switchyard-step")) {
         (Some(v), _) => Source::Body(v),
         (None, Some(h)) => Source::Header(h.as_bytes()),
