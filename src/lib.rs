@@ -18,6 +18,7 @@
 //! | [`lines`] | reading JSON lines with a maximum length: a longer line is one error, the read goes on |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
 //! | `lint` | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, and human/JSON/GitHub/SARIF output (feature `lint`) |
+//! | `server` | `switchyard serve`: the HTTP decision API and chat proxy on axum, auth, limits, metrics (feature `server`) |
 //! | `cli` | the `switchyard` command's subcommands (feature `cli`) |
 //!
 //! # Cargo features
@@ -33,6 +34,7 @@
 //! | `calllog` | `calllog`: call records, reading call logs, report, rebill, replay | – |
 //! | `cost` | `clients` and `runner`: running steps, budget caps, call sinks (implies `calllog`) | tokio |
 //! | `schema` | `schema`: the policy file's JSON Schema | schemars |
+//! | `server` | `server`: `switchyard serve` (implies `reload` and `cost`) | axum, tokio, prometheus-client, subtle, humantime |
 //! | `cli` | `cli` and the `switchyard` binary (implies the others) | clap, tracing-subscriber |
 //!
 //! ```
@@ -67,6 +69,8 @@ pub mod router;
 pub mod runner;
 #[cfg(feature = "schema")]
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod step;
 mod suggest;
 

@@ -9,6 +9,7 @@ mod report;
 mod route;
 mod run;
 mod schema;
+mod serve;
 mod test;
 
 use std::fs::File;
@@ -91,6 +92,11 @@ pub enum Command {
         after_help = "The cost change uses each call's logged token counts at the candidate model's prices. Steps the candidate would not route (a guard rejects them, an unknown workload) are counted and listed by kind, outside the totals.\nExit status: 0 done; 1 the policy did not load, or --fail-if-cost-increases was exceeded; 2 a file could not be read.\n\nExample:\n  switchyard replay calls.jsonl --policy candidate/ --fail-if-cost-increases 5"
     )]
     Replay(replay::ReplayArgs),
+    /// Serve the decision API and an OpenAI- and Anthropic-compatible proxy over HTTP, with hot reload.
+    #[command(
+        after_help = "Loopback only unless --auth-token-env is given (or --insecure-no-auth). The ready line goes to stderr: `switchyard: serving N policies (a, b) on http://ADDR`. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the policies at once.\nExit status: 0 stopped by a signal; 1 the policy did not load; 2 bad flags, a missing token, or the address could not be bound.\n\nExample:\n  switchyard serve --policy policies/\n  curl -s localhost:8790/v1/route -d '{\"role\":\"format\",\"input_tokens\":1200,\"workload\":\"contract-review\"}'"
+    )]
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command line with the process's arguments.
@@ -108,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Rebill(args) => rebill::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
 use crate::reload::{Outcome, ReloadReport, WatchOptions};
-use crate::router::{PolicySet, RouteError, Router};
-use crate::step::{Step, StepError};
+use crate::router::{PolicySet, Router};
+use crate::step::StepError;
 
 /// Arguments of `switchyard route`.
 #[derive(Debug, Args)]
@@ -172,7 +172,7 @@ fn run_watch(args: RouteArgs) -> ExitCode {
 
 /// Reload outcomes on stderr: the library logs them (info, warn, error); print the ones the
 /// log filter hides, so each outcome shows exactly once whatever RUST_LOG says.
-fn print_report(r: &ReloadReport) {
+pub(super) fn print_report(r: &ReloadReport) {
     let shown = match r.outcome {
         Outcome::Reloaded => tracing::enabled!(target: "switchyard::reload", tracing::Level::INFO),
         Outcome::Missing => tracing::enabled!(target: "switchyard::reload", tracing::Level::WARN),
@@ -266,37 +266,13 @@ fn answer_all(
 
 /// The `invalid_step` error line for input line `line_no`.
 fn invalid_line(line_no: u64, message: String) -> Value {
-    RouteError::InvalidStep(StepError {
-        message: format!("line {line_no}: {message}"),
-    })
-    .to_json(None)
+    crate::router::wire::invalid_line(line_no, &StepError { message }).json
 }
 
-/// One input line's answer: a decision, an error object, or an invalid-step error.
+/// One input line's answer: a decision, an error object, or an invalid-step error (written
+/// by the library, so `serve`'s `/v1/route` answers the same bytes).
 fn answer(set: &PolicySet, line_no: u64, text: &str, explain: bool) -> Value {
-    let step = match Step::from_json(text) {
-        Ok(step) => step,
-        Err(e) => return invalid_line(line_no, e.message),
-    };
-    let trace = step.trace_id.as_deref();
-    if !explain {
-        return match set.route(&step) {
-            Ok(d) => d.to_json(trace),
-            Err(e) => e.to_json(trace),
-        };
-    }
-    let ex = set.explain(&step);
-    let mut v = match &ex.result {
-        Ok(d) => d.to_json(trace),
-        Err(e) => e.to_json(trace),
-    };
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "explain".into(),
-            Value::Array(ex.checks.iter().map(|c| c.to_json()).collect()),
-        );
-    }
-    v
+    crate::router::wire::answer_line(set, line_no, text, explain).json
 }
 
 /// A reader that went away (`| head`) is not an error; anything else on stdout is.

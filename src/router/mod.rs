@@ -4,6 +4,7 @@
 
 pub(crate) mod decision;
 mod explain;
+pub mod wire;
 
 use std::path::Path;
 use std::sync::Arc;
