@@ -1,7 +1,7 @@
 //! Turning a checked [`Policy`] into a [`CompiledPolicy`]: the decision tables for rules and
 //! guards, every expression compiled once, and each guard resolved against each tier's model
 //! capabilities; and the checks whose errors keep a policy from loading (`check`), run as
-//! part of loading by [`load_with`]. Reading files is the policy layer's.
+//! part of loading by `load_with`. Reading files is the policy layer's.
 
 pub(crate) mod check;
 pub(crate) mod expr;

@@ -4,7 +4,7 @@
 
 mod catalog;
 mod load;
-pub mod raw;
+pub(crate) mod raw;
 mod read;
 #[cfg(feature = "schema")]
 mod schema_names;

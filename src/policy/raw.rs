@@ -121,6 +121,8 @@ pub struct RawModel {
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub capabilities: Option<Vec<Spanned<String>>>,
     /// Free text.
+    // Accepted so a file may describe it; nothing reads it.
+    #[allow(dead_code)]
     pub description: Option<String>,
 }
 
@@ -269,6 +271,8 @@ pub struct RawTagDecl {
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<TagValueSchema>>"))]
     pub values: Option<Vec<Spanned<toml::Value>>>,
     /// Free text.
+    // Accepted so a file may describe it; nothing reads it.
+    #[allow(dead_code)]
     pub description: Option<String>,
 }
 
