@@ -1,41 +1,45 @@
 //! switchyard routes every step of an LLM agent to the right model tier, from a declarative
 //! TOML policy compiled into a decision table.
 //!
-//! The data flow, one module per stage:
+//! # Module map
+//!
+//! The layers run one way: each module names only the ones listed above it (a test,
+//! `tests/layers.rs`, holds the core to that).
 //!
 //! | module | what it does |
 //! | --- | --- |
-//! | [`step`] | [`Step`], the features a rule can see; parsing a step from JSON |
-//! | [`policy`] | reading policy files, includes and sets; checking them into a [`Policy`] |
-//! | [`compile`] | turning a policy into a [`CompiledPolicy`]: decision tables, expressions, guards |
-//! | [`router`] | [`Router`]: the policy set behind an atomic pointer; [`Decision`]s and explanations |
-//! | `reload` | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set (feature `reload`) |
-//! | [`money`] | exact money: pico-dollar amounts and per-token prices |
-//! | `calllog` | call records, reading call logs, `report`, `rebill`, `replay` — data only (feature `calllog`) |
-//! | `clients` | the `ModelClient` trait, requests and responses; the offline mock provider (feature `cost`) |
-//! | `runner` | route → budget → call → settle → record; the budget ledger and call sinks (feature `cost`) |
-//! | `schema` | the policy file's JSON Schema, generated from the types the parser reads into (feature `schema`) |
-//! | [`lines`] | reading JSON lines with a maximum length: a longer line is one error, the read goes on |
+//! | [`step`] | [`Step`], the features a rule can see; the one step wire type (`StepWire`) for parsing, call logs and the schema |
+//! | [`money`] | exact money: pico-dollar amounts and per-token prices, formatted exactly |
 //! | [`diag`] | [`Diagnostic`]s with file:line:col, rendered with the source line underlined |
-//! | `lint` | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, and human/JSON/GitHub/SARIF output (feature `lint`) |
+//! | [`lines`] | reading JSON lines with a maximum length: a longer line is one error, the read goes on |
+//! | [`policy`] | reading policy files, includes and sets; checking names, references and ranges into a [`Policy`] |
+//! | [`compile`] | turning a policy into a [`CompiledPolicy`]: decision tables, sandboxed expressions, guards; the expression checks that keep a policy from loading |
+//! | [`router`] | [`Router`] and [`PolicySet`]: the policy set behind an atomic pointer; [`Decision`]s and [`Explanation`]s |
+//! | `reload` | hot reload: watching policy files, swapping in each settled valid change, keeping the last good set (feature `reload`) |
+//! | `lint` | `switchyard lint`: the checks (one file each), the exact table analysis, `allow`, the `[[tests]]` runner, human/JSON/GitHub/SARIF output (feature `lint`) |
+//! | `schema` | the policy file's JSON Schema, generated from the types the parser reads into (feature `schema`) |
+//! | `calllog` | call records and reading call logs; `report`, `rebill`, `replay` — data only (feature `calllog`) |
+//! | `clients` | the `ModelClient` trait, the canonical chat request and response, the OpenAI-compatible and Anthropic HTTP clients, the mock, retries and fallbacks (feature `clients`) |
+//! | `runner` | route → budget → call → settle → record: the `Runner`, the budget ledger, call sinks (feature `cost`) |
 //! | `server` | `switchyard serve`: the HTTP decision API and chat proxy on axum, auth, limits, metrics (feature `server`) |
-//! | `cli` | the `switchyard` command's subcommands (feature `cli`) |
+//! | `cli` | the `switchyard` command, one file per subcommand; private, reached through `main.rs` (feature `cli`) |
 //!
 //! # Cargo features
 //!
 //! All are on by default. A program that only routes can depend on
 //! `switchyard = { version = "0.1", default-features = false }` and compile just the core
-//! (step, money, diag, policy, compile, router).
+//! (step, money, diag, lines, policy, compile, router).
 //!
 //! | feature | enables | pulls in |
 //! | --- | --- | --- |
-//! | `lint` | `lint`: the checks, the table analysis and the renderers | – |
+//! | `lint` | `lint`: the checks, the table analysis, the policy test runner, the renderers | – |
 //! | `reload` | `reload`: `Router::watch`, hot reload of policy files | notify, signal-hook |
 //! | `calllog` | `calllog`: call records, reading call logs, report, rebill, replay | – |
-//! | `cost` | `clients` and `runner`: running steps, budget caps, call sinks (implies `calllog`) | tokio |
+//! | `clients` | `clients`: model clients over HTTP (OpenAI-compatible, Anthropic), SSE streams, retries, fallbacks | tokio, reqwest (rustls), eventsource-stream, futures-util, httpdate, fastrand, bytes |
+//! | `cost` | `runner`: running steps, budget caps, call sinks (implies `calllog` and `clients`) | tokio, jiff |
 //! | `schema` | `schema`: the policy file's JSON Schema | schemars |
 //! | `server` | `server`: `switchyard serve` (implies `reload` and `cost`) | axum, tokio, prometheus-client, subtle, humantime |
-//! | `cli` | `cli` and the `switchyard` binary (implies the others) | clap, tracing-subscriber |
+//! | `cli` | the `switchyard` binary (implies `lint`, `reload`, `calllog`, `cost`, `schema`, `server`) | clap, tracing-subscriber, humantime, tempfile, csv |
 //!
 //! ```
 //! use switchyard::{Router, Step};
@@ -52,7 +56,7 @@
 #[cfg(feature = "calllog")]
 pub mod calllog;
 #[cfg(feature = "cli")]
-pub mod cli;
+mod cli;
 #[cfg(feature = "clients")]
 pub mod clients;
 pub mod compile;
@@ -73,6 +77,14 @@ pub mod schema;
 pub mod server;
 pub mod step;
 mod suggest;
+
+/// Runs the `switchyard` command on the process's arguments (what `main.rs` calls; the
+/// subcommands are the library's functions behind a command line, not an API of their own).
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub fn cli_main() -> std::process::ExitCode {
+    cli::main()
+}
 
 pub use compile::CompiledPolicy;
 pub use diag::{Diagnostic, Severity};

@@ -1,6 +1,7 @@
 //! Turning a checked [`Policy`] into a [`CompiledPolicy`]: the decision tables for rules and
 //! guards, every expression compiled once, and each guard resolved against each tier's model
-//! capabilities. Nothing here reads files.
+//! capabilities; and the checks whose errors keep a policy from loading (`check`), run as
+//! part of loading by `load_with`. Reading files is the policy layer's.
 
 pub(crate) mod check;
 pub(crate) mod expr;
@@ -8,10 +9,11 @@ pub(crate) mod table;
 
 pub use expr::CompiledExpr;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::diag::Diagnostic;
-use crate::policy::{Policy, TierId};
+use crate::policy::{self, LoadError, LoadOptions, Policy, TierId};
 use table::{Columns, Table};
 
 /// A policy ready to route: immutable, shared between threads, swapped as a whole.
@@ -35,9 +37,38 @@ pub struct CompiledPolicy {
     pub(crate) expression_errors: AtomicU64,
 }
 
+/// Loads a policy file or a policy-set directory with compile's checks as part of loading:
+/// a policy whose expressions read unknown fields, call refused functions or compare mixed
+/// types, or whose guard escalates to a tier lacking a capability, fails to load with the
+/// other problems of its file, in file order.
+pub(crate) fn load_with(path: &Path, options: &LoadOptions) -> Result<Vec<Policy>, LoadError> {
+    policy::load_checked(path, options, &check::load_errors)
+}
+
+/// [`load_with`] for one policy file, with the default options.
+pub(crate) fn load_policy_file(path: &Path) -> Result<Policy, LoadError> {
+    policy::load_file_checked(path, &check::load_errors)
+}
+
+/// [`load_with`] for a policy's text already in memory.
+pub(crate) fn load_policy_text(path: &Path, text: String) -> Result<Policy, LoadError> {
+    policy::load_text_checked(path, text, &check::load_errors)
+}
+
 impl CompiledPolicy {
-    /// Compiles a policy. Expression syntax errors are reported with their place in the file.
+    /// Compiles a policy. Expression syntax errors, and the errors of the checks that keep a
+    /// policy from loading (unknown fields, refused functions, mixed-type comparisons,
+    /// escalations to a tier lacking a capability), are reported with their place in the file.
     pub fn compile(policy: Policy) -> Result<CompiledPolicy, Vec<Diagnostic>> {
+        let errors = check::load_errors(&policy);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Self::compile_checked(policy)
+    }
+
+    /// [`CompiledPolicy::compile`] of a policy loaded with compile's checks already run.
+    pub(crate) fn compile_checked(policy: Policy) -> Result<CompiledPolicy, Vec<Diagnostic>> {
         let mut diags = Vec::new();
         let mut compile_all = |conds: Vec<&crate::policy::Condition>| -> Vec<Option<CompiledExpr>> {
             conds
@@ -173,5 +204,31 @@ impl CompiledPolicy {
     #[inline]
     pub(crate) fn unmet(&self, tier: TierId, g: usize) -> bool {
         self.unmet[tier][g / 64] & (1 << (g % 64)) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::CompiledPolicy;
+    use crate::policy::load_policy_text;
+
+    const SLEEPS: &str = "[policy]\nname = \"p\"\ndefault_tier = \"t\"\n[models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n[tiers]\nt = \"m\"\n[[rules]]\nname = \"r\"\nwhen = { expr = \"sleep(1.0) == ()\" }\ntier = \"t\"\n";
+
+    /// The policy layer checks what it knows and hands the policy on; compiling is where a
+    /// refused function stops it, with the diagnostic loading gives.
+    #[test]
+    fn compile_refuses_what_the_policy_layer_leaves_to_it() {
+        let p =
+            load_policy_text(Path::new("p.toml"), SLEEPS).expect("the policy layer's checks pass");
+        let direct = CompiledPolicy::compile(p).expect_err("sleep is refused");
+        let loaded = super::load_policy_text(Path::new("p.toml"), SLEEPS.to_string())
+            .expect_err("loading with compile's checks fails");
+        let one =
+            |d: &[crate::diag::Diagnostic]| d.iter().map(|d| d.one_line()).collect::<Vec<_>>();
+        assert_eq!(one(&direct), one(&loaded.diagnostics));
+        assert_eq!(direct[0].name, "unknown-function");
+        assert_eq!(direct[0].line_col(), Some((12, 18)));
     }
 }

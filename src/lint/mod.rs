@@ -385,7 +385,7 @@ pub fn lint_paths_with(paths: &[PathBuf], options: &Options) -> Report {
 }
 
 fn lint_path(path: &Path, options: &Options, report: &mut Report) {
-    match policy::load_path(path) {
+    match crate::compile::load_with(path, &policy::LoadOptions::default()) {
         Ok(policies) => {
             for p in policies {
                 report.policies += 1;
@@ -398,7 +398,7 @@ fn lint_path(path: &Path, options: &Options, report: &mut Report) {
             // is still worth its warnings.
             if path.is_dir() {
                 for file in policy_files(path) {
-                    if let Ok(p) = policy::load_policy_file(&file) {
+                    if let Ok(p) = crate::compile::load_policy_file(&file) {
                         report.policies += 1;
                         report.diagnostics.extend(lint_policy_with(p, options));
                     }

@@ -97,38 +97,83 @@ impl LoadOptions {
     }
 }
 
+/// A check run on each policy that passed this layer's checks, whose errors make it fail to
+/// load as if found here (in file order, and a set goes on to its other files). The layers
+/// above pass theirs in (compile's expression checks), so this layer never names them.
+pub(crate) type ExtraCheck<'a> = &'a dyn Fn(&Policy) -> Vec<Diagnostic>;
+
+/// No check beyond this layer's own.
+fn no_extra_check(_: &Policy) -> Vec<Diagnostic> {
+    Vec::new()
+}
+
 /// Loads a policy file, or every policy in a directory (a policy set).
+///
+/// This checks what the policy layer knows (shape, names, references, ranges, prices); what
+/// only compiling finds (an expression reading an unknown field, a refused function, a guard
+/// escalating to a tier that lacks a capability) is reported by
+/// [`CompiledPolicy::compile`](crate::CompiledPolicy::compile) and by
+/// [`PolicySet::load`](crate::PolicySet::load), which load and compile in one go.
 pub fn load_path(path: &Path) -> Result<Vec<Policy>, LoadError> {
     load_with(path, &LoadOptions::default())
 }
 
 /// [`load_path`] with options: a policy file, or every policy in a directory.
 pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Vec<Policy>, LoadError> {
+    load_checked(path, options, &no_extra_check)
+}
+
+/// [`load_with`], with `extra` run on each policy as part of loading it.
+pub(crate) fn load_checked(
+    path: &Path,
+    options: &LoadOptions,
+    extra: ExtraCheck<'_>,
+) -> Result<Vec<Policy>, LoadError> {
     if path.is_dir() {
-        load_set(path, options)
+        load_set(path, options, extra)
     } else {
         let src = read_source(path)?;
-        load_source(path, src, options).map(|p| vec![p])
+        load_source(path, src, options, extra).map(|p| vec![p])
     }
 }
 
-/// Loads one policy file and its includes.
+/// Loads one policy file and its includes (checked as [`load_path`] says).
 pub fn load_policy_file(path: &Path) -> Result<Policy, LoadError> {
+    load_file_checked(path, &no_extra_check)
+}
+
+/// [`load_policy_file`], with `extra` run on the policy as part of loading it.
+pub(crate) fn load_file_checked(path: &Path, extra: ExtraCheck<'_>) -> Result<Policy, LoadError> {
     let src = read_source(path)?;
-    load_source(path, src, &LoadOptions::default())
+    load_source(path, src, &LoadOptions::default(), extra)
 }
 
 /// Loads a policy from text already in memory; `path` names it in diagnostics, and its
-/// includes are read relative to it.
+/// includes are read relative to it (checked as [`load_path`] says).
 pub fn load_policy_text(path: &Path, text: impl Into<String>) -> Result<Policy, LoadError> {
+    load_text_checked(path, text.into(), &no_extra_check)
+}
+
+/// [`load_policy_text`], with `extra` run on the policy as part of loading it.
+pub(crate) fn load_text_checked(
+    path: &Path,
+    text: String,
+    extra: ExtraCheck<'_>,
+) -> Result<Policy, LoadError> {
     load_source(
         path,
-        Source::new(path, text.into()),
+        Source::new(path, text),
         &LoadOptions::default(),
+        extra,
     )
 }
 
-fn load_source(path: &Path, src: Arc<Source>, options: &LoadOptions) -> Result<Policy, LoadError> {
+fn load_source(
+    path: &Path,
+    src: Arc<Source>,
+    options: &LoadOptions,
+    extra: ExtraCheck<'_>,
+) -> Result<Policy, LoadError> {
     let Parsed {
         raw,
         errors: shape_errors,
@@ -180,7 +225,15 @@ fn load_source(path: &Path, src: Arc<Source>, options: &LoadOptions) -> Result<P
     let version = version_hash(
         std::iter::once(src.text.as_bytes()).chain(includes.iter().map(|(s, _)| s.text.as_bytes())),
     );
-    let checked = validate::policy(raw, &src, includes, version, path.to_path_buf(), &broken);
+    let checked = validate::policy(raw, &src, includes, version, path.to_path_buf(), &broken)
+        .and_then(|policy| {
+            let errors = extra(&policy);
+            if errors.is_empty() {
+                Ok(policy)
+            } else {
+                Err(errors)
+            }
+        });
     match (checked, shape_errors.is_empty()) {
         (Ok(policy), true) => Ok(policy),
         (checked, _) => {
@@ -342,7 +395,11 @@ pub(crate) fn set_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Loads a directory: every `*.toml` with a `[policy]` table is a policy; the others must be
 /// catalogs (only `[models]`). Files are taken in name order so the result is stable.
-fn load_set(dir: &Path, options: &LoadOptions) -> Result<Vec<Policy>, LoadError> {
+fn load_set(
+    dir: &Path,
+    options: &LoadOptions,
+    extra: ExtraCheck<'_>,
+) -> Result<Vec<Policy>, LoadError> {
     let files = set_files(dir).map_err(|e| {
         LoadError::one(Diagnostic::file_error(
             "file-unreadable",
@@ -374,7 +431,7 @@ fn load_set(dir: &Path, options: &LoadOptions) -> Result<Vec<Policy>, LoadError>
                 continue;
             }
         };
-        match load_source(file, src.clone(), options) {
+        match load_source(file, src.clone(), options, extra) {
             Ok(p) => {
                 if let Some(first) = policies.iter().find(|q| q.name == p.name) {
                     let name_span = raw

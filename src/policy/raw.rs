@@ -21,41 +21,41 @@ use super::schema_names::{
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "PolicyFile"))]
-pub struct RawFile {
+pub(crate) struct RawFile {
     /// The policy's settings; exactly one per policy file (a catalog has none).
     #[cfg_attr(feature = "schema", schemars(with = "Option<RawHeader>"))]
-    pub policy: Option<Spanned<RawHeader>>,
+    pub(crate) policy: Option<Spanned<RawHeader>>,
     /// Models and their prices, by model key.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, RawModel>"))]
-    pub models: BTreeMap<Spanned<String>, Spanned<RawModel>>,
+    pub(crate) models: BTreeMap<Spanned<String>, Spanned<RawModel>>,
     /// Tier name → model key.
     #[cfg_attr(
         feature = "schema",
         schemars(with = "Option<BTreeMap<String, String>>")
     )]
-    pub tiers: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    pub(crate) tiers: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
     /// Rules, in order: the first whose `when` holds picks the tier.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Vec<RawRule>"))]
-    pub rules: Vec<Spanned<RawRule>>,
+    pub(crate) rules: Vec<Spanned<RawRule>>,
     /// Guards, checked after a tier is chosen; no rule can override them.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Vec<RawGuard>"))]
-    pub guards: Vec<Spanned<RawGuard>>,
+    pub(crate) guards: Vec<Spanned<RawGuard>>,
     /// Example steps and where they must go, run by `switchyard test`.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Vec<RawTest>"))]
-    pub tests: Vec<Spanned<RawTest>>,
+    pub(crate) tests: Vec<Spanned<RawTest>>,
     /// The workload's own step features (`step.tags`), declared with their types.
     #[cfg_attr(
         feature = "schema",
         schemars(with = "Option<BTreeMap<String, RawTagDecl>>")
     )]
-    pub tags: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawTagDecl>>>>,
+    pub(crate) tags: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawTagDecl>>>>,
     /// Hard spending caps for the calls this policy routes (`switchyard run`, `Runner`).
     #[cfg_attr(feature = "schema", schemars(with = "Option<RawBudget>"))]
-    pub budget: Option<Spanned<RawBudget>>,
+    pub(crate) budget: Option<Spanned<RawBudget>>,
 }
 
 /// `[policy]`.
@@ -63,27 +63,27 @@ pub struct RawFile {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Policy"))]
-pub struct RawHeader {
+pub(crate) struct RawHeader {
     /// The workload this policy serves (a step picks it with `workload`).
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub name: Spanned<String>,
+    pub(crate) name: Spanned<String>,
     /// Free text.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The tier when no rule matches.
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub default_tier: Spanned<String>,
+    pub(crate) default_tier: Spanned<String>,
     /// What a rule whose expression fails at run time does: "skip" it, or a tier name to route to.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub on_expression_error: Option<Spanned<String>>,
+    pub(crate) on_expression_error: Option<Spanned<String>>,
     /// Catalog files (holding only `[models]`), relative to this file.
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
-    pub include: Option<Vec<Spanned<String>>>,
+    pub(crate) include: Option<Vec<Spanned<String>>>,
     /// Counts a step's prompt when it gives no input_tokens.
     #[cfg_attr(feature = "schema", schemars(with = "Option<TokenizerName>"))]
-    pub tokenizer: Option<Spanned<String>>,
+    pub(crate) tokenizer: Option<Spanned<String>>,
     /// Lint findings not to report anywhere in this policy, by name (e.g. "tier-unused").
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
-    pub allow: Option<Vec<Spanned<String>>>,
+    pub(crate) allow: Option<Vec<Spanned<String>>>,
 }
 
 /// `[models.NAME]`.
@@ -91,37 +91,39 @@ pub struct RawHeader {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Model"))]
-pub struct RawModel {
+pub(crate) struct RawModel {
     /// Which client talks to the model.
     #[cfg_attr(feature = "schema", schemars(with = "ProviderName"))]
-    pub provider: Spanned<String>,
+    pub(crate) provider: Spanned<String>,
     /// The provider's model id (defaults to the model key).
-    pub model_id: Option<String>,
+    pub(crate) model_id: Option<String>,
     /// The API's base URL.
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// The environment variable holding the API key (its name, never the key).
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub api_key_env: Option<Spanned<String>>,
+    pub(crate) api_key_env: Option<Spanned<String>>,
     /// Price of a million input tokens, in USD.
     #[cfg_attr(feature = "schema", schemars(with = "f64"))]
-    pub input_usd_per_mtok: Spanned<f64>,
+    pub(crate) input_usd_per_mtok: Spanned<f64>,
     /// Price of a million output tokens, in USD.
     #[cfg_attr(feature = "schema", schemars(with = "f64"))]
-    pub output_usd_per_mtok: Spanned<f64>,
+    pub(crate) output_usd_per_mtok: Spanned<f64>,
     /// Largest context, in tokens.
     #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
-    pub context_window: Option<Spanned<i64>>,
+    pub(crate) context_window: Option<Spanned<i64>>,
     /// Largest output, in tokens.
     #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
-    pub max_output_tokens: Option<Spanned<i64>>,
+    pub(crate) max_output_tokens: Option<Spanned<i64>>,
     /// Counts prompts for this model.
     #[cfg_attr(feature = "schema", schemars(with = "Option<TokenizerName>"))]
-    pub tokenizer: Option<Spanned<String>>,
+    pub(crate) tokenizer: Option<Spanned<String>>,
     /// What the model can be trusted with, e.g. "injection_tested"; guards require them.
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
-    pub capabilities: Option<Vec<Spanned<String>>>,
+    pub(crate) capabilities: Option<Vec<Spanned<String>>>,
     /// Free text.
-    pub description: Option<String>,
+    // Accepted so a file may describe it; nothing reads it.
+    #[allow(dead_code)]
+    pub(crate) description: Option<String>,
 }
 
 /// `[[rules]]`.
@@ -129,21 +131,21 @@ pub struct RawModel {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Rule"))]
-pub struct RawRule {
+pub(crate) struct RawRule {
     /// Unique within the policy; decisions report it.
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub name: Spanned<String>,
+    pub(crate) name: Spanned<String>,
     /// Free text.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The condition; missing or `{}` matches every step.
     #[cfg_attr(feature = "schema", schemars(with = "Option<RawWhen>"))]
-    pub when: Option<Spanned<RawWhen>>,
+    pub(crate) when: Option<Spanned<RawWhen>>,
     /// The tier a matching step goes to.
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub tier: Spanned<String>,
+    pub(crate) tier: Spanned<String>,
     /// Lint findings not to report about this rule, by name (e.g. "unreachable-rule").
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
-    pub allow: Option<Vec<Spanned<String>>>,
+    pub(crate) allow: Option<Vec<Spanned<String>>>,
 }
 
 /// A `when` table: every key given must hold.
@@ -151,34 +153,34 @@ pub struct RawRule {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Condition"))]
-pub struct RawWhen {
+pub(crate) struct RawWhen {
     /// The step's role is this one, or one of these.
     #[cfg_attr(feature = "schema", schemars(with = "Option<RoleValue>"))]
-    pub role: Option<Spanned<toml::Value>>,
+    pub(crate) role: Option<Spanned<toml::Value>>,
     /// Bounds on the step's input tokens.
     #[cfg_attr(feature = "schema", schemars(with = "Option<RawIntRange>"))]
-    pub input_tokens: Option<Spanned<RawIntRange>>,
+    pub(crate) input_tokens: Option<Spanned<RawIntRange>>,
     /// Bounds on the length of the dependent tool-call chain.
     #[cfg_attr(feature = "schema", schemars(with = "Option<RawIntRange>"))]
-    pub dependent_tool_calls: Option<Spanned<RawIntRange>>,
+    pub(crate) dependent_tool_calls: Option<Spanned<RawIntRange>>,
     /// The step's flag equals this.
     #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
-    pub needs_chain_of_thought: Option<Spanned<bool>>,
+    pub(crate) needs_chain_of_thought: Option<Spanned<bool>>,
     /// The step's flag equals this.
     #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
-    pub output_must_be_json: Option<Spanned<bool>>,
+    pub(crate) output_must_be_json: Option<Spanned<bool>>,
     /// The step's flag equals this.
     #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
-    pub untrusted_input: Option<Spanned<bool>>,
+    pub(crate) untrusted_input: Option<Spanned<bool>>,
     /// Tag name → the value (or values, or numeric bounds) the step's tag must match.
     #[cfg_attr(
         feature = "schema",
         schemars(with = "Option<BTreeMap<String, TagConditionValue>>")
     )]
-    pub tags: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    pub(crate) tags: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     /// A Rhai expression over `step` that must return true.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub expr: Option<Spanned<String>>,
+    pub(crate) expr: Option<Spanned<String>>,
 }
 
 /// `{ gt, ge, lt, le }` over an integer field.
@@ -186,19 +188,19 @@ pub struct RawWhen {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "IntRange"))]
-pub struct RawIntRange {
+pub(crate) struct RawIntRange {
     /// Greater than.
     #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
-    pub gt: Option<Spanned<i64>>,
+    pub(crate) gt: Option<Spanned<i64>>,
     /// Greater than or equal.
     #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
-    pub ge: Option<Spanned<i64>>,
+    pub(crate) ge: Option<Spanned<i64>>,
     /// Less than.
     #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
-    pub lt: Option<Spanned<i64>>,
+    pub(crate) lt: Option<Spanned<i64>>,
     /// Less than or equal.
     #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
-    pub le: Option<Spanned<i64>>,
+    pub(crate) le: Option<Spanned<i64>>,
 }
 
 /// `[[guards]]`.
@@ -206,21 +208,21 @@ pub struct RawIntRange {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Guard"))]
-pub struct RawGuard {
+pub(crate) struct RawGuard {
     /// Unique within the policy; decisions report it.
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub name: Spanned<String>,
+    pub(crate) name: Spanned<String>,
     /// Free text.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The steps the guard looks at; missing matches every step.
     #[cfg_attr(feature = "schema", schemars(with = "Option<RawWhen>"))]
-    pub when: Option<Spanned<RawWhen>>,
+    pub(crate) when: Option<Spanned<RawWhen>>,
     /// Capabilities the chosen tier's model must have.
     #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
-    pub require: Spanned<Vec<Spanned<String>>>,
+    pub(crate) require: Spanned<Vec<Spanned<String>>>,
     /// The tier to move the step to when the model lacks them; without it the step is rejected.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub escalate_to: Option<Spanned<String>>,
+    pub(crate) escalate_to: Option<Spanned<String>>,
 }
 
 /// `[[tests]]`.
@@ -228,31 +230,31 @@ pub struct RawGuard {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Test"))]
-pub struct RawTest {
+pub(crate) struct RawTest {
     /// Free text, shown in the report.
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub name: Spanned<String>,
+    pub(crate) name: Spanned<String>,
     /// The step to route.
     #[cfg_attr(feature = "schema", schemars(with = "TestStep"))]
-    pub step: Spanned<toml::Value>,
+    pub(crate) step: Spanned<toml::Value>,
     /// The tier of the final decision (after guards).
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub expect_tier: Option<Spanned<String>>,
+    pub(crate) expect_tier: Option<Spanned<String>>,
     /// The rule reported in the decision; "default" means no rule matched.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub expect_rule: Option<Spanned<String>>,
+    pub(crate) expect_rule: Option<Spanned<String>>,
     /// The model key of the final decision.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub expect_model: Option<Spanned<String>>,
+    pub(crate) expect_model: Option<Spanned<String>>,
     /// How the decision was made: "rule", "default", "guard" or "expression_error".
     #[cfg_attr(feature = "schema", schemars(with = "Option<ViaName>"))]
-    pub expect_via: Option<Spanned<String>>,
+    pub(crate) expect_via: Option<Spanned<String>>,
     /// The guard that escalated or rejected the step.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    pub expect_guard: Option<Spanned<String>>,
+    pub(crate) expect_guard: Option<Spanned<String>>,
     /// Whether a guard rejects the step.
     #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
-    pub expect_rejected: Option<Spanned<bool>>,
+    pub(crate) expect_rejected: Option<Spanned<bool>>,
 }
 
 /// `[tags] NAME = { type = …, values = […] }`.
@@ -260,16 +262,18 @@ pub struct RawTest {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "TagDeclaration"))]
-pub struct RawTagDecl {
+pub(crate) struct RawTagDecl {
     /// The tag's type: "string", "number" or "bool".
     #[serde(rename = "type")]
     #[cfg_attr(feature = "schema", schemars(with = "TagTypeName"))]
-    pub kind: Spanned<String>,
+    pub(crate) kind: Spanned<String>,
     /// The values the tag may take.
     #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<TagValueSchema>>"))]
-    pub values: Option<Vec<Spanned<toml::Value>>>,
+    pub(crate) values: Option<Vec<Spanned<toml::Value>>>,
     /// Free text.
-    pub description: Option<String>,
+    // Accepted so a file may describe it; nothing reads it.
+    #[allow(dead_code)]
+    pub(crate) description: Option<String>,
 }
 
 /// `[budget]`: hard caps on what calls may cost, in USD.
@@ -277,20 +281,20 @@ pub struct RawTagDecl {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Budget"))]
-pub struct RawBudget {
+pub(crate) struct RawBudget {
     /// Cap on the calls of one trace (steps with the same `trace_id`), in USD.
     #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
-    pub per_trace_usd: Option<Spanned<f64>>,
+    pub(crate) per_trace_usd: Option<Spanned<f64>>,
     /// Cap on the calls of this workload per UTC day, in USD.
     #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
-    pub per_workload_day_usd: Option<Spanned<f64>>,
+    pub(crate) per_workload_day_usd: Option<Spanned<f64>>,
     /// Cap on one call's worst case, in USD.
     #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
-    pub per_call_usd: Option<Spanned<f64>>,
+    pub(crate) per_call_usd: Option<Spanned<f64>>,
     /// What a call that would cross a cap does: "reject" it (the default), or "downgrade"
     /// to the cheapest tier that fits and satisfies the guards.
     #[cfg_attr(feature = "schema", schemars(with = "Option<OnExceedName>"))]
-    pub on_exceed: Option<Spanned<String>>,
+    pub(crate) on_exceed: Option<Spanned<String>>,
 }
 
 /// The values `on_exceed` accepts.
@@ -298,7 +302,7 @@ pub struct RawBudget {
 #[derive(schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)] // only its schema is used
-pub enum OnExceedName {
+pub(crate) enum OnExceedName {
     /// Refuse the call with an error.
     Reject,
     /// Route it to the cheapest tier that fits and satisfies the guards.

@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 pub use decision::{Decision, RouteError, Via};
 pub use explain::{Check, CheckKind, Explanation};
 
-use crate::compile::CompiledPolicy;
+use crate::compile::{self, CompiledPolicy};
 use crate::policy::{self, LoadError};
 use crate::step::Step;
 
@@ -50,8 +50,8 @@ impl PolicySet {
     ) -> Result<PolicySet, LoadError> {
         let mut compiled = Vec::new();
         let mut diagnostics = Vec::new();
-        for p in policy::load_with(path.as_ref(), options)? {
-            match CompiledPolicy::compile(p) {
+        for p in compile::load_with(path.as_ref(), options)? {
+            match CompiledPolicy::compile_checked(p) {
                 Ok(c) => compiled.push(c),
                 Err(d) => diagnostics.extend(d),
             }
@@ -64,8 +64,9 @@ impl PolicySet {
 
     /// Checks and compiles one policy from text (includes are read relative to `path`).
     pub fn from_policy_text(path: &Path, text: impl Into<String>) -> Result<PolicySet, LoadError> {
-        let p = policy::load_policy_text(path, text)?;
-        let c = CompiledPolicy::compile(p).map_err(|diagnostics| LoadError { diagnostics })?;
+        let p = compile::load_policy_text(path, text.into())?;
+        let c =
+            CompiledPolicy::compile_checked(p).map_err(|diagnostics| LoadError { diagnostics })?;
         Ok(PolicySet::new(vec![c]))
     }
 
@@ -161,5 +162,25 @@ impl Router {
     /// The set being served now. Hold it to route many steps under one version.
     pub fn current(&self) -> Arc<PolicySet> {
         self.current.load_full()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Via;
+    use crate::policy::EXPECT_VIA_NAMES;
+
+    /// `expect_via` accepts exactly the words decisions use; the exhaustive match makes a new
+    /// `Via` fail to compile here until the list is updated. (Here, not in `policy`, because
+    /// `Via` is the router's and the policy layer names nothing above it.)
+    #[test]
+    fn expect_via_names_are_the_vias() {
+        // Every way routing decides; `budget_downgrade` is the runner's.
+        let all: Vec<&str> = Via::ALL
+            .into_iter()
+            .filter(|v| *v != Via::BudgetDowngrade)
+            .map(Via::as_str)
+            .collect();
+        assert_eq!(all, EXPECT_VIA_NAMES);
     }
 }
