@@ -276,3 +276,97 @@ fn a_step_line_with_bad_messages_is_an_error_row_and_the_run_goes_on() {
         "{text}"
     );
 }
+
+/// A fallback lacking a capability that a guard holding for the step requires is passed
+/// over, even though it is next in the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fallback_without_a_guards_capability_is_passed_over() {
+    let first = FakeProvider::start(vec![Reply::Json(
+        503,
+        json!({"error": {"message": "overloaded"}}),
+        vec![],
+    )])
+    .await;
+    let weak = FakeProvider::start(vec![Reply::Json(200, anthropic_answer("weak"), vec![])]).await;
+    let third = FakeProvider::start(vec![Reply::Json(
+        200,
+        openai_answer("safe", 10, 2, 0),
+        vec![],
+    )])
+    .await;
+    let text = policy(&first.url(""), &weak.url("")).replace(
+        "premium = [\"first\", \"second\"]",
+        &format!(
+            r#"premium = ["first", "second", "third"]
+
+[models.third]
+provider = "openai"
+base_url = "{}/v1"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 1.0
+capabilities = ["injection_tested"]
+
+[[guards]]
+name = "untrusted-needs-tested"
+when = {{ untrusted_input = true }}
+require = ["injection_tested"]"#,
+            third.url("")
+        ),
+    );
+    let text = text.replace(
+        "cached_input_usd_per_mtok = 0.5\n",
+        "cached_input_usd_per_mtok = 0.5\ncapabilities = [\"injection_tested\"]\n",
+    );
+    let (r, log) = runner(&text);
+    let step = Step::new("plan").prompt("hi").untrusted_input(true);
+    let out = r.run_step(&step, ModelRequest::default()).await.unwrap();
+    assert_eq!(out.text, "safe");
+    let rec = &log.records()[0];
+    assert_eq!(rec.model, "third");
+    assert_eq!(rec.fallback_from, ["first"]);
+    assert!(weak.seen().is_empty(), "the weaker fallback was called");
+}
+
+/// `rebill` prices a record's cached and cache-write tokens at the catalog's prices for them.
+#[test]
+fn rebill_prices_cached_and_cache_write_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.jsonl");
+    let line = r#"{"time":"2026-11-30T10:00:00.000Z","trace_id":null,"policy":"live","policy_version":"x","step":{"role":"plan","input_tokens":1000},"tier":"premium","model":"second","rule":null,"via":"default","guard":null,"latency_us":5,"input_tokens":1000,"output_tokens":50,"cached_input_tokens":600,"cache_write_tokens":300,"fallback_from":["first"],"token_source":"provider","input_price":1,"output_price":1,"cost":1050,"cost_usd":0.00000000105}"#;
+    std::fs::write(&log, format!("{line}\n")).unwrap();
+    let catalog = dir.path().join("prices.toml");
+    std::fs::write(
+        &catalog,
+        r#"[models.second]
+provider = "anthropic"
+input_usd_per_mtok = 3.0
+output_usd_per_mtok = 15.0
+cached_input_usd_per_mtok = 0.3
+cache_write_usd_per_mtok = 3.75
+"#,
+    )
+    .unwrap();
+    let out_path = dir.path().join("out.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("rebill")
+        .arg(&log)
+        .arg("--models")
+        .arg(&catalog)
+        .arg("--out")
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec: Value =
+        serde_json::from_str(std::fs::read_to_string(&out_path).unwrap().trim()).unwrap();
+    assert_eq!(rec["cached_input_tokens"], 600);
+    assert_eq!(rec["fallback_from"], json!(["first"]));
+    assert_eq!(
+        rec["cost"],
+        300_000_000u64 + 180_000_000 + 1_125_000_000 + 750_000_000
+    );
+}

@@ -222,9 +222,11 @@ fn read_step_with_messages(line_no: u64, text: &str) -> Result<(Step, Vec<Messag
         for part in &m.content {
             match part {
                 Part::Text { text: t } => text.push_str(t),
-                _ => return Err(fail(format!(
+                _ => {
+                    return Err(fail(format!(
                     "`messages[{i}]`: run sends text messages only (no tool calls or tool results)"
-                ))),
+                )))
+                }
             }
         }
         messages.push(match m.role {
