@@ -58,6 +58,7 @@ fn mock() -> MockClient {
     MockClient::new().usage(MockUsage::Fixed(Usage {
         input_tokens: 6_000,
         output_tokens: 800,
+        ..Usage::default()
     }))
 }
 

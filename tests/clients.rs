@@ -1437,3 +1437,38 @@ mod round_trip {
         builder.finish()
     }
 }
+
+/// A policy's `max_retries` and `timeout_seconds` reach the model's endpoint; without them
+/// the defaults of clients.md hold.
+#[test]
+fn a_policy_models_retries_and_timeout_reach_its_endpoint() {
+    let p = switchyard::policy::load_policy_text(
+        std::path::Path::new("p.toml"),
+        r#"[policy]
+name = "p"
+default_tier = "t"
+
+[models.a]
+provider = "openai"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 2.0
+max_retries = 0
+timeout_seconds = 1.5
+
+[models.b]
+provider = "anthropic"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 2.0
+
+[tiers]
+t = ["a", "b"]
+"#,
+    )
+    .unwrap();
+    let a = Endpoint::from_model(&p.models[0]).unwrap();
+    assert_eq!(a.retry.max_retries, 0);
+    assert_eq!(a.timeout, Duration::from_millis(1500));
+    let b = Endpoint::from_model(&p.models[1]).unwrap();
+    assert_eq!(b.retry.max_retries, 2);
+    assert_eq!(b.timeout, Duration::from_secs(600));
+}

@@ -216,6 +216,9 @@ fn record_for(set: &PolicySet, i: usize, step_json: &str) -> CallRecord {
         latency_us: base + input / 10 + output * 20 + i as u64,
         input_tokens: input,
         output_tokens: output,
+        cached_input_tokens: 0,
+        cache_write_tokens: 0,
+        fallback_from: Vec::new(),
         token_source: if step.prompt.is_some() {
             TokenSource::Tokenizer
         } else {

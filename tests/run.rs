@@ -86,6 +86,7 @@ fn usage(input_tokens: u64, output_tokens: u64) -> MockUsage {
     MockUsage::Fixed(Usage {
         input_tokens,
         output_tokens,
+        ..Usage::default()
     })
 }
 

@@ -90,7 +90,15 @@ pub fn rebill(
         let old = record.cost;
         let new_prices = catalog.prices(&record.model);
         if let Some((input, output)) = new_prices {
-            record.price(input, output);
+            // Cached and cache-write tokens at the catalog's prices for them, else as input.
+            let model = catalog.models.iter().find(|m| m.key == record.model);
+            let cache_price = |p: Option<f64>| p.map_or(input, PicosPerToken::from_usd_per_mtok);
+            record.price_cached(
+                input,
+                output,
+                cache_price(model.and_then(|m| m.cached_input_usd_per_mtok)),
+                cache_price(model.and_then(|m| m.cache_write_usd_per_mtok)),
+            );
             repriced += 1;
         }
         old_picos += old.0 as u128;

@@ -54,6 +54,15 @@ pub struct CallRecord {
     pub input_tokens: u64,
     /// Output tokens billed.
     pub output_tokens: u64,
+    /// Of the input, tokens read from the provider's prompt cache (absent in a log: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_input_tokens: u64,
+    /// Of the input, tokens written to the provider's prompt cache (absent in a log: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+    /// The models of the tier that failed before `model` answered, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_from: Vec<String>,
     /// Where the token counts came from.
     pub token_source: TokenSource,
     /// Input price used, pico-dollars per token.
@@ -69,13 +78,36 @@ pub struct CallRecord {
 impl CallRecord {
     /// Recomputes `cost` and `cost_usd` from the token counts and prices.
     pub fn price(&mut self, input_price: PicosPerToken, output_price: PicosPerToken) {
+        self.price_cached(input_price, output_price, input_price, input_price);
+    }
+
+    /// Prices the record with cached input at `cached_price` and cache-creation input at
+    /// `write_price`; the rest of the input at `input_price`.
+    pub fn price_cached(
+        &mut self,
+        input_price: PicosPerToken,
+        output_price: PicosPerToken,
+        cached_price: PicosPerToken,
+        write_price: PicosPerToken,
+    ) {
         self.input_price = input_price;
         self.output_price = output_price;
+        // A provider's parts can exceed its total only if it misreports: bill no less.
+        let uncached = self
+            .input_tokens
+            .saturating_sub(self.cached_input_tokens)
+            .saturating_sub(self.cache_write_tokens);
         self.cost = input_price
-            .cost(self.input_tokens)
+            .cost(uncached)
+            .saturating_add(cached_price.cost(self.cached_input_tokens))
+            .saturating_add(write_price.cost(self.cache_write_tokens))
             .saturating_add(output_price.cost(self.output_tokens));
         self.cost_usd = self.cost.usd();
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 // Via is written in call records as its word; the router's own decisions write it the
@@ -219,6 +251,25 @@ impl CallRecord {
         write_u64(out, self.input_tokens);
         out.push_str(",\"output_tokens\":");
         write_u64(out, self.output_tokens);
+        // Written only when there are some, as serde's skip_serializing_if does.
+        if self.cached_input_tokens > 0 {
+            out.push_str(",\"cached_input_tokens\":");
+            write_u64(out, self.cached_input_tokens);
+        }
+        if self.cache_write_tokens > 0 {
+            out.push_str(",\"cache_write_tokens\":");
+            write_u64(out, self.cache_write_tokens);
+        }
+        if !self.fallback_from.is_empty() {
+            out.push_str(",\"fallback_from\":");
+            let mut sep = '[';
+            for m in &self.fallback_from {
+                out.push(sep);
+                sep = ',';
+                write_str(out, m);
+            }
+            out.push(']');
+        }
         out.push_str(match self.token_source {
             TokenSource::Provider => ",\"token_source\":\"provider\"",
             TokenSource::Tokenizer => ",\"token_source\":\"tokenizer\"",
@@ -340,6 +391,13 @@ mod tests {
             latency_us: u64::MAX,
             input_tokens: 0,
             output_tokens: 1_234_567,
+            cached_input_tokens: if some { 3 } else { 0 },
+            cache_write_tokens: if some { 2 } else { 0 },
+            fallback_from: if some {
+                vec![text.to_string(), "b".into()]
+            } else {
+                Vec::new()
+            },
             token_source: source,
             input_price: PicosPerToken(1_000_000),
             output_price: PicosPerToken(5),

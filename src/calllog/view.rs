@@ -77,6 +77,12 @@ pub(crate) struct RawRecord<'a> {
     pub latency_us: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    #[serde(default)]
+    pub fallback_from: Vec<String>,
     pub token_source: TokenSource,
     pub input_price: PicosPerToken,
     pub output_price: PicosPerToken,
@@ -116,6 +122,12 @@ pub struct RecordView<'a> {
     /// Output tokens billed.
     pub output_tokens: u64,
     /// Where the token counts came from.
+    /// Of the input, tokens read from the prompt cache (0 when the line has none).
+    pub cached_input_tokens: u64,
+    /// Of the input, tokens written to the prompt cache (0 when the line has none).
+    pub cache_write_tokens: u64,
+    /// The models that failed before `model` answered (empty when the line has none).
+    pub fallback_from: Vec<String>,
     pub token_source: TokenSource,
     /// Input price used.
     pub input_price: PicosPerToken,

@@ -1,6 +1,6 @@
-//! `switchyard run`: the agent loop, offline. Each step (JSONL) is routed, held against the
-//! policy's budget and sent to the mock provider; each call's tier, model and cost is
-//! printed, the records are appended to `--log`, and the total is compared with sending
+//! `switchyard run`: the agent loop. Each step (JSONL) is routed, held against the
+//! policy's budget and sent to the mock provider (offline), or with `--live` to the
+//! providers the policy names; each call's tier, model and cost is printed, the records are appended to `--log`, and the total is compared with sending
 //! every step to its policy's most expensive tier ([`crate::runner::RunTotals`]).
 
 use std::borrow::Cow;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::calllog::report::format_usd;
-use crate::clients::{Clients, MockClient, ModelRequest};
+use crate::clients::{ChatRole, Clients, Message, MockClient, ModelRequest, Part};
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
 use crate::router::{PolicySet, RouteError};
 use crate::runner::{JsonlSink, RunError, RunTotals, Runner, StepOutput};
@@ -34,6 +34,10 @@ pub struct RunArgs {
     /// The longest step line read; a longer one is an error row and the run goes on.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
+    /// Call the providers the policy names (keys from each model's `api_key_env`); without
+    /// it every model is served offline by the mock.
+    #[arg(long)]
+    pub live: bool,
 }
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
@@ -45,8 +49,19 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         Ok(i) => i,
         Err(code) => return code,
     };
-    // Every model is served by the mock here, whatever its provider: nothing leaves the machine.
-    let mut runner = Runner::new(router, Clients::all(Arc::new(MockClient::new())));
+    let clients = if args.live {
+        match Clients::live(&router.current()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(super::PROBLEM);
+            }
+        }
+    } else {
+        // Every model is served by the mock, whatever its provider: nothing leaves the machine.
+        Clients::all(Arc::new(MockClient::new()))
+    };
+    let mut runner = Runner::new(router, clients);
     if let Some(path) = &args.log {
         match JsonlSink::append(path) {
             Ok(sink) => runner = runner.with_sink(Arc::new(sink)),
@@ -56,8 +71,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
+    // Time for the mock's latency and budgets, I/O for the live clients' sockets.
     let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
     {
         Ok(rt) => rt,
@@ -133,7 +149,7 @@ async fn run_all(
             }
         };
         lines += 1;
-        let step = match step {
+        let (step, messages) = match step {
             Ok(s) => s,
             Err(e) => {
                 error_row(
@@ -145,7 +161,9 @@ async fn run_all(
                 continue;
             }
         };
-        match runner.run_step(&step, request(&step)).await {
+        let mut request = request(&step);
+        request.messages = messages;
+        match runner.run_step(&step, request).await {
             Ok(done) => {
                 call_row(out, line_no, &done)?;
                 totals.add(&done.record);
@@ -163,8 +181,78 @@ async fn run_all(
     Ok(())
 }
 
+/// A line as a step and the messages it carries (none when it gives only a `prompt`), or
+/// why it is not one.
+fn read_step(line_no: u64, line: Line<'_>, max: usize) -> Result<(Step, Vec<Message>), StepError> {
+    if let Line::Text(bytes) = line {
+        // Only a line that may hold `messages` pays for reading it twice.
+        if memchr::memmem::find(bytes, b"\"messages\"").is_some() {
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                return read_step_with_messages(line_no, text);
+            }
+        }
+    }
+    read_plain_step(line_no, line, max).map(|s| (s, Vec::new()))
+}
+
+/// A step line with `messages` (OpenAI chat format): the messages taken out, the rest read
+/// as a step.
+fn read_step_with_messages(line_no: u64, text: &str) -> Result<(Step, Vec<Message>), StepError> {
+    let fail = |message: String| StepError {
+        message: format!("line {line_no}: {message}"),
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| fail(format!("not valid JSON: {e}")))?;
+    let Some(obj) = value.as_object_mut() else {
+        return read_plain_step(line_no, Line::Text(text.as_bytes()), usize::MAX)
+            .map(|s| (s, Vec::new()));
+    };
+    let Some(raw) = obj.remove("messages") else {
+        return read_plain_step(line_no, Line::Text(text.as_bytes()), usize::MAX)
+            .map(|s| (s, Vec::new()));
+    };
+    let chat = crate::clients::openai::request_from_wire(&serde_json::json!({ "messages": raw }))
+        .map_err(|e| fail(format!("`messages`: {e}")))?;
+    let mut messages = Vec::with_capacity(chat.messages.len() + 1);
+    if let Some(system) = chat.system {
+        messages.push(Message::system(system));
+    }
+    for (i, m) in chat.messages.iter().enumerate() {
+        let mut text = String::new();
+        for part in &m.content {
+            match part {
+                Part::Text { text: t } => text.push_str(t),
+                _ => {
+                    return Err(fail(format!(
+                    "`messages[{i}]`: run sends text messages only (no tool calls or tool results)"
+                )))
+                }
+            }
+        }
+        messages.push(match m.role {
+            ChatRole::User => Message::user(text),
+            ChatRole::Assistant => Message::assistant(text),
+            ChatRole::Tool => {
+                return Err(fail(format!(
+                    "`messages[{i}]`: run sends text messages only (no tool results)"
+                )))
+            }
+        });
+    }
+    // A step that states neither its size nor a prompt is routed on its messages' text.
+    if let Some(obj) = value.as_object_mut() {
+        if !obj.contains_key("prompt") && !obj.contains_key("input_tokens") {
+            let text: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
+            obj.insert("prompt".into(), text.join("\n").into());
+        }
+    }
+    let rest = serde_json::to_string(&value).map_err(|e| fail(e.to_string()))?;
+    let step = read_plain_step(line_no, Line::Text(rest.as_bytes()), usize::MAX)?;
+    Ok((step, messages))
+}
+
 /// A line as a step, or why it is not one.
-fn read_step(line_no: u64, line: Line<'_>, max: usize) -> Result<Step, StepError> {
+fn read_plain_step(line_no: u64, line: Line<'_>, max: usize) -> Result<Step, StepError> {
     let message = match line {
         Line::TooLong { len } => {
             format!("line {line_no}: the line is {len} bytes, longer than {max} bytes (--max-line-bytes)")

@@ -110,6 +110,16 @@ impl Endpoint {
             api_key_env: model.api_key_env.clone(),
             max_output_tokens: model.max_output_tokens,
             capabilities: model.capabilities.clone(),
+            timeout: model
+                .timeout_seconds
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .unwrap_or(DEFAULT_TIMEOUT),
+            retry: RetryPolicy {
+                max_retries: model
+                    .max_retries
+                    .unwrap_or(RetryPolicy::default().max_retries),
+                ..RetryPolicy::default()
+            },
             ..Endpoint::new(model.key.clone(), format, model.model_id.clone())
         })
     }

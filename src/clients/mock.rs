@@ -40,7 +40,7 @@ pub enum MockUsage {
 /// let mock = MockClient::new()
 ///     .reply("{\"answer\": 42}")
 ///     .latency(Duration::from_millis(5))
-///     .usage(MockUsage::Fixed(Usage { input_tokens: 100, output_tokens: 7 }));
+///     .usage(MockUsage::Fixed(Usage { input_tokens: 100, output_tokens: 7, ..Usage::default() }));
 /// # let _ = mock;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +118,7 @@ impl MockClient {
                     (Some(n), None) | (None, Some(n)) => n,
                     (None, None) => quarter(text.chars().count()),
                 },
+                ..Usage::default()
             }),
         };
         Ok(ModelResponse { text, usage })

@@ -9,6 +9,7 @@
 //! with its key, timeouts and retries ([`http`], [`retry`]), streams ([`stream`]) and
 //! fallbacks over a tier's models ([`fallback`]).
 
+mod adapter;
 pub mod anthropic;
 pub mod chat;
 pub mod error;
@@ -26,6 +27,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use adapter::{chat_request, model_response};
 pub use chat::{
     ChatEvent, ChatMessage, ChatRequest, ChatResponse, ChatRole, ExtraFields, Part, Reasoning,
     ResponseBuilder, StopReason, TokenUsage, ToolChoice, ToolDefinition, WireFormat,
@@ -151,6 +153,10 @@ pub struct Usage {
     pub input_tokens: u64,
     /// Output (completion) tokens billed.
     pub output_tokens: u64,
+    /// Of the input, tokens read from the provider's prompt cache.
+    pub cached_input_tokens: u64,
+    /// Of the input, tokens written to the provider's prompt cache (Anthropic).
+    pub cache_write_tokens: u64,
 }
 
 /// What a model sent back.
@@ -180,6 +186,18 @@ pub enum ClientError {
     /// The provider's answer could not be understood.
     #[error("the provider's answer could not be read: {0}")]
     InvalidResponse(String),
+}
+
+impl ClientError {
+    /// Whether another try (or another model) may succeed: a transport failure, or HTTP
+    /// 408, 409, 429 and 5xx other than 501 (clients.md).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Transport(_) => true,
+            ClientError::Provider { status, .. } => error::is_retryable_status(*status),
+            ClientError::InvalidResponse(_) => false,
+        }
+    }
 }
 
 /// The future a client returns: boxed, so the trait stays object-safe.
@@ -232,5 +250,54 @@ impl Clients {
     /// The client for a model.
     pub fn get(&self, model: &Model) -> Option<&Arc<dyn ModelClient>> {
         self.by_model.get(&model.key).or(self.fallback.as_ref())
+    }
+
+    /// Live clients for every model of every policy in `set`: each `openai` or `anthropic`
+    /// model gets a [`ProviderClient`] with its base URL, key variable, `max_retries` and
+    /// `timeout_seconds`; `mock` models are served by the offline mock.
+    pub fn live(set: &crate::PolicySet) -> Result<Clients, CallError> {
+        let mut clients = Clients::all(Arc::new(MockClient::new()));
+        for cp in set.policies() {
+            for model in &cp.policy.models {
+                if let Some(client) = Clients::for_model(model)? {
+                    clients = clients.with(model.key.clone(), Arc::new(client));
+                }
+            }
+        }
+        Ok(clients)
+    }
+
+    /// The HTTP client for one policy model, ready to call; `None` for a `mock` model.
+    pub fn for_model(model: &Model) -> Result<Option<ProviderClient>, CallError> {
+        Endpoint::from_model(model)
+            .map(ProviderClient::new)
+            .transpose()
+    }
+
+    /// The HTTP client for the model a decision chose, ready to call; `None` when that
+    /// model is a `mock`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use switchyard::clients::{ChatMessage, ChatRequest, Clients};
+    /// use switchyard::{Router, Step};
+    ///
+    /// let router = Router::load("policies/")?;
+    /// let decision = router.route(&Step::new("plan").prompt("Plan the trip."))?;
+    /// if let Some(client) = Clients::for_decision(&decision)? {
+    ///     let request = ChatRequest {
+    ///         model: decision.model().model_id.clone(),
+    ///         ..ChatRequest::new(vec![ChatMessage::user("Plan the trip.")])
+    ///     };
+    ///     let answer = client.chat(&request).await?;
+    ///     println!("{:?} {:?}", answer.content, answer.usage);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn for_decision(
+        decision: &crate::Decision<'_>,
+    ) -> Result<Option<ProviderClient>, CallError> {
+        Clients::for_model(decision.model())
     }
 }

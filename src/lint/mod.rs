@@ -10,6 +10,7 @@
 
 pub mod analysis;
 mod expr;
+mod fallbacks;
 mod guards;
 mod names;
 pub mod policy_tests;
@@ -97,6 +98,7 @@ check_names! {
     UnknownFunction => "unknown-function",
     TypeMismatch => "type-mismatch",
     EscalateLacksCapability => "escalate-lacks-capability",
+    FallbackWeakerThanGuard => "fallback-weaker-than-guard",
     UndeclaredTag => "undeclared-tag",
     TagValueMismatch => "tag-value-mismatch",
     TierUnused => "tier-unused",
@@ -222,6 +224,7 @@ pub const CHECKS: &[Check] = &[
     check(CheckName::UnknownFunction, Severity::Error, "an expression calls a function the sandbox does not provide (it always fails)"),
     check(CheckName::TypeMismatch, Severity::Error, "an expression compares a field or declared tag with a literal of another type"),
     check(CheckName::EscalateLacksCapability, Severity::Error, "a guard escalates to a tier whose model lacks what the guard requires"),
+    check(CheckName::FallbackWeakerThanGuard, Severity::Warning, "a tier's fallback model lacks a capability that a guard requires of the tier"),
     check(CheckName::UndeclaredTag, Severity::Warning, "a condition or expression uses a tag not declared in [tags] (when the policy declares tags)"),
     check(CheckName::TagValueMismatch, Severity::Warning, "a tag condition contradicts the declared type or values, so it never holds"),
     check(CheckName::TierUnused, Severity::Warning, "no rule, default, escalation or on_expression_error chooses the tier"),
@@ -490,6 +493,7 @@ fn checks(p: &Policy) -> Vec<Finding> {
     out.extend(unused::tiers_and_models(p));
     out.extend(unused::tags(p, &read));
     out.extend(guards::escalations(p));
+    out.extend(fallbacks::weaker_than_guards(p));
     out.extend(names::confusables(p));
     out
 }

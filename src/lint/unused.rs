@@ -43,7 +43,10 @@ pub(super) fn tiers_and_models(p: &Policy) -> Vec<Finding> {
     // `[models.*]` tables are expected to be used here.
     let src = &p.sources[0];
     for (i, m) in p.models.iter().enumerate() {
-        if p.tiers.iter().any(|t| t.model == i) {
+        if p.tiers
+            .iter()
+            .any(|t| t.model == i || t.fallbacks.contains(&i))
+        {
             continue;
         }
         let header = format!("[models.{}]", m.key);

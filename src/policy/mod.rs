@@ -231,6 +231,14 @@ pub struct Model {
     pub tokenizer: Option<Tokenizer>,
     /// Free-form words that guards can require, such as `injection_tested`.
     pub capabilities: Vec<String>,
+    /// Retries of a failed call; `None` is the default (2).
+    pub max_retries: Option<u32>,
+    /// The whole call's time limit in seconds; `None` is the default (600).
+    pub timeout_seconds: Option<f64>,
+    /// USD per million cached input tokens; `None` bills them at the input price.
+    pub cached_input_usd_per_mtok: Option<f64>,
+    /// USD per million cache-creation tokens; `None` bills them at the input price.
+    pub cache_write_usd_per_mtok: Option<f64>,
 }
 
 impl Model {
@@ -252,8 +260,12 @@ impl Model {
 pub struct Tier {
     /// The tier's name.
     pub name: String,
-    /// Index into [`Policy::models`].
+    /// Index into [`Policy::models`]: the tier's model, which decisions, estimates, guards
+    /// and lint use.
     pub model: usize,
+    /// Indexes into [`Policy::models`] of the models tried, in order, when `model` still
+    /// fails with a retryable error after its retries (docs/providers.md).
+    pub fallbacks: Vec<usize>,
     /// Where it is defined.
     pub loc: Loc,
 }

@@ -29,12 +29,13 @@ pub(crate) struct RawFile {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, RawModel>"))]
     pub(crate) models: BTreeMap<Spanned<String>, Spanned<RawModel>>,
-    /// Tier name → model key.
+    /// Tier name → model key, or an ordered list of model keys (the first is the tier's
+    /// model, the rest its fallbacks).
     #[cfg_attr(
         feature = "schema",
-        schemars(with = "Option<BTreeMap<String, String>>")
+        schemars(with = "Option<BTreeMap<String, TierModelsSchema>>")
     )]
-    pub(crate) tiers: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    pub(crate) tiers: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawTierModels>>>>,
     /// Rules, in order: the first whose `when` holds picks the tier.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Vec<RawRule>"))]
@@ -124,6 +125,80 @@ pub(crate) struct RawModel {
     // Accepted so a file may describe it; nothing reads it.
     #[allow(dead_code)]
     pub(crate) description: Option<String>,
+    /// Retries of a failed call (default 2).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u32>"))]
+    pub(crate) max_retries: Option<Spanned<i64>>,
+    /// The whole call's time limit, in seconds (default 600).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
+    pub(crate) timeout_seconds: Option<Spanned<f64>>,
+    /// Price of a million cached input tokens, in USD (else the input price).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
+    pub(crate) cached_input_usd_per_mtok: Option<Spanned<f64>>,
+    /// Price of a million cache-creation tokens, in USD (else the input price).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
+    pub(crate) cache_write_usd_per_mtok: Option<Spanned<f64>>,
+}
+
+/// A tier's value: one model key, or an ordered list of them.
+#[derive(Debug)]
+pub(crate) enum RawTierModels {
+    /// `cheap = "muse-spark"` (its span is the tier value's).
+    One(String),
+    /// `premium = ["claude-opus-4-6", "gpt-5.4"]`.
+    List(Vec<Spanned<String>>),
+}
+
+impl RawTierModels {
+    /// The model keys in order, each with its span; `whole` is the span of the tier's value.
+    pub(crate) fn keys(&self, whole: std::ops::Range<usize>) -> Vec<(&str, std::ops::Range<usize>)> {
+        match self {
+            RawTierModels::One(k) => vec![(k.as_str(), whole)],
+            RawTierModels::List(ks) => ks
+                .iter()
+                .map(|k| (k.get_ref().as_str(), k.span()))
+                .collect(),
+        }
+    }
+}
+
+// By hand rather than `#[serde(untagged)]`: untagged buffers the value and so loses the
+// spans of the list's keys, which errors point at.
+impl<'de> Deserialize<'de> for RawTierModels {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawTierModels;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a model key or an array of model keys")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTierModels, E> {
+                Ok(RawTierModels::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawTierModels, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = seq.next_element::<Spanned<String>>()? {
+                    keys.push(k);
+                }
+                Ok(RawTierModels::List(keys))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What a tier accepts, for the schema.
+#[cfg(feature = "schema")]
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+pub(crate) enum TierModelsSchema {
+    /// One model key.
+    One(String),
+    /// Model keys in order: the tier's model, then its fallbacks.
+    List(Vec<String>),
 }
 
 /// `[[rules]]`.

@@ -464,6 +464,24 @@ pub(crate) fn downgrade_candidates(
     tiers
 }
 
+/// The capabilities that the guards holding for the step require: what a fallback model
+/// must have to take the step.
+pub(crate) fn required_capabilities(
+    cp: &CompiledPolicy,
+    step: &Step,
+    input_tokens: u64,
+) -> Vec<String> {
+    let mut required: Vec<String> = Vec::new();
+    for g in holding_guards(cp, step, input_tokens) {
+        for r in &cp.policy.guards[g].require {
+            if !required.contains(r) {
+                required.push(r.clone());
+            }
+        }
+    }
+    required
+}
+
 /// The guards whose `when` holds for the step (an expression that fails counts as holding:
 /// guards fail closed, as in routing).
 fn holding_guards(cp: &CompiledPolicy, step: &Step, input_tokens: u64) -> Vec<usize> {

@@ -211,23 +211,95 @@ impl Runner {
         let held = self
             .hold_budget(&decision, step, &request, prompt_only, time)
             .await?;
-        let model = policy.tier_model(held.tier);
-        let client = self.client(model)?;
-        shape_request(
-            &mut request,
+        let answered = self.call_tier(&decision, step, &held, &mut request).await?;
+        let model = answered.model;
+        let usage = usage(
+            &answered.response,
+            &request,
             model,
-            step,
+            policy,
             decision.input_tokens(),
-            held.input,
+        )
+        .await;
+        let mut record = record(
+            &decision,
+            step,
+            &held,
+            model,
+            time,
+            answered.latency_us,
+            usage,
         );
-        let (response, latency_us) = call(client, &request, model).await?;
-        let usage = usage(&response, &request, model, policy, decision.input_tokens()).await;
-        let record = record(&decision, step, &held, model, time, latency_us, usage);
+        record.fallback_from = answered.fallback_from;
         held.hold.settle(record.cost);
+        let response = answered.response;
         self.deliver(StepOutput {
             text: response.text,
             record,
         })
+    }
+
+    /// Calls the held tier's model; when it still fails with a retryable error (after its
+    /// client's own retries), the tier's fallbacks in order, passing over any that lacks a
+    /// capability a guard that held for the step requires, or whose worst case exceeds what
+    /// was held (docs/providers.md). The request is shaped for each model tried.
+    async fn call_tier<'p>(
+        &self,
+        decision: &'p Decision<'_>,
+        step: &Step,
+        held: &Held<'_>,
+        request: &mut ModelRequest,
+    ) -> Result<Answer<'p>, RunError> {
+        let cp = decision.compiled_policy();
+        let policy = &cp.policy;
+        let tier = &policy.tiers[held.tier];
+        let asked = request.max_output_tokens;
+        let required = if tier.fallbacks.is_empty() {
+            Vec::new()
+        } else {
+            budget::required_capabilities(cp, step, decision.input_tokens())
+        };
+        let chain = std::iter::once(tier.model).chain(tier.fallbacks.iter().copied());
+        let mut fallback_from = Vec::new();
+        let mut last = None;
+        for (i, m) in chain.enumerate() {
+            let model = &policy.models[m];
+            if i > 0 {
+                let fits = held.limit.is_none_or(|limit| {
+                    let worst = WorstCase {
+                        requested: asked,
+                        input: held.input,
+                    };
+                    worst.on(model).is_some_and(|c| c <= limit)
+                });
+                if !model.has_all(&required) || !fits {
+                    tracing::debug!(model = %model.key, "fallback passed over (capabilities or budget)");
+                    continue;
+                }
+            }
+            let client = self.client(model)?;
+            request.max_output_tokens = asked;
+            shape_request(request, model, step, decision.input_tokens(), held.input);
+            match call(client, request, model).await {
+                Ok((response, latency_us)) => {
+                    return Ok(Answer {
+                        response,
+                        latency_us,
+                        model,
+                        fallback_from,
+                    })
+                }
+                Err(RunError::Client { model: key, error }) if error.is_retryable() => {
+                    tracing::warn!(model = %key, %error, "model failed with a retryable error");
+                    fallback_from.push(key.clone());
+                    last = Some(RunError::Client { model: key, error });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| RunError::NoClient {
+            model: policy.models[tier.model].key.clone(),
+        }))
     }
 
     /// Holds the call's worst case against the policy's caps, on the decision's tier or (with
@@ -246,6 +318,7 @@ impl Runner {
             tier: decision.tier_id(),
             via: decision.via(),
             input: decision.input_tokens(),
+            limit: None,
             hold: Hold {
                 ledger: &self.ledger,
                 reservation: None,
@@ -273,6 +346,7 @@ impl Runner {
             day: budget::utc_day(time),
         };
         let tier_name = policy.tiers[held.tier].name.as_str();
+        held.limit = Some(amount);
         match self.ledger.reserve(b, scope, tier_name, amount) {
             Ok(r) => held.hold.reservation = Some(r),
             Err(refused) if budget::downgrades(b) => {
@@ -284,6 +358,11 @@ impl Runner {
                 };
                 let (tier, r) = self.downgrade(cp, step, decision, held.tier, want, refused)?;
                 held.tier = tier;
+                held.limit = WorstCase {
+                    requested: request.max_output_tokens,
+                    input: held.input,
+                }
+                .on(policy.tier_model(tier));
                 held.via = crate::router::Via::BudgetDowngrade;
                 held.hold.reservation = Some(r);
             }
@@ -374,11 +453,21 @@ struct Downgrade<'b, 's> {
     amount: Picos,
 }
 
+/// A model's answer: which model gave it, after which failed ones, and how long it took.
+struct Answer<'p> {
+    response: ModelResponse,
+    latency_us: u64,
+    model: &'p Model,
+    fallback_from: Vec<String>,
+}
+
 /// The tier a call goes to, why, the input size its worst case was held for, and the hold.
 struct Held<'a> {
     tier: TierId,
     via: crate::router::Via,
     input: u64,
+    /// The worst case held against a cap; `None` when no cap applies (then any fallback fits).
+    limit: Option<Picos>,
     hold: Hold<'a>,
 }
 
@@ -440,9 +529,15 @@ async fn usage(
     model: &Model,
     policy: &Policy,
     stated_input: u64,
-) -> (u64, u64, TokenSource) {
+) -> Billed {
     if let Some(u) = response.usage {
-        return (u.input_tokens, u.output_tokens, TokenSource::Provider);
+        return Billed {
+            input: u.input_tokens,
+            output: u.output_tokens,
+            cached: u.cached_input_tokens,
+            written: u.cache_write_tokens,
+            source: TokenSource::Provider,
+        };
     }
     let tokenizer = tokenizer(model, policy);
     let source = match tokenizer {
@@ -455,7 +550,22 @@ async fn usage(
         count_messages(tokenizer, &request.messages).await
     };
     let output = count_text(tokenizer, &response.text).await;
-    (input, output, source)
+    Billed {
+        input,
+        output,
+        cached: 0,
+        written: 0,
+        source,
+    }
+}
+
+/// The tokens a call is billed for, and where the counts came from.
+struct Billed {
+    input: u64,
+    output: u64,
+    cached: u64,
+    written: u64,
+    source: TokenSource,
 }
 
 /// The tokens of every message, counted one by one.
@@ -507,7 +617,7 @@ fn record(
     model: &Model,
     time: SystemTime,
     latency_us: u64,
-    (input_tokens, output_tokens, token_source): (u64, u64, TokenSource),
+    billed: Billed,
 ) -> CallRecord {
     let policy = &decision.compiled_policy().policy;
     let mut record = CallRecord {
@@ -522,17 +632,23 @@ fn record(
         via: held.via,
         guard: decision.guard().map(str::to_string),
         latency_us,
-        input_tokens,
-        output_tokens,
-        token_source,
+        input_tokens: billed.input,
+        output_tokens: billed.output,
+        cached_input_tokens: billed.cached,
+        cache_write_tokens: billed.written,
+        fallback_from: Vec::new(),
+        token_source: billed.source,
         input_price: PicosPerToken::default(),
         output_price: PicosPerToken::default(),
         cost: Picos::ZERO,
         cost_usd: 0.0,
     };
-    record.price(
-        PicosPerToken::from_usd_per_mtok(model.input_usd_per_mtok),
+    let input = model.input_usd_per_mtok;
+    record.price_cached(
+        PicosPerToken::from_usd_per_mtok(input),
         PicosPerToken::from_usd_per_mtok(model.output_usd_per_mtok),
+        PicosPerToken::from_usd_per_mtok(model.cached_input_usd_per_mtok.unwrap_or(input)),
+        PicosPerToken::from_usd_per_mtok(model.cache_write_usd_per_mtok.unwrap_or(input)),
     );
     record
 }

@@ -112,7 +112,11 @@ impl Cx {
                 known_help(hint, "providers", Provider::NAMES.iter().copied()),
             );
         }
-        for price in [&m.input_usd_per_mtok, &m.output_usd_per_mtok] {
+        let optional_prices = [&m.cached_input_usd_per_mtok, &m.cache_write_usd_per_mtok];
+        for price in [&m.input_usd_per_mtok, &m.output_usd_per_mtok]
+            .into_iter()
+            .chain(optional_prices.into_iter().flatten())
+        {
             let p = *price.get_ref();
             if !p.is_finite() || p < 0.0 {
                 self.err_help(
@@ -151,6 +155,32 @@ impl Cx {
                 self.diags.push(d);
             }
         }
+        let max_retries = match &m.max_retries {
+            Some(r) if !(0..=u32::MAX as i64).contains(r.get_ref()) => {
+                self.err_help(
+                    "invalid-value",
+                    r.span(),
+                    format!(
+                        "`max_retries` must be a whole number >= 0, found {}",
+                        r.get_ref()
+                    ),
+                    "the number of tries after the first, e.g. 2",
+                );
+                None
+            }
+            r => r.as_ref().map(|r| *r.get_ref() as u32),
+        };
+        if let Some(t) = &m.timeout_seconds {
+            let v = *t.get_ref();
+            if !v.is_finite() || v <= 0.0 {
+                self.err_help(
+                    "invalid-value",
+                    t.span(),
+                    format!("`timeout_seconds` must be a finite number > 0, found {v}"),
+                    "the whole call's time limit in seconds, e.g. 600",
+                );
+            }
+        }
         let tokenizer = m.tokenizer.as_ref().and_then(|t| self.tokenizer(t));
         if self.diags.len() > before {
             return None;
@@ -172,6 +202,10 @@ impl Cx {
                 .into_iter()
                 .map(|c| c.into_inner())
                 .collect(),
+            max_retries,
+            timeout_seconds: m.timeout_seconds.map(|t| *t.get_ref()),
+            cached_input_usd_per_mtok: m.cached_input_usd_per_mtok.map(|p| *p.get_ref()),
+            cache_write_usd_per_mtok: m.cache_write_usd_per_mtok.map(|p| *p.get_ref()),
         })
     }
 }

@@ -9,11 +9,12 @@ use toml::Spanned;
 use super::{known_help, Cx};
 use crate::diag::Diagnostic;
 use crate::policy::load::Broken;
+use crate::policy::raw::RawTierModels;
 use crate::policy::{Loc, Model, Tier};
 use crate::suggest::did_you_mean;
 
 /// The `[tiers]` table as parsed.
-type RawTiers = Spanned<BTreeMap<Spanned<String>, Spanned<String>>>;
+type RawTiers = Spanned<BTreeMap<Spanned<String>, Spanned<RawTierModels>>>;
 
 /// Checks `[tiers]`; returns the tiers and every tier name written (checked or not).
 pub(super) fn check(
@@ -41,39 +42,68 @@ pub(super) fn check(
         Some(t) => {
             let mut entries: Vec<_> = t.get_ref().iter().collect();
             entries.sort_by_key(|(k, _)| k.span().start);
-            for (tname, model_key) in entries {
-                match models.iter().position(|m| &m.key == model_key.get_ref()) {
-                    Some(model) => tiers.push(Tier {
-                        name: tname.get_ref().clone(),
-                        model,
-                        loc: cx.loc(tname.span()),
-                    }),
-                    // Defined, but its own checks failed: that is already reported.
-                    None if model_locs.contains_key(model_key.get_ref())
-                        || broken.models.contains(model_key.get_ref()) => {}
-                    None => {
-                        let hint = did_you_mean(
-                            model_key.get_ref(),
-                            models.iter().map(|m| m.key.as_str()),
-                        );
-                        cx.diags.push(
-                            Diagnostic::error(
-                                "unknown-model",
-                                &cx.src,
-                                model_key.span(),
+            for (tname, value) in entries {
+                let keys = value.get_ref().keys(value.span());
+                if keys.is_empty() {
+                    cx.err_help(
+                        "invalid-value",
+                        value.span(),
+                        format!("the tier `{}` names no model", tname.get_ref()),
+                        "give a model key, or a list of them: the tier's model first, then its fallbacks",
+                    );
+                    continue;
+                }
+                let mut found: Vec<usize> = Vec::new();
+                let mut complete = true;
+                for (key, span) in keys {
+                    match models.iter().position(|m| m.key == key) {
+                        Some(i) if found.contains(&i) => {
+                            cx.err(
+                                "invalid-value",
+                                span,
                                 format!(
-                                    "the tier `{}` names the model `{}`, which is not defined",
-                                    tname.get_ref(),
-                                    model_key.get_ref()
+                                    "the tier `{}` names the model `{key}` twice",
+                                    tname.get_ref()
                                 ),
-                            )
-                            .with_help(known_help(
-                                hint,
-                                "models",
-                                models.iter().map(|m| m.key.as_str()),
-                            )),
-                        );
+                            );
+                            complete = false;
+                        }
+                        Some(i) => found.push(i),
+                        // Defined, but its own checks failed: that is already reported.
+                        None if model_locs.contains_key(key)
+                            || broken.models.iter().any(|b| b == key) =>
+                        {
+                            complete = false;
+                        }
+                        None => {
+                            complete = false;
+                            let hint = did_you_mean(key, models.iter().map(|m| m.key.as_str()));
+                            cx.diags.push(
+                                Diagnostic::error(
+                                    "unknown-model",
+                                    &cx.src,
+                                    span,
+                                    format!(
+                                        "the tier `{}` names the model `{key}`, which is not defined",
+                                        tname.get_ref(),
+                                    ),
+                                )
+                                .with_help(known_help(
+                                    hint,
+                                    "models",
+                                    models.iter().map(|m| m.key.as_str()),
+                                )),
+                            );
+                        }
                     }
+                }
+                if complete {
+                    tiers.push(Tier {
+                        name: tname.get_ref().clone(),
+                        model: found[0],
+                        fallbacks: found[1..].to_vec(),
+                        loc: cx.loc(tname.span()),
+                    });
                 }
             }
         }
