@@ -150,7 +150,10 @@ pub(crate) enum RawTierModels {
 
 impl RawTierModels {
     /// The model keys in order, each with its span; `whole` is the span of the tier's value.
-    pub(crate) fn keys(&self, whole: std::ops::Range<usize>) -> Vec<(&str, std::ops::Range<usize>)> {
+    pub(crate) fn keys(
+        &self,
+        whole: std::ops::Range<usize>,
+    ) -> Vec<(&str, std::ops::Range<usize>)> {
         match self {
             RawTierModels::One(k) => vec![(k.as_str(), whole)],
             RawTierModels::List(ks) => ks
