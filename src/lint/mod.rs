@@ -219,7 +219,7 @@ pub const CHECKS: &[Check] = &[
     load(CheckName::FileUnreadable, "a file or directory cannot be read"),
     load(CheckName::NoPolicies, "a directory holds no policy"),
     check(CheckName::UnknownStepField, Severity::Error, "an expression reads a step field that does not exist (it always fails)"),
-    check(CheckName::UnknownFunction, Severity::Error, "an expression calls a function the sandbox does not provide (it always fails)"),
+    load(CheckName::UnknownFunction, "an expression calls a function the sandbox does not provide (refused at load, whatever `allow` says)"),
     check(CheckName::TypeMismatch, Severity::Error, "an expression compares a field or declared tag with a literal of another type"),
     check(CheckName::EscalateLacksCapability, Severity::Error, "a guard escalates to a tier whose model lacks what the guard requires"),
     check(CheckName::UndeclaredTag, Severity::Warning, "a condition or expression uses a tag not declared in [tags] (when the policy declares tags)"),

@@ -145,11 +145,13 @@ pub enum Ex {
     Flag(Flag),
     /// `"k" in step.tags`
     Has(&'static str),
-    /// `step.tags.k == "v"`: an error when the tag is missing; false for another type.
+    /// `step.tags.k == "v"`: an error when the tag is missing or is not a string (a
+    /// comparison across types is a run-time expression error, never `false`).
     TagStr(&'static str, &'static str),
-    /// `step.tags.k OP x`: an error when missing; false when the tag is not a number.
+    /// `step.tags.k OP x`: an error when the tag is missing or is not a number (a run-time
+    /// expression error, handled by `on_expression_error`).
     TagNum(&'static str, Cmp, f64),
-    /// `step.tags.k == true`
+    /// `step.tags.k == true`: an error when the tag is missing or is not a bool.
     TagTrue(&'static str),
     /// `step.dependent_tool_calls + 1`: not a bool, so an error wherever it is evaluated.
     NotBool,
