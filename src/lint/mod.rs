@@ -258,6 +258,8 @@ pub struct Options {
     pub budget_cells: u64,
     /// Opt-in findings to report (see [`Check::opt_in`]), e.g. [`CheckName::PartialOverlap`].
     pub enable: Vec<CheckName>,
+    /// How the policies are loaded (e.g. directories includes may come from).
+    pub load: policy::LoadOptions,
 }
 
 impl Default for Options {
@@ -265,6 +267,7 @@ impl Default for Options {
         Options {
             budget_cells: DEFAULT_CELL_BUDGET,
             enable: Vec::new(),
+            load: policy::LoadOptions::default(),
         }
     }
 }
@@ -385,7 +388,7 @@ pub fn lint_paths_with(paths: &[PathBuf], options: &Options) -> Report {
 }
 
 fn lint_path(path: &Path, options: &Options, report: &mut Report) {
-    match policy::load_path(path) {
+    match policy::load_with(path, &options.load) {
         Ok(policies) => {
             for p in policies {
                 report.policies += 1;
@@ -398,7 +401,10 @@ fn lint_path(path: &Path, options: &Options, report: &mut Report) {
             // is still worth its warnings.
             if path.is_dir() {
                 for file in policy_files(path) {
-                    if let Ok(p) = policy::load_policy_file(&file) {
+                    for p in policy::load_with(&file, &options.load)
+                        .into_iter()
+                        .flatten()
+                    {
                         report.policies += 1;
                         report.diagnostics.extend(lint_policy_with(p, options));
                     }
