@@ -444,3 +444,44 @@ fn min_severity_hides_the_findings_below_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--min-severity"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_refused_function_is_a_load_error_that_allow_cannot_silence() {
+    let row = CHECKS
+        .iter()
+        .find(|c| c.name == "unknown-function")
+        .unwrap();
+    assert!(!row.allowable, "loading refuses it whatever `allow` says");
+    assert_eq!(row.severity, Severity::Error);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |expr: &str| {
+        format!(
+            "[policy]\nname = \"p\"\ndefault_tier = \"t\"\nallow = [\"unknown-function\"]\n\n\
+             [models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n\n\
+             [tiers]\nt = \"m\"\n\n[[rules]]\nname = \"r\"\nwhen = {{ expr = \"{expr}\" }}\ntier = \"t\"\n"
+        )
+    };
+    let refused = dir.path().join("refused.toml");
+    std::fs::write(&refused, policy("sleep(1.0) == ()")).unwrap();
+    assert!(
+        PolicySet::load(&refused).is_err(),
+        "the policy must not load"
+    );
+    let (doc, code) = lint_json(&[refused.to_str().unwrap()]);
+    assert_eq!(
+        (names(&doc), code),
+        (vec!["unknown-function".to_string()], 1)
+    );
+    // On a policy that loads, the `allow` entry is pointed out: it names a load error.
+    let fine = dir.path().join("fine.toml");
+    std::fs::write(&fine, policy("step.input_tokens > 5")).unwrap();
+    let (doc, _) = lint_json(&[fine.to_str().unwrap()]);
+    let unknown_lint = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "unknown-lint")
+        .unwrap_or_else(|| panic!("no unknown-lint: {doc:#}"));
+    let message = unknown_lint["message"].as_str().unwrap();
+    assert!(message.contains("is a load error"), "{message}");
+}

@@ -99,6 +99,7 @@ pub(super) fn run(args: LintArgs) -> ExitCode {
     }
     let options = Options {
         enable: args.enable.clone(),
+        load: super::load_options(),
         ..Options::default()
     };
     let mut report = lint_paths_with(&args.paths, &options);

@@ -14,13 +14,14 @@ mod test;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::policy::LoadError;
-use crate::router::Router;
+use crate::policy::{LoadError, LoadOptions};
+use crate::router::{PolicySet, Router};
 
 /// Routes every step of an LLM agent to the right model tier, from a TOML policy.
 #[derive(Debug, Parser)]
@@ -29,6 +30,11 @@ pub struct Cli {
     /// How logs are written to stderr (filter them with RUST_LOG, e.g. RUST_LOG=debug).
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
+    /// Also let policies `include` catalogs from DIR (and below it), besides each policy's
+    /// own directory; repeatable. Applies to every command that loads policies, and to each
+    /// reload of `route --watch`.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub allow_include_dir: Vec<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -104,6 +110,11 @@ pub fn main() -> ExitCode {
     quiet_panics();
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    let options = cli
+        .allow_include_dir
+        .iter()
+        .fold(LoadOptions::default(), |o, dir| o.allow_include_dir(dir));
+    let _ = LOAD_OPTIONS.set(options);
     match cli.command {
         Command::Route(args) => route::run(args),
         Command::Explain(args) => explain::run(args),
@@ -159,9 +170,24 @@ pub(crate) const PROBLEM: u8 = 1;
 /// Exit status: the command was used wrongly or a file could not be read.
 pub(crate) const USAGE: u8 = 2;
 
+/// How this process loads policies, from the global flags (`--allow-include-dir`). Set once
+/// in [`main`], before any command runs, so every command loads the same way without each
+/// one threading the flags through.
+static LOAD_OPTIONS: OnceLock<LoadOptions> = OnceLock::new();
+
+/// The load options of the command line (the defaults when [`main`] did not set them).
+pub(crate) fn load_options() -> LoadOptions {
+    LOAD_OPTIONS.get().cloned().unwrap_or_default()
+}
+
+/// Loads a policy file or policy-set directory with the command line's load options.
+pub(crate) fn load_set(path: &Path) -> Result<PolicySet, LoadError> {
+    PolicySet::load_with(path, &load_options())
+}
+
 /// Loads the router, or prints every diagnostic to stderr and returns the exit status.
 pub(crate) fn load_router(path: &Path) -> Result<Router, ExitCode> {
-    Router::load(path).map_err(|e| load_failed(&e))
+    load_set(path).map(Router::new).map_err(|e| load_failed(&e))
 }
 
 /// Prints a load error's diagnostics and gives its exit status: 2 when a file could not be

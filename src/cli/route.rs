@@ -149,6 +149,7 @@ fn run_watch(args: RouteArgs) -> ExitCode {
     let options = WatchOptions::default()
         .debounce(args.debounce_ms)
         .poll_interval(Some(args.poll_interval))
+        .load_options(super::load_options())
         .on_reload(print_report);
     let handle = match Router::watch(&args.policy, options) {
         Ok(h) => h,

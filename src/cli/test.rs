@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::lint::policy_tests::{self, PolicyResults, TestResult};
-use crate::router::PolicySet;
 
 /// Arguments of `switchyard test`.
 #[derive(Debug, Args)]
@@ -29,7 +28,7 @@ pub(super) fn run(args: TestArgs) -> ExitCode {
     let mut exit = 0u8;
     let mut coverage = String::new();
     for path in &args.paths {
-        let set = match PolicySet::load(path) {
+        let set = match super::load_set(path) {
             Ok(set) => set,
             Err(e) => {
                 super::report_load_error(&e);

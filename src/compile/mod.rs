@@ -45,11 +45,6 @@ pub(crate) fn load_with(path: &Path, options: &LoadOptions) -> Result<Vec<Policy
     policy::load_checked(path, options, &check::load_errors)
 }
 
-/// [`load_with`] for one policy file, with the default options.
-pub(crate) fn load_policy_file(path: &Path) -> Result<Policy, LoadError> {
-    policy::load_file_checked(path, &check::load_errors)
-}
-
 /// [`load_with`] for a policy's text already in memory.
 pub(crate) fn load_policy_text(path: &Path, text: String) -> Result<Policy, LoadError> {
     policy::load_text_checked(path, text, &check::load_errors)

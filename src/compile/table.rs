@@ -218,13 +218,15 @@ impl Columns {
     /// The columns that the given conditions need, each split by every value they name.
     pub(crate) fn build<'a>(conds: impl Iterator<Item = &'a Condition> + Clone) -> Columns {
         let mut roles: Vec<String> = Vec::new();
+        // Seen roles, so collecting them stays linear in the number of rules.
+        let mut seen_roles = std::collections::HashSet::new();
         let mut tok_bp = BTreeSet::new();
         let mut dep_bp = BTreeSet::new();
         let mut flags = [false; 3];
         let mut tags: Vec<(String, BTreeSet<String>, Vec<f64>)> = Vec::new();
         for c in conds {
             for r in c.roles.iter().flatten() {
-                if !roles.contains(r) {
+                if seen_roles.insert(r.as_str()) {
                     roles.push(r.clone());
                 }
             }
@@ -336,6 +338,90 @@ impl Columns {
         }
     }
 
+    /// The row bits of every class of column `col`, `words` words per class, class after
+    /// class. Linear in rows plus the table's size: a row that does not constrain the column
+    /// is set in every class at once (one shared base), a range row adds its interval in a
+    /// sweep over the classes, a role row only its roles' classes. Asking [`Columns::admits`]
+    /// for every row and class instead made loading quadratic in the number of rules.
+    fn column_bits(&self, col: usize, rows: &[&Condition], words: usize) -> Vec<u64> {
+        let classes = self.class_count(col);
+        let set = |w: &mut [u64], r: usize| w[r / 64] |= 1 << (r % 64);
+        let constrains = |c: &Condition| match &self.kinds[col] {
+            ColumnKind::Role => c.roles.is_some(),
+            ColumnKind::InputTokens(_) => c.input_tokens.is_some(),
+            ColumnKind::DependentToolCalls(_) => c.dependent_tool_calls.is_some(),
+            ColumnKind::Flag(f) => f.of_cond(c).is_some(),
+            ColumnKind::Tag(name, _) => c.tags.iter().any(|t| &t.name == name),
+        };
+        let mut base = vec![0u64; words];
+        for (r, c) in rows.iter().enumerate() {
+            if !constrains(c) {
+                set(&mut base, r);
+            }
+        }
+        let mut out: Vec<u64> = Vec::with_capacity(classes * words);
+        for _ in 0..classes {
+            out.extend_from_slice(&base);
+        }
+        match &self.kinds[col] {
+            ColumnKind::InputTokens(bp) | ColumnKind::DependentToolCalls(bp) => {
+                // Each range covers a run of whole classes (its bounds are breakpoints):
+                // rows enter the running set at their first class and leave after their last.
+                let mut enter: Vec<Vec<usize>> = vec![Vec::new(); classes + 1];
+                let mut leave: Vec<Vec<usize>> = vec![Vec::new(); classes + 1];
+                for (r, c) in rows.iter().enumerate() {
+                    let range = match &self.kinds[col] {
+                        ColumnKind::InputTokens(_) => c.input_tokens,
+                        _ => c.dependent_tool_calls,
+                    };
+                    let Some(range) = range.filter(|x| x.lo <= x.hi) else {
+                        continue;
+                    };
+                    let first = bp.partition_point(|&b| b <= range.lo);
+                    let last = bp.partition_point(|&b| b <= range.hi);
+                    enter[first].push(r);
+                    leave[last + 1].push(r);
+                }
+                let mut running = vec![0u64; words];
+                for k in 0..classes {
+                    for &r in &leave[k] {
+                        running[r / 64] &= !(1 << (r % 64));
+                    }
+                    for &r in &enter[k] {
+                        set(&mut running, r);
+                    }
+                    for (w, x) in out[k * words..(k + 1) * words].iter_mut().zip(&running) {
+                        *w |= x;
+                    }
+                }
+                return out;
+            }
+            ColumnKind::Role => {
+                let other = self.roles.roles.len();
+                for (r, c) in rows.iter().enumerate() {
+                    for role in c.roles.iter().flatten() {
+                        let k = self.roles.class_of(role) as usize;
+                        // A role no column class names falls in "any other role", which a
+                        // role list never admits.
+                        if k != other {
+                            set(&mut out[k * words..(k + 1) * words], r);
+                        }
+                    }
+                }
+            }
+            ColumnKind::Flag(_) | ColumnKind::Tag(..) => {
+                for (r, c) in rows.iter().enumerate().filter(|(_, c)| constrains(c)) {
+                    for k in 0..classes {
+                        if self.admits(c, col, k as u32) {
+                            set(&mut out[k * words..(k + 1) * words], r);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Whether a condition's static part admits every value in a class of a column.
     pub(crate) fn admits(&self, cond: &Condition, col: usize, class: u32) -> bool {
         match &self.kinds[col] {
@@ -407,18 +493,13 @@ impl Table {
             let classes = cols.class_count(col);
             let base = bits.len();
             let mut unconstrained = vec![u64::MAX; words];
-            for class in 0..classes as u32 {
-                let mut w = vec![0u64; words];
-                for (r, cond) in rows.iter().enumerate() {
-                    if cols.admits(cond, col, class) {
-                        w[r / 64] |= 1 << (r % 64);
-                    }
-                }
-                for (u, x) in unconstrained.iter_mut().zip(&w) {
+            let column = cols.column_bits(col, &rows, words);
+            for w in column.chunks_exact(words).take(classes) {
+                for (u, x) in unconstrained.iter_mut().zip(w) {
                     *u &= x;
                 }
-                bits.extend(w);
             }
+            bits.extend(column);
             if (0..rows.len()).all(|r| unconstrained[r / 64] & (1 << (r % 64)) != 0) {
                 bits.truncate(base);
             } else {

@@ -221,7 +221,7 @@ pub const CHECKS: &[Check] = &[
     load(CheckName::FileUnreadable, "a file or directory cannot be read"),
     load(CheckName::NoPolicies, "a directory holds no policy"),
     check(CheckName::UnknownStepField, Severity::Error, "an expression reads a step field that does not exist (it always fails)"),
-    check(CheckName::UnknownFunction, Severity::Error, "an expression calls a function the sandbox does not provide (it always fails)"),
+    load(CheckName::UnknownFunction, "an expression calls a function the sandbox does not provide (refused at load, whatever `allow` says)"),
     check(CheckName::TypeMismatch, Severity::Error, "an expression compares a field or declared tag with a literal of another type"),
     check(CheckName::EscalateLacksCapability, Severity::Error, "a guard escalates to a tier whose model lacks what the guard requires"),
     check(CheckName::FallbackWeakerThanGuard, Severity::Warning, "a tier's fallback model lacks a capability that a guard requires of the tier"),
@@ -261,6 +261,8 @@ pub struct Options {
     pub budget_cells: u64,
     /// Opt-in findings to report (see [`Check::opt_in`]), e.g. [`CheckName::PartialOverlap`].
     pub enable: Vec<CheckName>,
+    /// How the policies are loaded (e.g. directories includes may come from).
+    pub load: policy::LoadOptions,
 }
 
 impl Default for Options {
@@ -268,6 +270,7 @@ impl Default for Options {
         Options {
             budget_cells: DEFAULT_CELL_BUDGET,
             enable: Vec::new(),
+            load: policy::LoadOptions::default(),
         }
     }
 }
@@ -388,7 +391,7 @@ pub fn lint_paths_with(paths: &[PathBuf], options: &Options) -> Report {
 }
 
 fn lint_path(path: &Path, options: &Options, report: &mut Report) {
-    match crate::compile::load_with(path, &policy::LoadOptions::default()) {
+    match crate::compile::load_with(path, &options.load) {
         Ok(policies) => {
             for p in policies {
                 report.policies += 1;
@@ -401,7 +404,10 @@ fn lint_path(path: &Path, options: &Options, report: &mut Report) {
             // is still worth its warnings.
             if path.is_dir() {
                 for file in policy_files(path) {
-                    if let Ok(p) = crate::compile::load_policy_file(&file) {
+                    for p in crate::compile::load_with(&file, &options.load)
+                        .into_iter()
+                        .flatten()
+                    {
                         report.policies += 1;
                         report.diagnostics.extend(lint_policy_with(p, options));
                     }

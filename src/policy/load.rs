@@ -143,7 +143,7 @@ pub fn load_policy_file(path: &Path) -> Result<Policy, LoadError> {
 }
 
 /// [`load_policy_file`], with `extra` run on the policy as part of loading it.
-pub(crate) fn load_file_checked(path: &Path, extra: ExtraCheck<'_>) -> Result<Policy, LoadError> {
+fn load_file_checked(path: &Path, extra: ExtraCheck<'_>) -> Result<Policy, LoadError> {
     let src = read_source(path)?;
     load_source(path, src, &LoadOptions::default(), extra)
 }

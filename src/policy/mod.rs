@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use catalog::{load_catalog, Catalog};
-pub(crate) use load::{load_checked, load_file_checked, load_text_checked};
+pub(crate) use load::{load_checked, load_text_checked};
 pub use load::{load_path, load_policy_file, load_policy_text, load_with, LoadError, LoadOptions};
 #[cfg(feature = "reload")]
 pub(crate) use load::{set_files, version_hash};

@@ -145,11 +145,13 @@ pub enum Ex {
     Flag(Flag),
     /// `"k" in step.tags`
     Has(&'static str),
-    /// `step.tags.k == "v"`: an error when the tag is missing; false for another type.
+    /// `step.tags.k == "v"`: an error when the tag is missing or is not a string (a
+    /// comparison across types is a run-time expression error, never `false`).
     TagStr(&'static str, &'static str),
-    /// `step.tags.k OP x`: an error when missing; false when the tag is not a number.
+    /// `step.tags.k OP x`: an error when the tag is missing or is not a number (a run-time
+    /// expression error, handled by `on_expression_error`).
     TagNum(&'static str, Cmp, f64),
-    /// `step.tags.k == true`
+    /// `step.tags.k == true`: an error when the tag is missing or is not a bool.
     TagTrue(&'static str),
     /// `step.dependent_tool_calls + 1`: not a bool, so an error wherever it is evaluated.
     NotBool,
@@ -832,4 +834,30 @@ pub fn run_cases(
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+// ---- large policies ------------------------------------------------------------------------
+
+/// A policy of `rules` rules for measuring load time: each rule names one of 500 roles and its
+/// own `input_tokens` bound, so the decision table has about as many classes as rules (the
+/// case where building it was quadratic in the number of rules).
+#[allow(dead_code)] // used by tests/load_scale.rs, not by every test that shares this module
+pub fn many_rules_policy(rules: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::from(
+        "[policy]\nname = \"big\"\ndefault_tier = \"cheap\"\n\n\
+         [models.small]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 2.0\n\n\
+         [models.large]\nprovider = \"mock\"\ninput_usd_per_mtok = 10.0\noutput_usd_per_mtok = 20.0\n\n\
+         [tiers]\ncheap = \"small\"\npremium = \"large\"\n",
+    );
+    for i in 0..rules {
+        let tier = if i % 2 == 0 { "premium" } else { "cheap" };
+        let _ = writeln!(
+            s,
+            "\n[[rules]]\nname = \"r{i}\"\nwhen = {{ role = \"role{}\", input_tokens = {{ gt = {} }} }}\ntier = \"{tier}\"",
+            i % 500,
+            i * 10
+        );
+    }
+    s
 }
