@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::record::{CallRecord, StepJson};
-use super::view::{RawRecord, RecordView, StepFields, StepView};
+use super::view::{PlainRecord, RawRecord, RecordView, StepFields, StepView};
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
 
 /// A log line that was skipped, and why.
@@ -114,6 +114,34 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
     if text.trim().is_empty() {
         return Err("blank line (expected a call record)".into());
     }
+    // The common line in one pass (no second reading of the step); any other line is read
+    // again below, which decides what it is and says why.
+    if let Ok(r) = serde_json::from_str::<PlainRecord<'_>>(text) {
+        return Ok(RecordView {
+            time: r.time,
+            trace_id: r.trace_id,
+            policy: r.policy,
+            policy_version: r.policy_version,
+            step: StepView::Plain(r.step),
+            line: text,
+            tier: r.tier,
+            model: r.model,
+            rule: r.rule,
+            via: r.via,
+            guard: r.guard,
+            latency_us: r.latency_us,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cached_input_tokens: r.cached_input_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            fallback_from: r.fallback_from,
+            token_source: r.token_source,
+            input_price: r.input_price,
+            output_price: r.output_price,
+            cost: r.cost,
+            cost_usd: r.cost_usd,
+        });
+    }
     let raw: RawRecord<'_> = serde_json::from_str(text).map_err(|e| json_error(&e, 0))?;
     let step_text = raw.step.get();
     let step = match serde_json::from_str::<StepFields<'_>>(step_text) {
@@ -135,7 +163,7 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
         policy: raw.policy,
         policy_version: raw.policy_version,
         step,
-        step_text,
+        line: text,
         tier: raw.tier,
         model: raw.model,
         rule: raw.rule,
@@ -163,7 +191,7 @@ pub fn parse_record(line: &[u8]) -> Result<CallRecord, String> {
         StepView::Other(value) => StepJson::from(value),
         // Re-read as a tree so the record's step is in the compact form a tree writes.
         StepView::Plain(_) => StepJson::from(
-            &serde_json::from_str::<Value>(v.step_text).map_err(|e| json_error(&e, 0))?,
+            &serde_json::from_str::<Value>(v.step_text()?).map_err(|e| json_error(&e, 0))?,
         ),
     };
     let owned = |t: super::view::Text<'_>| t.0.into_owned();
@@ -262,7 +290,10 @@ mod tests {
     fn the_view_reads_what_the_record_reads() {
         let view = parse_view(GOOD.as_bytes()).unwrap();
         let rec = parse_record(GOOD.as_bytes()).unwrap();
-        assert_eq!(view.trace_id.unwrap().as_str(), rec.trace_id.unwrap());
+        assert_eq!(
+            view.trace_id.as_ref().unwrap().as_str(),
+            rec.trace_id.unwrap()
+        );
         let StepView::Plain(step) = &view.step else {
             panic!("a plain step: {:?}", view.step)
         };
@@ -270,6 +301,11 @@ mod tests {
         assert_eq!(tags.len(), 1, "a repeated tag keeps its last value");
         assert_eq!(tags[0].1, Scalar::Str(Text("UK".into())));
         assert_eq!(view.cost, rec.cost);
+        // Read in one pass, the step's text is still there to be had.
+        assert_eq!(
+            view.step_text().unwrap(),
+            r#"{"role":"format","input_tokens":10,"tags":{"j":"EU","j":"UK"}}"#
+        );
         assert_eq!(
             rec.step.as_str(),
             r#"{"role":"format","input_tokens":10,"tags":{"j":"UK"}}"#

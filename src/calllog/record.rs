@@ -22,8 +22,8 @@ pub enum TokenSource {
 
 /// One model call, as written to a call log (JSONL) and emitted as a tracing event.
 ///
-/// The fields' order is the line's: [`CallRecord::write_json`] writes them in the same order
-/// by hand (a test holds it to what the derived `Serialize` writes).
+/// The fields' order is the line's: [`CallRecord::write_json`] writes the derived
+/// `Serialize` (a test pins the line byte for byte).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallRecord {
@@ -153,40 +153,42 @@ impl PartialEq<&str> for Via {
 
 /// A logged step's JSON, held as the compact text the log line carries.
 ///
-/// Text rather than a JSON tree: the runner writes it straight from the step, with no map to
-/// build on every call, and the sink copies it into the line as it is. Whatever builds one
-/// (from a [`Value`], or by reading a record) gets the compact form `serde_json` writes, so a
-/// record read and written again comes out as it would from a tree.
+/// Raw JSON text rather than a tree: the runner writes it once per call and the record's
+/// serializer copies it into the line as it is. Whatever builds one (from a [`Value`], or by
+/// reading a record) gets the compact form `serde_json` writes, so a record read and written
+/// again comes out as it would from a tree.
 #[derive(Debug, Clone)]
-pub struct StepJson(String);
+pub struct StepJson(Box<RawValue>);
 
 impl StepJson {
-    /// Serializes `value` compactly.
+    /// Serializes `value` compactly (the text is kept as written, not checked again).
     pub fn new<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<StepJson> {
-        serde_json::to_string(value).map(StepJson)
+        serde_json::value::to_raw_value(value).map(StepJson)
     }
 
-    /// Text already written as `serde_json` writes JSON compactly (the runner's own writer).
+    /// Text already written as `serde_json` writes JSON compactly (the runner's step writer).
+    /// It is checked once here; text that is not JSON (never written) is kept as `null`.
     #[cfg(feature = "cost")]
     pub(crate) fn from_compact(text: String) -> StepJson {
-        StepJson(text)
+        StepJson(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
     }
 
     /// The JSON text, as it appears in the log line.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.get()
     }
 
     /// The step as a JSON tree.
     pub fn to_value(&self) -> Value {
-        // Only ever made by serializing, so the text is valid JSON.
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        // Only ever made from checked JSON text, so this parses.
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
     }
 }
 
 impl From<&Value> for StepJson {
     fn from(value: &Value) -> StepJson {
-        StepJson(value.to_string())
+        // A tree always serializes (its keys are strings, its numbers finite).
+        StepJson::new(value).unwrap_or_else(|_| StepJson(RawValue::NULL.to_owned()))
     }
 }
 
@@ -199,16 +201,14 @@ impl From<Value> for StepJson {
 impl PartialEq for StepJson {
     /// Equal as JSON (as two trees would be), not only as text: key order aside, say.
     fn eq(&self, other: &StepJson) -> bool {
-        self.0 == other.0 || self.to_value() == other.to_value()
+        self.as_str() == other.as_str() || self.to_value() == other.to_value()
     }
 }
 
 impl Serialize for StepJson {
-    /// The text as it is (checked, not rebuilt). The log's own writer,
-    /// [`CallRecord::write_json`], copies it without the check.
+    /// The text as it is, copied into the line.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
-        raw.serialize(s)
+        self.0.serialize(s)
     }
 }
 
@@ -221,153 +221,61 @@ impl<'de> Deserialize<'de> for StepJson {
 }
 
 impl CallRecord {
-    /// Appends the record as its log line holds it, without the newline: the same bytes as
-    /// `serde_json::to_string(self)`, written field by field (keys as literals, no tree, no
-    /// serializer state), since the JSONL sink does this on every call.
-    pub fn write_json(&self, out: &mut String) {
-        out.push_str("{\"time\":");
-        write_str(out, &self.time);
-        out.push_str(",\"trace_id\":");
-        write_opt_str(out, self.trace_id.as_deref());
-        out.push_str(",\"policy\":");
-        write_str(out, &self.policy);
-        out.push_str(",\"policy_version\":");
-        write_str(out, &self.policy_version);
-        out.push_str(",\"step\":");
-        out.push_str(self.step.as_str());
-        out.push_str(",\"tier\":");
-        write_str(out, &self.tier);
-        out.push_str(",\"model\":");
-        write_str(out, &self.model);
-        out.push_str(",\"rule\":");
-        write_opt_str(out, self.rule.as_deref());
-        out.push_str(",\"via\":");
-        write_str(out, self.via.as_str());
-        out.push_str(",\"guard\":");
-        write_opt_str(out, self.guard.as_deref());
-        out.push_str(",\"latency_us\":");
-        write_u64(out, self.latency_us);
-        out.push_str(",\"input_tokens\":");
-        write_u64(out, self.input_tokens);
-        out.push_str(",\"output_tokens\":");
-        write_u64(out, self.output_tokens);
-        // Written only when there are some, as serde's skip_serializing_if does.
-        if self.cached_input_tokens > 0 {
-            out.push_str(",\"cached_input_tokens\":");
-            write_u64(out, self.cached_input_tokens);
-        }
-        if self.cache_write_tokens > 0 {
-            out.push_str(",\"cache_write_tokens\":");
-            write_u64(out, self.cache_write_tokens);
-        }
-        if !self.fallback_from.is_empty() {
-            out.push_str(",\"fallback_from\":");
-            let mut sep = '[';
-            for m in &self.fallback_from {
-                out.push(sep);
-                sep = ',';
-                write_str(out, m);
-            }
-            out.push(']');
-        }
-        out.push_str(match self.token_source {
-            TokenSource::Provider => ",\"token_source\":\"provider\"",
-            TokenSource::Tokenizer => ",\"token_source\":\"tokenizer\"",
-            TokenSource::Approx => ",\"token_source\":\"approx\"",
-        });
-        out.push_str(",\"input_price\":");
-        write_u64(out, self.input_price.0);
-        out.push_str(",\"output_price\":");
-        write_u64(out, self.output_price.0);
-        out.push_str(",\"cost\":");
-        write_u64(out, self.cost.0);
-        out.push_str(",\"cost_usd\":");
-        write_f64(out, self.cost_usd);
-        out.push('}');
+    /// Appends the record as its log line holds it, without the newline: the derived
+    /// `Serialize`, written by `serde_json` into the caller's reused buffer (no tree, no
+    /// allocation once the buffer has grown). Only a serializer error fails it, and a
+    /// record has nothing that can fail (its step is already JSON text).
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, self)
     }
 }
 
-/// Appends `s` as a JSON string, escaped exactly as `serde_json` escapes it: `"` and `\`,
-/// the short escapes `\b` `\t` `\n` `\f` `\r`, `\u00xx` (lowercase hex) for the other control
-/// bytes, and nothing else.
+/// A `String` as an `io::Write`, so `serde_json` can write into it. serde_json hands over
+/// whole pieces (quotes, escapes, the text between them), each valid UTF-8; a piece that
+/// were not would be an error, never a broken `String`.
+struct StrWriter<'a>(&'a mut String);
+
+impl std::io::Write for StrWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+        self.0.push_str(text);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends `value` as `serde_json` writes it compactly.
+fn write_value<T: Serialize + ?Sized>(out: &mut String, value: &T) {
+    let len = out.len();
+    if serde_json::to_writer(StrWriter(out), value).is_err() {
+        // Not reached for strings and numbers; the same text, allocated.
+        out.truncate(len);
+        out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()));
+    }
+}
+
+/// Appends `s` as a JSON string, escaped as `serde_json` escapes it.
 pub(crate) fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => '"',
-            b'\\' => '\\',
-            0x08 => 'b',
-            0x09 => 't',
-            0x0a => 'n',
-            0x0c => 'f',
-            0x0d => 'r',
-            0..=0x1f => 'u',
-            _ => continue,
-        };
-        // Split only at ASCII bytes, so both slices stay on character boundaries.
-        out.push_str(&s[start..i]);
-        out.push('\\');
-        out.push(short);
-        if short == 'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
-}
-
-fn write_opt_str(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => write_str(out, s),
-        None => out.push_str("null"),
-    }
+    write_value(out, s);
 }
 
 /// Appends `n` in decimal.
-pub(crate) fn write_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+pub(crate) fn write_u64(out: &mut String, n: u64) {
+    write_value(out, &n);
 }
 
 /// Appends `n` in decimal.
 #[cfg_attr(not(feature = "cost"), allow(dead_code))] // only the runner writes signed tags
 pub(crate) fn write_i64(out: &mut String, n: i64) {
-    if n < 0 {
-        out.push('-');
-    }
-    write_u64(out, n.unsigned_abs());
+    write_value(out, &n);
 }
 
 /// Appends `x` as `serde_json` writes an `f64` (its shortest form; `null` if not finite).
 pub(crate) fn write_f64(out: &mut String, x: f64) {
-    // serde_json's own number formatting, so the digits are the same; into the stack, since
-    // the longest it writes is 24 bytes (`-1.2345678901234567e-308`).
-    let mut buf = [0u8; 32];
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    if serde_json::to_writer(&mut cursor, &x).is_ok() {
-        let len = cursor.position() as usize;
-        if let Ok(text) = std::str::from_utf8(&buf[..len]) {
-            out.push_str(text);
-            return;
-        }
-    }
-    // Not reached (the buffer is large enough); the same digits, allocated.
-    out.push_str(&Value::from(x).to_string());
+    write_value(out, &x);
 }
 
 #[cfg(test)]
@@ -436,9 +344,10 @@ mod tests {
         for (i, text) in texts.iter().enumerate() {
             for (j, usd) in usds.iter().enumerate() {
                 let r = record(text, sources[(i + j) % 3], *usd, (i + j) % 2 == 0);
-                let mut line = String::from("kept ");
-                r.write_json(&mut line);
-                assert_eq!(line, format!("kept {}", serde_json::to_string(&r).unwrap()));
+                let mut line = b"kept ".to_vec();
+                r.write_json(&mut line).unwrap();
+                let want = format!("kept {}", serde_json::to_string(&r).unwrap());
+                assert_eq!(String::from_utf8(line).unwrap(), want);
             }
         }
     }
@@ -461,6 +370,25 @@ mod tests {
             write_f64(&mut out, x);
             proptest::prop_assert_eq!(out, serde_json::to_string(&x).unwrap());
         }
+    }
+
+    /// The line's bytes, pinned: field order, `null`s, escapes and number forms as logs
+    /// written so far have them, whatever writes the line.
+    #[test]
+    fn the_line_is_byte_for_byte_as_logs_have_it() {
+        let mut r = record("a\"b\u{1}é", TokenSource::Tokenizer, 0.018, false);
+        r.via = Via::BudgetDowngrade;
+        let mut line = Vec::new();
+        r.write_json(&mut line).unwrap();
+        let want = concat!(
+            r#"{"time":"2026-11-26T06:19:42.123Z","trace_id":null,"policy":"pa\"b\u0001é","#,
+            r#""policy_version":"0a1b2c","step":{"role":"a\"b\u0001é","input_tokens":5,"#,
+            r#""tags":{"k":2.5}},"tier":"a\"b\u0001é","model":"m","rule":null,"#,
+            r#""via":"budget_downgrade","guard":null,"latency_us":18446744073709551615,"#,
+            r#""input_tokens":0,"output_tokens":1234567,"token_source":"tokenizer","#,
+            r#""input_price":1000000,"output_price":5,"cost":18000000000,"cost_usd":0.018}"#
+        );
+        assert_eq!(String::from_utf8(line).unwrap(), want);
     }
 
     #[test]

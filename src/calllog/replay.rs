@@ -394,7 +394,8 @@ fn slow_step(r: &RecordView<'_>) -> Result<Step, RouteError> {
     let value = match &r.step {
         StepView::Other(v) => v,
         StepView::Plain(_) => {
-            parsed = serde_json::from_str(r.step_text).map_err(|e| invalid(e.to_string()))?;
+            let text = r.step_text().map_err(invalid)?;
+            parsed = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
             &parsed
         }
     };

@@ -90,6 +90,46 @@ pub(crate) struct RawRecord<'a> {
     pub cost_usd: f64,
 }
 
+/// The common line, read in one pass: [`RawRecord`] with the step read straight into
+/// [`StepFields`]. A line it refuses is read again as a [`RawRecord`], which decides.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PlainRecord<'a> {
+    #[serde(borrow)]
+    pub time: Text<'a>,
+    #[serde(borrow)]
+    pub trace_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub policy: Text<'a>,
+    #[serde(borrow)]
+    pub policy_version: Text<'a>,
+    #[serde(borrow)]
+    pub step: StepFields<'a>,
+    #[serde(borrow)]
+    pub tier: Text<'a>,
+    #[serde(borrow)]
+    pub model: Text<'a>,
+    #[serde(borrow)]
+    pub rule: Option<Text<'a>>,
+    pub via: Via,
+    #[serde(borrow)]
+    pub guard: Option<Text<'a>>,
+    pub latency_us: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    #[serde(default)]
+    pub fallback_from: Vec<String>,
+    pub token_source: TokenSource,
+    pub input_price: PicosPerToken,
+    pub output_price: PicosPerToken,
+    pub cost: Picos,
+    pub cost_usd: f64,
+}
+
 /// A call record read without copying strings: what `report` and `replay` go over.
 #[derive(Debug, PartialEq)]
 pub struct RecordView<'a> {
@@ -103,8 +143,8 @@ pub struct RecordView<'a> {
     pub policy_version: Text<'a>,
     /// The step, read.
     pub step: StepView<'a>,
-    /// The step's JSON text as the line holds it.
-    pub step_text: &'a str,
+    /// The whole line, for [`RecordView::step_text`].
+    pub(crate) line: &'a str,
     /// The tier chosen.
     pub tier: Text<'a>,
     /// The model key called.
@@ -137,6 +177,16 @@ pub struct RecordView<'a> {
     pub cost: Picos,
     /// The same in dollars.
     pub cost_usd: f64,
+}
+
+impl<'a> RecordView<'a> {
+    /// The step's JSON text as the line holds it. Read again from the line on demand: the
+    /// common line is read in one pass with its step, which keeps no text.
+    pub fn step_text(&self) -> Result<&'a str, String> {
+        serde_json::from_str::<RawRecord<'a>>(self.line)
+            .map(|r| r.step.get())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A logged step. A record may carry any JSON value as its step (a log keeps what was

@@ -89,7 +89,7 @@ const MAX_QUEUED_BYTES: usize = 16 << 20;
 
 thread_local! {
     /// Each thread's serialization buffer, reused so a record costs no allocation there.
-    static LINE: RefCell<String> = RefCell::new(String::with_capacity(1024));
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
 }
 
 impl JsonlSink {
@@ -274,8 +274,8 @@ impl CallSink for JsonlSink {
             let mut line = line.borrow_mut();
             line.clear();
             // Serialize outside the lock; hold it only to queue the whole line.
-            record.write_json(&mut line);
-            line.push('\n');
+            record.write_json(&mut line)?;
+            line.push(b'\n');
             let mut queue = self.shared.lock();
             while queue.lines.len() >= MAX_QUEUED_BYTES && self.writer_alive() {
                 queue = self
@@ -285,7 +285,7 @@ impl CallSink for JsonlSink {
                     .unwrap_or_else(|e| e.into_inner());
             }
             let was_empty = queue.count == 0;
-            queue.lines.extend_from_slice(line.as_bytes());
+            queue.lines.extend_from_slice(&line);
             queue.count += 1;
             if was_empty {
                 queue.oldest = Some(Instant::now());
