@@ -46,7 +46,7 @@ pub fn load_catalog(path: &Path) -> Result<Catalog, LoadError> {
             .with_help("a catalog holds [models.NAME] tables with input_usd_per_mtok and output_usd_per_mtok, like policies/models.toml"),
         ));
     }
-    let models = validate::models::catalog(&src, raw.models)
-        .map_err(|diagnostics| LoadError { diagnostics })?;
+    let models =
+        validate::models::catalog(&src, raw.models).map_err(|diagnostics| LoadError { diagnostics })?;
     Ok(Catalog { models })
 }

@@ -489,13 +489,8 @@ pub struct TagDecl {
 }
 
 /// The words `expect_via` accepts: each way a decision is made (`Via::as_str`).
-pub(crate) const EXPECT_VIA_NAMES: [&str; 5] = [
-    "rule",
-    "default",
-    "guard",
-    "expression_error",
-    "context_window",
-];
+pub(crate) const EXPECT_VIA_NAMES: [&str; 5] =
+    ["rule", "default", "guard", "expression_error", "context_window"];
 
 /// One `[[tests]]` entry.
 #[derive(Debug, Clone)]
