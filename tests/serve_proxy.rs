@@ -14,7 +14,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use fake_provider::{openai_data, FakeProvider, Reply};
+use fake_provider::{anthropic_event, openai_data, FakeProvider, Reply};
 use switchyard::runner::JsonlSink;
 use switchyard::server::{app, AppState, ServeOptions};
 use switchyard::Router;
@@ -283,4 +283,53 @@ async fn a_budget_refusal_is_a_429_the_sdks_do_not_retry() {
     assert_eq!(v["error"]["type"], "insufficient_quota");
     assert!(fake.seen().is_empty());
     assert!(records(&s).is_empty());
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_the_upstream_and_is_billed_as_cancelled() {
+    use futures_util::StreamExt;
+    let start = anthropic_event(&json!({"type": "message_start", "message": {
+        "id": "m1", "type": "message", "role": "assistant", "model": "claude-up",
+        "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 40, "output_tokens": 1}}}));
+    let block = anthropic_event(&json!({"type": "content_block_start", "index": 0,
+        "content_block": {"type": "text", "text": ""}}));
+    let delta = anthropic_event(&json!({"type": "content_block_delta", "index": 0,
+        "delta": {"type": "text_delta", "text": "partial answer"}}));
+    let fake = FakeProvider::start(vec![Reply::SseThenHang(vec![start, block, delta])]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("support.toml");
+    std::fs::write(&file, policy(&fake.url(""), "")).unwrap();
+    let state = AppState::new(
+        Arc::new(Router::load(&file).unwrap()),
+        ServeOptions::default(),
+    );
+    let app = app(state.clone());
+    let body = json!({"model": "support", "max_tokens": 100, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}], "switchyard": {"role": "x"}});
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut frames = resp.into_body().into_data_stream();
+    let first = frames.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("data: "));
+    drop(frames);
+    assert!(
+        fake.wait_dropped(1, Duration::from_secs(10)).await,
+        "the upstream request was not cancelled"
+    );
+    // The call is counted as cancelled once its task has recorded it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = state.metrics().render(&state.policies());
+        if text.contains("status=\"cancelled\"") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
