@@ -54,6 +54,9 @@ per_call_usd = 0.0000001
 
 /// The venv's python, made and filled on first use.
 fn python() -> PathBuf {
+    // Both tests may get here at once; one makes the venv.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sdk-venv");
     let py = root.join("bin/python");
     let ready = root.join(format!(".installed-{OPENAI}-{ANTHROPIC}"));
@@ -145,4 +148,71 @@ fn serve_http_get(url: &str, token: &str) -> String {
     let mut out = String::new();
     c.read_to_string(&mut out).unwrap();
     out
+}
+
+/// The README's "Use it from Python" section: its `sh` and `python` blocks.
+fn readme_blocks() -> (String, Vec<String>) {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("## Use it from Python")
+        .expect("a README section \"Use it from Python\"");
+    let rest = &readme[start + 3..];
+    let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+    let (mut sh, mut py) = (String::new(), Vec::new());
+    let mut open: Option<(String, String)> = None;
+    for line in section.lines() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(lang)) => open = Some((lang.to_string(), String::new())),
+            (Some((lang, text)), Some(_)) => {
+                match lang.as_str() {
+                    "sh" => sh.push_str(text),
+                    "python" => py.push(text.clone()),
+                    _ => {}
+                }
+                open = None;
+            }
+            (Some((_, text)), None) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    (sh, py)
+}
+
+#[test]
+fn the_readme_python_section_runs_as_written() {
+    let py = python();
+    let (sh, snippets) = readme_blocks();
+    let command = sh.trim();
+    let args = command
+        .strip_prefix("cargo run -q -- serve ")
+        .unwrap_or_else(|| {
+            panic!("the README's command is not `cargo run -q -- serve …`: {command}")
+        });
+    let args: Vec<&str> = args.split_whitespace().collect();
+    assert_eq!(snippets.len(), 2, "two Python snippets (OpenAI, Anthropic)");
+    // Run from the repository, as the README's reader does; on a free port, not 8790.
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let mut s = serve_proc::start(&args, &[]);
+    for snippet in &snippets {
+        let code = snippet.replace("127.0.0.1:8790", &s.addr.to_string());
+        let out = Command::new(&py)
+            .args(["-c", &code])
+            .output()
+            .expect("run python");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "README snippet failed:\n{code}\n{stdout}\n{}\nserver:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            s.stderr_text()
+        );
+        // The answer, then the headers: the tier and a cost.
+        assert!(stdout.lines().count() >= 2, "{stdout}");
+    }
+    s.signal("TERM");
+    let _ = s.wait();
 }
