@@ -333,3 +333,40 @@ async fn a_client_that_goes_away_cancels_the_upstream_and_is_billed_as_cancelled
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn tool_calls_cross_formats_both_ways() {
+    let tool_use = json!({
+        "id": "msg_2", "type": "message", "role": "assistant", "model": "claude-up",
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "clause 4"}}],
+        "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 30, "output_tokens": 10}
+    });
+    let fake = FakeProvider::start(vec![Reply::Json(200, tool_use, vec![])]).await;
+    let s = setup(&fake, "");
+    let body = json!({
+        "model": "support", "max_tokens": 100,
+        "messages": [{"role": "user", "content": "find clause 4"}],
+        "tools": [{"type": "function", "function": {"name": "lookup", "description": "search",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}],
+        "switchyard": {"role": "x"}
+    });
+    let (status, _, text) = post(&s.app, "/v1/chat/completions", &body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls", "{text}");
+    let call = &v["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["id"], "toolu_1");
+    assert_eq!(call["function"]["name"], "lookup");
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args["q"], "clause 4");
+    // The tool definition went upstream in Anthropic's shape.
+    let seen = fake.seen();
+    assert_eq!(seen[0].body["tools"][0]["name"], "lookup");
+    assert!(
+        seen[0].body["tools"][0].get("input_schema").is_some(),
+        "{}",
+        seen[0].body
+    );
+}
