@@ -1,4 +1,5 @@
-//! `switchyard serve`: every endpoint and error row reachable without upstream calls, driven
+//! `switchyard serve`: every endpoint and error row (the proxy's upstream calls are in
+//! tests/serve_proxy.rs), driven
 //! two ways — through `app(state)` with `oneshot` (no socket), and against the real binary
 //! on a free port (ready line, auth at start, reload while serving, drain on SIGTERM).
 //! Waits poll with a generous deadline; nothing asserts on how long anything took.
@@ -468,9 +469,10 @@ async fn a_chat_request_is_decided_and_answers_with_the_decision_headers() {
     });
     let (status, headers, text) =
         call(&app, "POST", "/v1/chat/completions", &[], &body.to_string()).await;
-    // The upstream call is not wired in yet: 501 after the decision, in OpenAI's format.
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
-    assert_eq!(json_of(&text)["error"]["code"], "not_implemented");
+    // The mock models answer, in OpenAI's format, with the decision's headers.
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(json_of(&text)["object"], "chat.completion");
+    assert!(headers.get("x-switchyard-cost-usd").is_some());
     assert_eq!(headers["x-switchyard-policy"], "support");
     assert_eq!(headers["x-switchyard-policy-version"].len(), 12);
     assert_eq!(headers["x-switchyard-tier"], "premium");
@@ -489,8 +491,9 @@ async fn a_chat_request_is_decided_and_answers_with_the_decision_headers() {
         &body.to_string(),
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
-    assert_eq!(json_of(&text)["type"], "error");
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(json_of(&text)["type"], "message");
+    assert_eq!(json_of(&text)["model"], "vendor-small");
     assert_eq!(headers["x-switchyard-tier"], "cheap");
     assert_eq!(headers["x-switchyard-via"], "default");
     assert!(headers.get("x-switchyard-rule").is_none());
@@ -577,7 +580,7 @@ async fn chat_errors_have_the_status_and_shape_the_sdks_expect() {
     }
     // A caller who vouches for the tool output is routed.
     let trusted = json!({"model": "support", "messages": tool, "switchyard": {"role": "x", "untrusted_input": false}});
-    let (status, _, text) = call(
+    let (status, headers, text) = call(
         &app,
         "POST",
         "/v1/chat/completions",
@@ -585,7 +588,10 @@ async fn chat_errors_have_the_status_and_shape_the_sdks_expect() {
         &trusted.to_string(),
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
+    // Decided (the guard let it through); the mixed-format body cannot then go upstream as
+    // OpenAI, which is a 400 naming the block.
+    assert_ne!(status, StatusCode::FORBIDDEN, "{text}");
+    assert_eq!(headers["x-switchyard-tier"], "cheap", "{text}");
     // Bodies that are not a JSON object.
     for bad in ["{nope", "[1,2]", r#"{"model": 5}"#] {
         let (status, _, text) = call(&app, "POST", "/v1/chat/completions", &[], bad).await;
@@ -847,7 +853,7 @@ async fn a_large_chat_body_is_counted_off_the_runtime_and_decided_the_same_way()
     });
     let (status, headers, out) =
         call(&app, "POST", "/v1/chat/completions", &[], &body.to_string()).await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{out}");
+    assert_eq!(status, StatusCode::OK, "{out}");
     assert_eq!(headers["x-switchyard-tier"], "cheap");
     // The same request through the decision API, with the count made here, agrees.
     let tokens = (400_000u64 * 21).div_ceil(80);

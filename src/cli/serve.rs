@@ -2,8 +2,6 @@
 //! runtime. This file turns the flags into a checked configuration, loads and watches the
 //! policies, binds, prints the ready line and serves until SIGTERM/SIGINT.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +12,7 @@ use clap::Args;
 
 use crate::reload::WatchOptions;
 use crate::router::Router;
+use crate::runner::sink::{CallSink, JsonlSink};
 use crate::server::{self, AppState, Metrics, ServeOptions, Token};
 
 /// Arguments of `switchyard serve`.
@@ -63,7 +62,7 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
              127.0.0.1, or pass --insecure-no-auth if a proxy in front does auth"
         ));
     }
-    let mut call_log = match open_call_log(args.call_log.as_ref()) {
+    let call_log = match open_call_log(args.call_log.as_ref()) {
         Ok(f) => f,
         Err(msg) => return usage(&msg),
     };
@@ -88,6 +87,10 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
         metrics,
     )
     .with_reloader(handle.reloader());
+    let state = match &call_log {
+        Some(sink) => state.with_call_sink(sink.clone()),
+        None => state,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("switchyard-serve")
@@ -122,8 +125,8 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
     // Let the runtime's remaining tasks (the SIGHUP listener) go without waiting on them.
     runtime.shutdown_timeout(Duration::from_millis(100));
     drop(handle);
-    if let Some(f) = call_log.as_mut() {
-        if let Err(e) = f.flush().and_then(|()| f.sync_data()) {
+    if let Some(sink) = call_log.as_ref() {
+        if let Err(e) = sink.flush() {
             eprintln!("warning: flushing the call log failed: {e}");
         }
     }
@@ -183,14 +186,12 @@ fn resolve(listen: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--listen {listen}: the name resolves to no address"))
 }
 
-/// Opens the call log for appending, so a path that cannot be written fails at start.
-fn open_call_log(path: Option<&PathBuf>) -> Result<Option<File>, String> {
+/// Opens the call log for appending (as `run` writes it), so a path that cannot be written
+/// fails at start.
+fn open_call_log(path: Option<&PathBuf>) -> Result<Option<Arc<JsonlSink>>, String> {
     let Some(path) = path else { return Ok(None) };
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map(Some)
+    JsonlSink::append(path)
+        .map(|s| Some(Arc::new(s)))
         .map_err(|e| format!("cannot open the call log {}: {e}", path.display()))
 }
 

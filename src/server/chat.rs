@@ -1,8 +1,7 @@
 //! `POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic): a chat request
 //! routed. The body is read (within the size limit) and parsed, its `model` names the policy,
 //! the step is built from the caller's features and the derived ones, and the policy decides.
-//! [`forward`] then makes the upstream call; until the provider clients land it answers 501
-//! with the decision's headers.
+//! [`forward`] then makes the upstream call (`proxy.rs`).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -85,6 +84,8 @@ async fn handle(
 pub(super) struct Routed {
     /// The decision; it holds its policy alive for the whole call.
     pub decision: Decision<'static>,
+    /// The step the request became (for the call record).
+    pub step: crate::step::Step,
     /// The request body with the `switchyard` object taken out.
     pub body: Map<String, Value>,
 }
@@ -169,6 +170,7 @@ fn prepare(
             span.record("model", decision.model().key.as_str());
             Ok(Routed {
                 decision: decision.into_owned(),
+                step,
                 body,
             })
         }
@@ -194,28 +196,23 @@ fn bad_request(message: &str, param: Option<&str>, state: &AppState) -> ApiError
     }
 }
 
-/// Steps 5–7: the upstream call and the answer in the caller's format. The provider clients
-/// are not wired in yet, so this answers 501 after the decision, with the decision's headers.
-async fn forward(_state: &AppState, routed: Routed, format: ChatFormat) -> Response {
-    let Routed { decision, body } = routed;
-    let d = &decision;
-    tracing::debug!(
-        fields = body.len(),
-        "request decided; the upstream call is not available yet"
-    );
-    let err = ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        format!(
-            "routed to tier `{}` (model `{}`), but calling models from `serve` is not available yet; \
-             use POST /v1/route for decisions",
-            d.tier(),
-            d.model().key
-        ),
-    );
-    let mut resp = err.into_response_as(error_format(format));
-    decision_headers(resp.headers_mut(), d);
-    resp
+/// Steps 5–7: the upstream call and the answer in the caller's format (`proxy.rs`).
+async fn forward(state: &AppState, routed: Routed, format: ChatFormat) -> Response {
+    let Routed {
+        decision,
+        step,
+        body,
+    } = routed;
+    super::proxy::forward(
+        state,
+        super::proxy::Call {
+            decision,
+            step,
+            body,
+            format,
+        },
+    )
+    .await
 }
 
 /// The `x-switchyard-*` headers of a routed answer: policy, version, tier, model, via, and

@@ -299,6 +299,62 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one upstream call by its status (`ok`, `error`, `cancelled`).
+    pub fn call(&self, policy: &str, tier: &str, model: &str, status: &str) {
+        self.calls
+            .get_or_create(&CallLabels {
+                policy: policy.into(),
+                tier: tier.into(),
+                model: model.into(),
+                status: status.into(),
+            })
+            .inc();
+    }
+
+    /// Records how long one upstream call took.
+    pub fn call_duration(&self, policy: &str, model: &str, seconds: f64) {
+        self.call_duration
+            .get_or_create(&ModelLabels {
+                policy: policy.into(),
+                model: model.into(),
+            })
+            .observe(seconds);
+    }
+
+    /// Adds a call's actual cost.
+    pub fn spend(&self, policy: &str, tier: &str, model: &str, usd: f64) {
+        self.spend_usd
+            .get_or_create(&SpendLabels {
+                policy: policy.into(),
+                tier: tier.into(),
+                model: model.into(),
+            })
+            .inc_by(usd);
+    }
+
+    /// Adds a call's billed tokens.
+    pub fn tokens(&self, policy: &str, model: &str, input: u64, output: u64) {
+        for (kind, n) in [("input", input), ("output", output)] {
+            self.tokens
+                .get_or_create(&TokenLabels {
+                    policy: policy.into(),
+                    model: model.into(),
+                    kind: kind.into(),
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// Sets the spend counted against one budget cap.
+    pub fn budget_spent(&self, policy: &str, cap: &str, usd: f64) {
+        self.budget_spent
+            .get_or_create(&BudgetLabels {
+                policy: policy.into(),
+                cap: cap.into(),
+            })
+            .set(usd);
+    }
+
     /// Records time spent in switchyard on one request to `endpoint`.
     pub fn overhead(&self, endpoint: &str, seconds: f64) {
         self.overhead

@@ -21,6 +21,7 @@ mod chat;
 pub mod error;
 pub mod features;
 pub mod metrics;
+mod proxy;
 mod route;
 pub mod shutdown;
 mod status;
@@ -38,6 +39,8 @@ use tracing::Instrument;
 
 use crate::reload::{Outcome, ReloadReport, Reloader};
 use crate::router::{PolicySet, Router};
+use crate::runner::budget::Ledger;
+use crate::runner::sink::CallSink;
 pub use auth::Token;
 pub use error::{ApiError, Format};
 pub use metrics::Metrics;
@@ -79,6 +82,8 @@ struct Inner {
     started: SystemTime,
     draining: AtomicBool,
     next_request: AtomicU64,
+    ledger: Arc<Ledger>,
+    calls: Option<Arc<dyn CallSink>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -111,6 +116,8 @@ impl AppState {
             started: SystemTime::now(),
             draining: AtomicBool::new(false),
             next_request: AtomicU64::new(1),
+            ledger: Arc::new(Ledger::new()),
+            calls: None,
         }))
     }
 
@@ -123,6 +130,58 @@ impl AppState {
             }
             // Already shared: keep it as it is rather than fail.
             Err(shared) => AppState(shared),
+        }
+    }
+
+    /// Also writes one call record per routed chat request to `sink` (`--call-log`). Call
+    /// before sharing the state.
+    pub fn with_call_sink(self, sink: Arc<dyn CallSink>) -> AppState {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.calls = Some(sink);
+                AppState(Arc::new(inner))
+            }
+            Err(shared) => AppState(shared),
+        }
+    }
+
+    /// The budget ledger every proxied call reserves against.
+    pub fn ledger(&self) -> &Ledger {
+        &self.0.ledger
+    }
+
+    fn ledger_arc(&self) -> Arc<Ledger> {
+        self.0.ledger.clone()
+    }
+
+    /// Writes out what the call log still holds.
+    pub fn flush_calls(&self) -> std::io::Result<()> {
+        self.0.calls.as_ref().map_or(Ok(()), |s| s.flush())
+    }
+
+    /// Emits a proxied call's event and appends its record to the call log.
+    fn record_call(&self, record: &crate::calllog::record::CallRecord, status: &str) {
+        crate::runner::sink::emit_event(record);
+        if status != "ok" {
+            tracing::info!(status, model = %record.model, "call ended early");
+        }
+        if let Some(s) = &self.0.calls {
+            if let Err(e) = s.record(record) {
+                tracing::error!(error = %e, "a call record could not be written");
+            }
+        }
+    }
+
+    /// Sets the budget gauges of `policy` from the ledger.
+    fn update_budget_gauges(&self, policy: &str, trace: Option<&str>) {
+        let day = crate::runner::budget::utc_day(SystemTime::now());
+        let spent = self.0.ledger.workload_day_spend(policy, day);
+        self.metrics()
+            .budget_spent(policy, "per_workload_day_usd", spent.committed().usd());
+        if let Some(t) = trace {
+            let spent = self.0.ledger.trace_spend(t);
+            self.metrics()
+                .budget_spent(policy, "per_trace_usd", spent.committed().usd());
         }
     }
 

@@ -1,0 +1,565 @@
+//! Steps 4–7 of routing a chat request (serve.md): the budget held for the call's worst case,
+//! the call through the decision's provider (or the mock), the answer in the caller's format
+//! with the `x-switchyard-*` headers, plain or streamed, and the call's record, metrics and
+//! settlement. A client that goes away mid-stream cancels the upstream call; it is billed for
+//! what was produced and counted as `cancelled`.
+
+use std::convert::Infallible;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use super::features::ChatFormat;
+use super::{AppState, UpstreamTime};
+use crate::calllog::record::StepJson;
+use crate::calllog::record::{CallRecord, TokenSource};
+use crate::calllog::report::format_usd;
+use crate::clients::{
+    anthropic, chat_stream_with_fallbacks, chat_with_fallbacks, openai, CallError, ChatEvent,
+    ChatRequest, ChatResponse, Endpoint, FallbackError, Part, ProviderClient, ResponseBuilder,
+    StopReason, TokenUsage,
+};
+use crate::money::{Picos, PicosPerToken};
+use crate::policy::{Model, Provider};
+use crate::router::Decision;
+use crate::runner::budget::{self, Ledger, Reservation, Scope};
+use crate::runner::rfc3339_utc;
+use crate::step::Step;
+use std::sync::Arc;
+
+/// A reservation that is given back if the call never settles it (failure, cancellation,
+/// a dropped task), so no budget leaks.
+struct Hold {
+    ledger: Arc<Ledger>,
+    reservation: Option<Reservation>,
+}
+
+impl Hold {
+    fn settle(mut self, actual: Picos) {
+        if let Some(r) = self.reservation.take() {
+            self.ledger.settle(r, actual);
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some(r) = self.reservation.take() {
+            self.ledger.release(r);
+        }
+    }
+}
+
+/// Everything the call needs after the decision.
+pub(super) struct Call {
+    pub decision: Decision<'static>,
+    pub step: Step,
+    pub body: Map<String, Value>,
+    pub format: ChatFormat,
+}
+
+fn api_error_format(format: ChatFormat) -> super::Format {
+    match format {
+        ChatFormat::OpenAi => super::Format::OpenAi,
+        ChatFormat::Anthropic => super::Format::Anthropic,
+    }
+}
+
+/// Makes the call and answers it.
+pub(super) async fn forward(state: &AppState, call: Call) -> Response {
+    let format = call.format;
+    let mut resp = match forward_inner(state, call).await {
+        Ok(r) => r,
+        Err((e, d)) => {
+            let mut r = e.into_response_as(api_error_format(format));
+            if let Some(d) = d {
+                super::chat::decision_headers(r.headers_mut(), &d);
+            }
+            r
+        }
+    };
+    if format == ChatFormat::Anthropic {
+        // Harmless for others; what the Anthropic SDK reads for its request id.
+        resp.headers_mut()
+            .entry("request-id")
+            .or_insert(HeaderValue::from_static("switchyard"));
+    }
+    resp
+}
+
+type Failure = (ApiError, Option<Decision<'static>>);
+
+async fn forward_inner(state: &AppState, call: Call) -> Result<Response, Failure> {
+    let Call {
+        decision,
+        step,
+        body,
+        format,
+    } = call;
+    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = match format {
+        ChatFormat::Anthropic => true,
+        ChatFormat::OpenAi => body
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    let wire = Value::Object(body);
+    let parsed = match format {
+        ChatFormat::OpenAi => openai::request_from_wire(&wire),
+        ChatFormat::Anthropic => anthropic::request_from_wire(&wire),
+    };
+    let mut request = match parsed {
+        Ok(r) => r,
+        Err(e) => return Err((call_error(&decision.model().key, &e), Some(decision))),
+    };
+    let model = decision.model().clone();
+    let policy = &decision.compiled_policy().policy;
+    // The budget: the worst case on the decision's model, reserved before the call.
+    let time = SystemTime::now();
+    let mut hold = Hold {
+        ledger: state.ledger_arc(),
+        reservation: None,
+    };
+    if let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) {
+        let input = decision.input_tokens();
+        let Some(limit) = budget::output_limit(request.max_output_tokens, &model, input) else {
+            let e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!(
+                    "the policy caps spending but the call to `{}` has no output limit: give \
+                     max_tokens (or max_completion_tokens)",
+                    model.key
+                ),
+            )
+            .param("max_tokens");
+            return Err((e, Some(decision)));
+        };
+        // The provider is held to the worst case that was paid for.
+        request.max_output_tokens = Some(limit);
+        let amount = budget::worst_case(&model, input, limit);
+        let scope = Scope {
+            workload: &policy.name,
+            trace: step.trace_id.as_deref(),
+            day: budget::utc_day(time),
+        };
+        let tier = decision.tier();
+        match state.ledger().reserve(b, scope, tier, amount) {
+            Ok(r) => hold.reservation = Some(r),
+            Err(refused) => {
+                state.metrics().route_error(&policy.name, "budget_exceeded");
+                let e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "budget_exceeded",
+                    refused.to_string(),
+                );
+                let mut resp = e.into_response_as(api_error_format(format));
+                resp.headers_mut()
+                    .insert("x-should-retry", HeaderValue::from_static("false"));
+                super::chat::decision_headers(resp.headers_mut(), &decision);
+                return Ok(resp);
+            }
+        }
+    }
+    let ctx = Ctx {
+        state: state.clone(),
+        decision,
+        step,
+        model,
+        time,
+        hold,
+        format,
+    };
+    if stream {
+        ctx.stream(request, include_usage).await
+    } else {
+        ctx.plain(request).await
+    }
+}
+
+/// One call in flight.
+struct Ctx {
+    state: AppState,
+    decision: Decision<'static>,
+    step: Step,
+    model: Arc<Model>,
+    time: SystemTime,
+    hold: Hold,
+    format: ChatFormat,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Ctx {
+    fn uses_mock(&self) -> bool {
+        self.state.options().mock || self.model.provider == Provider::Mock
+    }
+
+    fn client(&self) -> Result<ProviderClient, CallError> {
+        let endpoint = Endpoint::from_model(&self.model).ok_or_else(|| {
+            CallError::InvalidRequest(format!("the model `{}` has no endpoint", self.model.key))
+        })?;
+        ProviderClient::new(endpoint)
+    }
+
+    async fn plain(self, request: ChatRequest) -> Result<Response, Failure> {
+        let started = Instant::now();
+        let result = if self.uses_mock() {
+            Ok(mock_answer(
+                &self.model,
+                &self.step,
+                &request,
+                self.decision.input_tokens(),
+            ))
+        } else {
+            match self.client() {
+                Ok(c) => chat_with_fallbacks(std::slice::from_ref(&c), &[], &request, |_, _| true)
+                    .await
+                    .map(|a| a.answer),
+                Err(e) => Err(FallbackError {
+                    model: self.model.key.clone(),
+                    error: e,
+                    trail: Default::default(),
+                }),
+            }
+        };
+        let elapsed = started.elapsed();
+        let mut answer = match result {
+            Ok(a) => a,
+            Err(e) => {
+                self.count_call("error", elapsed.as_secs_f64());
+                let err = call_error(&self.model.key, &e.error);
+                return Err((err, Some(self.decision)));
+            }
+        };
+        answer.model.clone_from(&self.model.model_id);
+        let (format, decision) = (self.format, self.decision.clone());
+        let record = self.finish(&answer, elapsed, "ok");
+        let value = match format {
+            ChatFormat::OpenAi => openai::response_to_wire(&answer, unix_now()),
+            ChatFormat::Anthropic => anthropic::response_to_wire(&answer),
+        };
+        let mut resp = axum::Json(value).into_response();
+        super::chat::decision_headers(resp.headers_mut(), &decision);
+        if let Ok(v) = HeaderValue::from_str(usd_decimal(record.cost).as_str()) {
+            resp.headers_mut().insert("x-switchyard-cost-usd", v);
+        }
+        resp.extensions_mut().insert(UpstreamTime(elapsed));
+        Ok(resp)
+    }
+
+    async fn stream(self, request: ChatRequest, include_usage: bool) -> Result<Response, Failure> {
+        let started = Instant::now();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+        let mut resp = if self.uses_mock() {
+            let answer = mock_answer(
+                &self.model,
+                &self.step,
+                &request,
+                self.decision.input_tokens(),
+            );
+            let events = events_of(&answer);
+            let decision_headers = self.decision.clone();
+            tokio::spawn(async move {
+                let mut src = futures_util::stream::iter(events.into_iter().map(Ok));
+                self.pump(&mut src, tx, include_usage, started).await;
+            });
+            sse_response(rx, &decision_headers)
+        } else {
+            let client = match self.client() {
+                Ok(c) => c,
+                Err(e) => {
+                    self.count_call("error", 0.0);
+                    return Err((call_error(&self.model.key, &e), Some(self.decision)));
+                }
+            };
+            let opened =
+                chat_stream_with_fallbacks(std::slice::from_ref(&client), &[], &request, |_, _| {
+                    true
+                })
+                .await;
+            let mut upstream = match opened {
+                Ok(a) => a.answer,
+                Err(e) => {
+                    self.count_call("error", started.elapsed().as_secs_f64());
+                    return Err((call_error(&self.model.key, &e.error), Some(self.decision)));
+                }
+            };
+            let decision = self.decision.clone();
+            tokio::spawn(async move {
+                self.pump(&mut upstream, tx, include_usage, started).await;
+            });
+            sse_response(rx, &decision)
+        };
+        resp.extensions_mut()
+            .insert(UpstreamTime(started.elapsed()));
+        Ok(resp)
+    }
+
+    /// Passes the events on as they arrive, in the caller's format; stops the upstream when
+    /// the caller goes away, and records the call for what was produced.
+    async fn pump<S>(
+        self,
+        src: &mut S,
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+        include_usage: bool,
+        started: Instant,
+    ) where
+        S: futures_util::Stream<Item = Result<ChatEvent, CallError>> + Unpin,
+    {
+        use futures_util::StreamExt;
+        let mut built = ResponseBuilder::new();
+        let mut oa = openai::StreamEncoder::new(unix_now());
+        let mut an = anthropic::StreamEncoder::new();
+        let mut status = "ok";
+        let mut out: Vec<(&'static str, Value)> = Vec::new();
+        loop {
+            let next = tokio::select! {
+                n = src.next() => n,
+                () = tx.closed() => { status = "cancelled"; break; }
+            };
+            let event = match next {
+                None => break,
+                Some(Ok(mut e)) => {
+                    if let ChatEvent::Start { model, .. } = &mut e {
+                        model.clone_from(&self.model.model_id);
+                    }
+                    e
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(model = %self.model.key, error = %e, "the stream broke");
+                    status = "error";
+                    break;
+                }
+            };
+            built.push(&event);
+            out.clear();
+            let mut frames = String::new();
+            match self.format {
+                ChatFormat::OpenAi => {
+                    let shown = include_usage || !matches!(event, ChatEvent::Usage { .. });
+                    if shown {
+                        if let Some(v) = oa.encode(&event) {
+                            frames.push_str(&format!("data: {v}\n\n"));
+                        }
+                    }
+                }
+                ChatFormat::Anthropic => {
+                    an.encode(&event, &mut out);
+                    for (name, v) in &out {
+                        frames.push_str(&format!("event: {name}\ndata: {v}\n\n"));
+                    }
+                }
+            }
+            if !frames.is_empty() && tx.send(Bytes::from(frames)).await.is_err() {
+                status = "cancelled";
+                break;
+            }
+        }
+        if status != "cancelled" {
+            let mut frames = String::new();
+            match self.format {
+                ChatFormat::OpenAi => frames.push_str("data: [DONE]\n\n"),
+                ChatFormat::Anthropic => {
+                    out.clear();
+                    an.finish(&mut out);
+                    for (name, v) in &out {
+                        frames.push_str(&format!("event: {name}\ndata: {v}\n\n"));
+                    }
+                }
+            }
+            if tx.send(Bytes::from(frames)).await.is_err() {
+                status = "cancelled";
+            }
+        }
+        let answer = built.finish();
+        let _ = self.finish(&answer, started.elapsed(), status);
+    }
+
+    fn count_call(&self, status: &str, seconds: f64) {
+        let m = self.state.metrics();
+        m.call(
+            self.decision.policy(),
+            self.decision.tier(),
+            &self.model.key,
+            status,
+        );
+        m.call_duration(self.decision.policy(), &self.model.key, seconds);
+    }
+
+    /// Bills, settles, counts and logs a call that produced `answer` (whole or in part).
+    fn finish(
+        self,
+        answer: &ChatResponse,
+        elapsed: std::time::Duration,
+        status: &str,
+    ) -> CallRecord {
+        let (input, output, source) = match answer.usage {
+            Some(u) => (u.input_tokens, u.output_tokens, TokenSource::Provider),
+            None => {
+                // No counts from the provider (a cut stream): the step's input as counted
+                // and the text produced, counted.
+                let policy = &self.decision.compiled_policy().policy;
+                let tok = self.model.tokenizer.unwrap_or(policy.tokenizer);
+                (
+                    self.decision.input_tokens(),
+                    tok.count(&answer.text()),
+                    TokenSource::Tokenizer,
+                )
+            }
+        };
+        let policy = &self.decision.compiled_policy().policy;
+        let mut record = CallRecord {
+            time: rfc3339_utc(self.time),
+            trace_id: self.step.trace_id.clone(),
+            policy: policy.name.clone(),
+            policy_version: policy.version.clone(),
+            step: step_json(&self.step, self.decision.input_tokens()),
+            tier: self.decision.tier().to_string(),
+            model: self.model.key.clone(),
+            rule: self.decision.rule().map(str::to_string),
+            via: self.decision.via(),
+            guard: self.decision.guard().map(str::to_string),
+            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            input_tokens: input,
+            output_tokens: output,
+            token_source: source,
+            input_price: PicosPerToken::default(),
+            output_price: PicosPerToken::default(),
+            cost: Picos::ZERO,
+            cost_usd: 0.0,
+        };
+        record.price(
+            PicosPerToken::from_usd_per_mtok(self.model.input_usd_per_mtok),
+            PicosPerToken::from_usd_per_mtok(self.model.output_usd_per_mtok),
+        );
+        self.count_call(status, elapsed.as_secs_f64());
+        let m = self.state.metrics();
+        m.spend(
+            &record.policy,
+            &record.tier,
+            &record.model,
+            record.cost.usd(),
+        );
+        m.tokens(&record.policy, &record.model, input, output);
+        self.state.record_call(&record, status);
+        let Ctx { hold, state, .. } = self;
+        hold.settle(record.cost);
+        state.update_budget_gauges(&record.policy, record.trace_id.as_deref());
+        record
+    }
+}
+
+/// The call's cost as an exact decimal number of dollars, no `$`.
+pub(super) fn usd_decimal(cost: Picos) -> String {
+    format_usd(u128::from(cost.0))
+        .trim_start_matches('$')
+        .to_string()
+}
+
+fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>, decision: &Decision<'_>) -> Response {
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-cache"));
+    super::chat::decision_headers(h, decision);
+    resp
+}
+
+/// The offline answer of `--mock` (and of `provider = "mock"` models): a short text, with
+/// the step's size as its usage (the output at most the limit sent).
+fn mock_answer(model: &Model, step: &Step, request: &ChatRequest, input: u64) -> ChatResponse {
+    let text = "This is a mock answer from switchyard.".to_string();
+    let wanted = step.expected_output_tokens.unwrap_or(8);
+    let output = request.max_output_tokens.map_or(wanted, |l| wanted.min(l));
+    ChatResponse {
+        id: format!("mock-{}", unix_now()),
+        model: model.model_id.clone(),
+        content: vec![Part::text(text)],
+        stop_reason: Some(StopReason::EndTurn),
+        usage: Some(TokenUsage {
+            input_tokens: input,
+            output_tokens: output,
+            ..TokenUsage::default()
+        }),
+    }
+}
+
+/// A whole answer as the events a stream of it would carry.
+fn events_of(answer: &ChatResponse) -> Vec<ChatEvent> {
+    let mut events = vec![ChatEvent::Start {
+        id: answer.id.clone(),
+        model: answer.model.clone(),
+    }];
+    for (index, part) in answer.content.iter().enumerate() {
+        if let Part::Text { text } = part {
+            events.push(ChatEvent::Text {
+                index,
+                text: text.clone(),
+            });
+        }
+    }
+    if let Some(reason) = &answer.stop_reason {
+        events.push(ChatEvent::Stop {
+            reason: reason.clone(),
+        });
+    }
+    if let Some(usage) = answer.usage {
+        events.push(ChatEvent::Usage { usage });
+    }
+    events
+}
+
+/// An upstream failure as the caller sees it (serve.md, Errors).
+fn call_error(model: &str, e: &CallError) -> ApiError {
+    let msg = format!("{model}: {e}");
+    match e {
+        CallError::Status {
+            status, message, ..
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            ApiError::new(status, "upstream_error", format!("{model}: {message}"))
+        }
+        CallError::Connect(_) | CallError::StreamCut(_) | CallError::InvalidResponse(_) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", msg)
+        }
+        CallError::Timeout(_) => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", msg)
+        }
+        CallError::MissingApiKey { .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "missing_api_key", msg)
+        }
+        CallError::UnsupportedParameter { field, .. } => {
+            let field = field.clone();
+            ApiError::new(StatusCode::BAD_REQUEST, "unsupported_parameter", msg).param(field)
+        }
+        CallError::InvalidRequest(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", msg)
+        }
+    }
+}
+
+/// The step as a call log keeps it: its features without the prompt, its input tokens as
+/// counted (what `run` writes).
+fn step_json(step: &Step, input_tokens: u64) -> StepJson {
+    let mut kept = step.clone();
+    kept.prompt = None;
+    kept.input_tokens = Some(input_tokens);
+    StepJson::new(&kept.to_json()).unwrap_or_else(|_| StepJson::new(&Value::Null).expect("null"))
+}
