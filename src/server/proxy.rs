@@ -404,6 +404,10 @@ impl Ctx {
         elapsed: std::time::Duration,
         status: &str,
     ) -> CallRecord {
+        let (cached, written) = answer
+            .usage
+            .as_ref()
+            .map_or((0, 0), |u| (u.cached_input_tokens, u.cache_write_tokens));
         let (input, output, source) = match answer.usage {
             Some(u) => (u.input_tokens, u.output_tokens, TokenSource::Provider),
             None => {
@@ -433,15 +437,22 @@ impl Ctx {
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             input_tokens: input,
             output_tokens: output,
+            cached_input_tokens: cached,
+            cache_write_tokens: written,
+            fallback_from: Vec::new(),
             token_source: source,
             input_price: PicosPerToken::default(),
             output_price: PicosPerToken::default(),
             cost: Picos::ZERO,
             cost_usd: 0.0,
         };
-        record.price(
-            PicosPerToken::from_usd_per_mtok(self.model.input_usd_per_mtok),
-            PicosPerToken::from_usd_per_mtok(self.model.output_usd_per_mtok),
+        let m = &self.model;
+        let input_price = m.input_usd_per_mtok;
+        record.price_cached(
+            PicosPerToken::from_usd_per_mtok(input_price),
+            PicosPerToken::from_usd_per_mtok(m.output_usd_per_mtok),
+            PicosPerToken::from_usd_per_mtok(m.cached_input_usd_per_mtok.unwrap_or(input_price)),
+            PicosPerToken::from_usd_per_mtok(m.cache_write_usd_per_mtok.unwrap_or(input_price)),
         );
         self.count_call(status, elapsed.as_secs_f64());
         let m = self.state.metrics();
