@@ -9,6 +9,7 @@
 //! test` prints), so a program can run them from its own `cargo test`.
 
 pub mod analysis;
+mod context;
 mod expr;
 mod fallbacks;
 mod guards;
@@ -99,6 +100,7 @@ check_names! {
     TypeMismatch => "type-mismatch",
     EscalateLacksCapability => "escalate-lacks-capability",
     FallbackWeakerThanGuard => "fallback-weaker-than-guard",
+    RuleExceedsContextWindow => "rule-exceeds-context-window",
     UndeclaredTag => "undeclared-tag",
     TagValueMismatch => "tag-value-mismatch",
     TierUnused => "tier-unused",
@@ -225,6 +227,7 @@ pub const CHECKS: &[Check] = &[
     check(CheckName::TypeMismatch, Severity::Error, "an expression compares a field or declared tag with a literal of another type"),
     check(CheckName::EscalateLacksCapability, Severity::Error, "a guard escalates to a tier whose model lacks what the guard requires"),
     check(CheckName::FallbackWeakerThanGuard, Severity::Warning, "a tier's fallback model lacks a capability that a guard requires of the tier"),
+    check(CheckName::RuleExceedsContextWindow, Severity::Warning, "a rule admits only steps larger than its tier's model's context window, so none of them stays on that tier"),
     check(CheckName::UndeclaredTag, Severity::Warning, "a condition or expression uses a tag not declared in [tags] (when the policy declares tags)"),
     check(CheckName::TagValueMismatch, Severity::Warning, "a tag condition contradicts the declared type or values, so it never holds"),
     check(CheckName::TierUnused, Severity::Warning, "no rule, default, escalation or on_expression_error chooses the tier"),
@@ -500,6 +503,7 @@ fn checks(p: &Policy) -> Vec<Finding> {
     out.extend(unused::tags(p, &read));
     out.extend(guards::escalations(p));
     out.extend(fallbacks::weaker_than_guards(p));
+    out.extend(context::rules_over_window(p));
     out.extend(names::confusables(p));
     out
 }
