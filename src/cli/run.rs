@@ -3,8 +3,6 @@
 //! providers the policy names; each call's tier, model and cost is printed, the records are appended to `--log`, and the total is compared with sending
 //! every step to its policy's most expensive tier ([`crate::runner::RunTotals`]).
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +10,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use super::report::visible;
 use crate::calllog::report::format_usd;
 use crate::clients::{ChatRole, Clients, Message, MockClient, ModelRequest, Part};
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
@@ -289,19 +288,19 @@ fn call_row(out: &mut impl Write, line_no: u64, done: &StepOutput) -> io::Result
     let guard = r
         .guard
         .as_deref()
-        .map(|g| format!(" `{}`", escape(g)))
+        .map(|g| format!(" `{}`", visible(g)))
         .unwrap_or_default();
     writeln!(
         out,
         "{line_no:>4}  {:<10}  {:<9}  {:<18}  {:>7}  {:>6}  {:>10}  {} ({}{guard})",
-        escape(r.trace_id.as_deref().unwrap_or("-")),
-        escape(&r.tier),
-        escape(&r.model),
+        visible(r.trace_id.as_deref().unwrap_or("-")),
+        visible(&r.tier),
+        visible(&r.model),
         r.input_tokens,
         r.output_tokens,
         format_usd(u128::from(r.cost.0)),
-        escape(rule),
-        escape(r.via.as_str()),
+        visible(rule),
+        visible(r.via.as_str()),
     )
 }
 
@@ -314,27 +313,10 @@ fn error_row(
     writeln!(
         out,
         "{line_no:>4}  {:<10}  not run ({}): {}",
-        escape(trace.unwrap_or("-")),
+        visible(trace.unwrap_or("-")),
         e.kind(),
-        escape(&e.to_string())
+        visible(&e.to_string())
     )
-}
-
-/// Control characters written visibly (`\u{1b}`), so a role or trace id cannot move the
-/// cursor, recolour the terminal or break a row.
-fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// Totals: as run, and with every call on its policy's most expensive tier.
@@ -364,7 +346,7 @@ fn summary(
     let tops: Vec<String> = baseline
         .tiers
         .iter()
-        .map(|(policy, tier)| format!("{}: `{}`", escape(policy), escape(tier)))
+        .map(|(policy, tier)| format!("{}: `{}`", visible(policy), visible(tier)))
         .collect();
     let all_top = baseline.cost_picos;
     writeln!(
