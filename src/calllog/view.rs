@@ -50,11 +50,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 }
 
 /// A call record read without copying: the fields of [`CallRecord`](super::CallRecord), with
-/// unknown and repeated fields refused the same way. The step is its raw text here;
-/// [`parse_view`](super::read::parse_view) reads it into [`RecordView::step`].
+/// unknown and repeated fields refused the same way. `S` is how the step is read: its raw
+/// text ([`RawRecord`]), which [`parse_view`](super::read::parse_view) then reads into
+/// [`RecordView::step`], or straight into [`StepFields`] ([`PlainRecord`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawRecord<'a> {
+pub(crate) struct Record<'a, S> {
     #[serde(borrow)]
     pub time: Text<'a>,
     #[serde(borrow)]
@@ -63,8 +64,7 @@ pub(crate) struct RawRecord<'a> {
     pub policy: Text<'a>,
     #[serde(borrow)]
     pub policy_version: Text<'a>,
-    #[serde(borrow)]
-    pub step: &'a RawValue,
+    pub step: S,
     #[serde(borrow)]
     pub tier: Text<'a>,
     #[serde(borrow)]
@@ -90,45 +90,12 @@ pub(crate) struct RawRecord<'a> {
     pub cost_usd: f64,
 }
 
-/// The common line, read in one pass: [`RawRecord`] with the step read straight into
-/// [`StepFields`]. A line it refuses is read again as a [`RawRecord`], which decides.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PlainRecord<'a> {
-    #[serde(borrow)]
-    pub time: Text<'a>,
-    #[serde(borrow)]
-    pub trace_id: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub policy: Text<'a>,
-    #[serde(borrow)]
-    pub policy_version: Text<'a>,
-    #[serde(borrow)]
-    pub step: StepFields<'a>,
-    #[serde(borrow)]
-    pub tier: Text<'a>,
-    #[serde(borrow)]
-    pub model: Text<'a>,
-    #[serde(borrow)]
-    pub rule: Option<Text<'a>>,
-    pub via: Via,
-    #[serde(borrow)]
-    pub guard: Option<Text<'a>>,
-    pub latency_us: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    #[serde(default)]
-    pub cached_input_tokens: u64,
-    #[serde(default)]
-    pub cache_write_tokens: u64,
-    #[serde(default)]
-    pub fallback_from: Vec<String>,
-    pub token_source: TokenSource,
-    pub input_price: PicosPerToken,
-    pub output_price: PicosPerToken,
-    pub cost: Picos,
-    pub cost_usd: f64,
-}
+/// A record with its step as raw JSON text.
+pub(crate) type RawRecord<'a> = Record<'a, &'a RawValue>;
+
+/// The common line, read in one pass: the step read straight into [`StepFields`]. A line it
+/// refuses is read again as a [`RawRecord`], which decides.
+pub(crate) type PlainRecord<'a> = Record<'a, StepFields<'a>>;
 
 /// A call record read without copying strings: what `report` and `replay` go over.
 #[derive(Debug, PartialEq)]
