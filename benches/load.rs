@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let p = load_policy_text(Path::new("big.toml"), black_box(text.clone()))
                     .expect("the generated policy loads");
-                black_box(p.rules.len())
+                black_box(p.rules().len())
             })
         });
     }

@@ -149,11 +149,12 @@ fn reload_latency(saves: usize) {
         let text = policy_text(i);
         let want = switchyard::policy::load_policy_text(&path, text.clone())
             .unwrap()
-            .version;
+            .version()
+            .to_owned();
         fs::write(&tmp, &text).unwrap();
         let t0 = Instant::now();
         fs::rename(&tmp, &path).unwrap();
-        while handle.current().policies()[0].policy.version != want {
+        while handle.current().policies()[0].policy().version() != want {
             assert!(
                 t0.elapsed() < Duration::from_secs(30),
                 "save {i} never went live"

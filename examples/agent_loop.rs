@@ -78,7 +78,7 @@ fn main() -> ExitCode {
     let total: f64 = routed.iter().filter_map(|(_, d)| d.estimated_usd()).sum();
 
     // The baseline: the same steps, all on the tier whose model costs the most for them.
-    let policy = &first.compiled_policy().policy;
+    let policy = &first.compiled_policy().policy();
     let cost_on = |tier: usize| -> f64 {
         let model = policy.tier_model(tier);
         routed
@@ -89,10 +89,10 @@ fn main() -> ExitCode {
             .sum()
     };
     // A policy has at least one tier, so the fallback is never used.
-    let (top, baseline) = (0..policy.tiers.len())
+    let (top, baseline) = (0..policy.tiers().len())
         .map(|t| (t, cost_on(t)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
-        .unwrap_or((policy.default_tier, 0.0));
+        .unwrap_or((policy.default_tier(), 0.0));
 
     println!();
     println!(
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
     );
     let all_on = format!(
         "all on `{}` ({}):",
-        policy.tiers[top].name,
+        policy.tiers()[top].name(),
         policy.tier_model(top).key
     );
     let w = all_on.len();

@@ -1465,10 +1465,10 @@ t = ["a", "b"]
 "#,
     )
     .unwrap();
-    let a = Endpoint::from_model(&p.models[0]).unwrap();
+    let a = Endpoint::from_model(&p.models()[0]).unwrap();
     assert_eq!(a.retry.max_retries, 0);
     assert_eq!(a.timeout, Duration::from_millis(1500));
-    let b = Endpoint::from_model(&p.models[1]).unwrap();
+    let b = Endpoint::from_model(&p.models()[1]).unwrap();
     assert_eq!(b.retry.max_retries, 2);
     assert_eq!(b.timeout, Duration::from_secs(600));
 }

@@ -109,11 +109,11 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
     if a.partial {
         bump(&cov.partial);
     }
-    let pol = &cp.policy;
+    let pol = &cp.policy();
     let rule_at = |d: &switchyard::Diagnostic| {
-        pol.rules
+        pol.rules()
             .iter()
-            .position(|r| Some(&r.loc.span) == d.span.as_ref())
+            .position(|r| Some(&r.loc().span) == d.span.as_ref())
     };
     let mut unreachable = Vec::new();
     for d in &a.diagnostics {
@@ -154,9 +154,9 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
             }
             "guard-rejects" => {
                 let g = pol
-                    .guards
+                    .guards()
                     .iter()
-                    .position(|g| Some(&g.loc.span) == d.span.as_ref())
+                    .position(|g| Some(&g.loc().span) == d.span.as_ref())
                     .expect("a guard-rejects is at a guard");
                 let s = example_of(d)?;
                 prop_assert_eq!(
@@ -170,9 +170,9 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
             }
             "untrusted-input-unguarded" => {
                 let t = pol
-                    .tiers
+                    .tiers()
                     .iter()
-                    .position(|t| Some(&t.loc.span) == d.span.as_ref())
+                    .position(|t| Some(&t.loc().span) == d.span.as_ref())
                     .expect("an untrusted-input-unguarded is at a tier");
                 let s = example_of(d)?;
                 prop_assert!(s.untrusted_input);

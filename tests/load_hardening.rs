@@ -171,7 +171,7 @@ fn an_include_outside_the_policy_directory_is_refused_at_its_entry() {
     // Allowed explicitly, it loads.
     let options = LoadOptions::default().allow_include_dir(&shared);
     let loaded = load_with(&p, &options).expect("the allowed directory's catalog loads");
-    assert_eq!(loaded[0].models[0].key, "small");
+    assert_eq!(loaded[0].models()[0].key, "small");
 }
 
 #[cfg(unix)]

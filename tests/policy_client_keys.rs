@@ -38,7 +38,7 @@ cheap = "a"
 "#,
     )
     .unwrap();
-    let m = &p.models[0];
+    let m = &p.models()[0];
     assert_eq!(m.max_retries, Some(5));
     assert_eq!(m.timeout_seconds, Some(2.5));
     assert_eq!(m.cached_input_usd_per_mtok, Some(0.1));
@@ -48,11 +48,11 @@ cheap = "a"
 #[test]
 fn the_new_model_keys_default_to_none() {
     let p = load("\n[tiers]\ncheap = \"a\"\n").unwrap();
-    let m = &p.models[0];
+    let m = &p.models()[0];
     assert_eq!(m.max_retries, None);
     assert_eq!(m.timeout_seconds, None);
     assert_eq!(m.cached_input_usd_per_mtok, None);
-    assert!(p.tiers[0].fallbacks.is_empty());
+    assert!(p.tiers()[0].fallbacks().is_empty());
 }
 
 #[test]
@@ -87,9 +87,9 @@ cheap = ["b", "c", "a"]
 "#,
     )
     .unwrap();
-    let keys = |i: usize| p.models[i].key.as_str();
-    assert_eq!(keys(p.tiers[0].model), "b");
-    let fallbacks: Vec<&str> = p.tiers[0].fallbacks.iter().map(|&i| keys(i)).collect();
+    let keys = |i: usize| p.models()[i].key.as_str();
+    assert_eq!(keys(p.tiers()[0].model()), "b");
+    let fallbacks: Vec<&str> = p.tiers()[0].fallbacks().iter().map(|&i| keys(i)).collect();
     assert_eq!(fallbacks, ["c", "a"]);
 }
 

@@ -98,7 +98,8 @@ output_usd_per_mtok = 20.0
 fn version(text: &str) -> String {
     switchyard::policy::load_policy_text(Path::new("v.toml"), text.to_string())
         .expect("test policy loads")
-        .version
+        .version()
+        .to_string()
 }
 
 fn step() -> Step {

@@ -539,11 +539,11 @@ fn the_bundled_policies_pass_their_own_tests() {
     let set = PolicySet::load(policies_dir()).unwrap();
     let mut checked = 0;
     for cp in set.policies() {
-        let p = &cp.policy;
-        for t in &p.tests {
-            let step = t.step.clone().workload(p.name.clone());
+        let p = &cp.policy();
+        for t in p.tests() {
+            let step = t.step.clone().workload(p.name());
             let got = set.route(&step);
-            let what = format!("{}: {}", p.name, t.name);
+            let what = format!("{}: {}", p.name(), t.name);
             if t.expect_rejected == Some(true) {
                 assert!(got.is_err(), "{what}");
                 continue;

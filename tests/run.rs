@@ -1106,8 +1106,8 @@ fn old_baseline(set: &PolicySet, records: &[CallRecord]) -> (u128, Vec<(String, 
     let (mut total, mut tops) = (0u128, Vec::new());
     for (name, calls) in &by_policy {
         let Some(cp) = set.get(name) else { continue };
-        let p = &cp.policy;
-        let best = (0..p.tiers.len())
+        let p = &cp.policy();
+        let best = (0..p.tiers().len())
             .map(|t| {
                 let m = p.tier_model(t);
                 let i = PicosPerToken::from_usd_per_mtok(m.input_usd_per_mtok);
@@ -1125,7 +1125,7 @@ fn old_baseline(set: &PolicySet, records: &[CallRecord]) -> (u128, Vec<(String, 
             .max();
         if let Some((sum, t)) = best {
             total += sum;
-            tops.push((name.to_string(), p.tiers[t].name.clone()));
+            tops.push((name.to_string(), p.tiers()[t].name().to_owned()));
         }
     }
     (total, tops)

@@ -20,7 +20,7 @@ use table::{Columns, Table};
 #[derive(Debug)]
 pub struct CompiledPolicy {
     /// The checked policy it was built from (names, models, conditions for `explain`).
-    pub policy: Policy,
+    pub(crate) policy: Policy,
     pub(crate) columns: Columns,
     pub(crate) rules: Table,
     pub(crate) guards: Table,
@@ -51,6 +51,11 @@ pub(crate) fn load_policy_text(path: &Path, text: String) -> Result<Policy, Load
 }
 
 impl CompiledPolicy {
+    /// The policy this table was compiled from.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Compiles a policy. Expression syntax errors, and the errors of the checks that keep a
     /// policy from loading (unknown fields, refused functions, mixed-type comparisons,
     /// escalations to a tier lacking a capability), are reported with their place in the file.

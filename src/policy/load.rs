@@ -79,7 +79,7 @@ impl LoadError {
 /// use switchyard::policy::{load_with, LoadOptions};
 /// let options = LoadOptions::default().allow_include_dir("policies");
 /// let policies = load_with("policies/contract-review.toml".as_ref(), &options).unwrap();
-/// assert_eq!(policies[0].name, "contract-review");
+/// assert_eq!(policies[0].name(), "contract-review");
 /// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

@@ -11,7 +11,7 @@ mod schema_names;
 mod validate;
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use catalog::{load_catalog, Catalog};
@@ -45,43 +45,138 @@ impl Loc {
 }
 
 /// One checked policy: a workload's models, tiers, rules, guards and tests.
+///
+/// Read through its accessors. The fields are the crate's own: tiers, rules and guards hold
+/// indexes that the compiler and the router trust, so a policy can only come from a file that
+/// loaded and passed every check, and cannot be changed after.
+///
+/// ```
+/// let policies = switchyard::policy::load_path("policies/contract-review.toml".as_ref()).unwrap();
+/// let p = &policies[0];
+/// assert_eq!(p.tier_model(p.default_tier()).key, "gpt-5.4-mini");
+/// ```
+///
+/// ```compile_fail
+/// let mut p = switchyard::policy::load_policy_file("policies/contract-review.toml".as_ref()).unwrap();
+/// p.tiers[0].model = 99; // refused: the index would point at no model
+/// ```
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// `[policy].name`, the workload it serves.
-    pub name: String,
+    pub(crate) name: String,
     /// `[policy].description`.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The tier when no rule matches.
-    pub default_tier: TierId,
+    pub(crate) default_tier: TierId,
     /// What a failing expression does.
-    pub on_expression_error: OnExpressionError,
+    pub(crate) on_expression_error: OnExpressionError,
     /// Counts a step's prompt when it gives no input_tokens.
-    pub tokenizer: Tokenizer,
+    pub(crate) tokenizer: Tokenizer,
     /// Models defined in the file and its includes, in file order.
-    pub models: Vec<Arc<Model>>,
+    pub(crate) models: Vec<Arc<Model>>,
     /// Tiers in file order.
-    pub tiers: Vec<Tier>,
+    pub(crate) tiers: Vec<Tier>,
     /// Rules in file order (the first that holds wins).
-    pub rules: Vec<Rule>,
+    pub(crate) rules: Vec<Rule>,
     /// Guards in file order.
-    pub guards: Vec<Guard>,
+    pub(crate) guards: Vec<Guard>,
     /// `[[tests]]`, run by `switchyard test`.
-    pub tests: Vec<PolicyTest>,
+    pub(crate) tests: Vec<PolicyTest>,
     /// `[tags]` declarations.
-    pub tags: Vec<TagDecl>,
+    pub(crate) tags: Vec<TagDecl>,
     /// `[budget]`: hard spending caps, if the policy sets any.
-    pub budget: Option<Budget>,
+    pub(crate) budget: Option<Budget>,
     /// First 12 hex digits of SHA-256 over the file's bytes and each include's, in order.
-    pub version: String,
+    pub(crate) version: String,
     /// The policy file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The policy file first, then each include, in include order.
-    pub sources: Vec<Arc<Source>>,
+    pub(crate) sources: Vec<Arc<Source>>,
     /// `[policy].allow`: lint findings not reported anywhere in this policy.
-    pub allow: Vec<String>,
+    pub(crate) allow: Vec<String>,
 }
 
 impl Policy {
+    /// `[policy].name`, the workload it serves.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `[policy].description`.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The tier when no rule matches.
+    pub fn default_tier(&self) -> TierId {
+        self.default_tier
+    }
+
+    /// What a failing expression does.
+    pub fn on_expression_error(&self) -> OnExpressionError {
+        self.on_expression_error
+    }
+
+    /// Counts a step's prompt when it gives no input_tokens.
+    pub fn tokenizer(&self) -> Tokenizer {
+        self.tokenizer
+    }
+
+    /// Models defined in the file and its includes, in file order.
+    pub fn models(&self) -> &[Arc<Model>] {
+        &self.models
+    }
+
+    /// Tiers in file order.
+    pub fn tiers(&self) -> &[Tier] {
+        &self.tiers
+    }
+
+    /// Rules in file order (the first that holds wins).
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Guards in file order.
+    pub fn guards(&self) -> &[Guard] {
+        &self.guards
+    }
+
+    /// `[[tests]]`, run by `switchyard test`.
+    pub fn tests(&self) -> &[PolicyTest] {
+        &self.tests
+    }
+
+    /// `[tags]` declarations.
+    pub fn tags(&self) -> &[TagDecl] {
+        &self.tags
+    }
+
+    /// `[budget]`: hard spending caps, if the policy sets any.
+    pub fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+
+    /// First 12 hex digits of SHA-256 over the file's bytes and each include's, in order.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The policy file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The policy file first, then each include, in include order.
+    pub fn sources(&self) -> &[Arc<Source>] {
+        &self.sources
+    }
+
+    /// `[policy].allow`: lint findings not reported anywhere in this policy.
+    pub fn allow(&self) -> &[String] {
+        &self.allow
+    }
+
     /// Looks a tier up by name.
     pub fn tier_id(&self, name: &str) -> Option<TierId> {
         self.tiers.iter().position(|t| t.name == name)
@@ -259,51 +354,144 @@ impl Model {
 #[derive(Debug, Clone)]
 pub struct Tier {
     /// The tier's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Index into [`Policy::models`]: the tier's model, which decisions, estimates, guards
     /// and lint use.
-    pub model: usize,
+    pub(crate) model: usize,
     /// Indexes into [`Policy::models`] of the models tried, in order, when `model` still
     /// fails with a retryable error after its retries (docs/providers.md).
-    pub fallbacks: Vec<usize>,
+    pub(crate) fallbacks: Vec<usize>,
     /// Where it is defined.
-    pub loc: Loc,
+    pub(crate) loc: Loc,
+}
+
+impl Tier {
+    /// The tier's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Index into [`Policy::models`]: the tier's model, which decisions, estimates, guards
+    /// and lint use.
+    pub fn model(&self) -> usize {
+        self.model
+    }
+
+    /// Indexes into [`Policy::models`] of the models tried, in order, when `model` still
+    /// fails with a retryable error after its retries (docs/providers.md).
+    pub fn fallbacks(&self) -> &[usize] {
+        &self.fallbacks
+    }
+
+    /// Where it is defined.
+    pub fn loc(&self) -> &Loc {
+        &self.loc
+    }
 }
 
 /// One `[[rules]]` entry.
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// Unique in the policy.
-    pub name: String,
+    pub(crate) name: String,
     /// What it is for.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Conditions that must all hold.
-    pub when: Condition,
+    pub(crate) when: Condition,
     /// The tier it routes to.
-    pub tier: TierId,
+    pub(crate) tier: TierId,
     /// Where it is defined (the `name` value).
-    pub loc: Loc,
+    pub(crate) loc: Loc,
     /// Byte range of the whole `[[rules]]` entry, in the policy file.
-    pub extent: Range<usize>,
+    pub(crate) extent: Range<usize>,
     /// `allow`: lint findings not reported about this rule.
-    pub allow: Vec<String>,
+    pub(crate) allow: Vec<String>,
+}
+
+impl Rule {
+    /// Unique in the policy.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it is for.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Conditions that must all hold.
+    pub fn when(&self) -> &Condition {
+        &self.when
+    }
+
+    /// The tier it routes to.
+    pub fn tier(&self) -> TierId {
+        self.tier
+    }
+
+    /// Where it is defined (the `name` value).
+    pub fn loc(&self) -> &Loc {
+        &self.loc
+    }
+
+    /// Byte range of the whole `[[rules]]` entry, in the policy file.
+    pub fn extent(&self) -> Range<usize> {
+        self.extent.clone()
+    }
+
+    /// `allow`: lint findings not reported about this rule.
+    pub fn allow(&self) -> &[String] {
+        &self.allow
+    }
 }
 
 /// One `[[guards]]` entry.
 #[derive(Debug, Clone)]
 pub struct Guard {
     /// Unique among guards.
-    pub name: String,
+    pub(crate) name: String,
     /// What it is for.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// When the guard applies.
-    pub when: Condition,
+    pub(crate) when: Condition,
     /// Capabilities the chosen tier's model must have.
-    pub require: Vec<String>,
+    pub(crate) require: Vec<String>,
     /// Where to move the step; `None` rejects it.
-    pub escalate_to: Option<TierId>,
+    pub(crate) escalate_to: Option<TierId>,
     /// Where it is defined.
-    pub loc: Loc,
+    pub(crate) loc: Loc,
+}
+
+impl Guard {
+    /// Unique among guards.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it is for.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// When the guard applies.
+    pub fn when(&self) -> &Condition {
+        &self.when
+    }
+
+    /// Capabilities the chosen tier's model must have.
+    pub fn require(&self) -> &[String] {
+        &self.require
+    }
+
+    /// Where to move the step; `None` rejects it.
+    pub fn escalate_to(&self) -> Option<TierId> {
+        self.escalate_to
+    }
+
+    /// Where it is defined.
+    pub fn loc(&self) -> &Loc {
+        &self.loc
+    }
 }
 
 /// A `when` table: every condition given must hold.
