@@ -27,6 +27,7 @@ use std::path::Path;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use switchyard::calllog::read::parse_view_serde;
 use switchyard::calllog::replay::replay;
 use switchyard::calllog::report::report;
 use switchyard::calllog::{parse_view, LogReader};
@@ -268,6 +269,17 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, name: &str) {
             let mut good = 0u64;
             while let Some((_, line)) = reader.next_line().expect("in memory") {
                 good += u64::from(line.and_then(parse_view).is_ok());
+            }
+            good
+        })
+    });
+    // The same reading with serde alone: the baseline for the fast reader (BENCHMARKS.md).
+    g.bench_function("parse_serde", |b| {
+        b.iter(|| {
+            let mut reader = LogReader::new(Cursor::new(black_box(&log[..])));
+            let mut good = 0u64;
+            while let Some((_, line)) = reader.next_line().expect("in memory") {
+                good += u64::from(line.and_then(parse_view_serde).is_ok());
             }
             good
         })

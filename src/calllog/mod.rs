@@ -9,6 +9,7 @@
 //! | [`view`] | the borrowed form a line is read into |
 //! | [`report`], [`rebill`], [`replay`] | the three commands' work |
 
+mod fast;
 pub mod read;
 pub mod rebill;
 pub mod record;

@@ -13,8 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::record::{CallRecord, StepJson};
-use super::view::{PlainRecord, RawRecord, RecordView, StepFields, StepView};
+use super::view::{PlainRecord, RawRecord, RecordView, StepView};
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
+use crate::step::StepWire;
 
 /// A log line that was skipped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,7 +101,7 @@ fn too_long(len: u64, max: usize) -> String {
 /// Parses one log line as a borrowed [`RecordView`]: the reading every command shares.
 ///
 /// The record is deserialized with its step as raw JSON text; the step is then read into
-/// borrowed [`StepFields`] when it has only step fields of the right types, and into a JSON
+/// borrowed [`StepWire`] when it has only step fields of the right types, and into a JSON
 /// tree otherwise. Either way every value in the line is read and checked, so a number out
 /// of range or a lone surrogate anywhere makes the line bad for every command alike.
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
@@ -114,6 +115,25 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
     if text.trim().is_empty() {
         return Err("blank line (expected a call record)".into());
     }
+    // The runner's own lines, read without serde when they are written as it writes them
+    // (BENCHMARKS.md, "Replay"); anything else, serde reads and decides.
+    if let Some(view) = super::fast::record(text) {
+        return Ok(view);
+    }
+    serde_view(text)
+}
+
+/// [`parse_view`] without its fast reader: serde reads every line. The same result for
+/// every line (tested); here as the baseline the replay benchmark measures the fast reader
+/// against.
+#[doc(hidden)]
+pub fn parse_view_serde(line: &[u8]) -> Result<RecordView<'_>, String> {
+    let text = std::str::from_utf8(line).map_err(|e| e.to_string())?;
+    serde_view(text)
+}
+
+/// [`parse_view`]'s serde reading of a line that is UTF-8 and not blank.
+fn serde_view(text: &str) -> Result<RecordView<'_>, String> {
     // The common line in one pass (no second reading of the step); any other line is read
     // again below, which decides what it is and says why.
     if let Ok(r) = serde_json::from_str::<PlainRecord<'_>>(text) {
@@ -144,7 +164,7 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
     }
     let raw: RawRecord<'_> = serde_json::from_str(text).map_err(|e| json_error(&e, 0))?;
     let step_text = raw.step.get();
-    let step = match serde_json::from_str::<StepFields<'_>>(step_text) {
+    let step = match serde_json::from_str::<StepWire<'_>>(step_text) {
         Ok(fields) => StepView::Plain(fields),
         Err(_) => {
             let value: Value = serde_json::from_str(step_text).map_err(|e| {
@@ -236,7 +256,7 @@ fn json_error(e: &serde_json::Error, offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calllog::view::{Scalar, Text};
+    use crate::step::TagValue;
 
     const GOOD: &str = r#"{"time":"2026-11-26T06:00:00Z","trace_id":"t\u00e9","policy":"contract-review","policy_version":"abc","step":{"role":"format","input_tokens":10,"tags":{"j":"EU","j":"UK"}},"tier":"cheap","model":"muse-spark","rule":null,"via":"default","guard":null,"latency_us":5,"input_tokens":10,"output_tokens":2,"token_source":"provider","input_price":1000000,"output_price":5000000,"cost":20000000,"cost_usd":0.00002}"#;
 
@@ -294,12 +314,19 @@ mod tests {
             view.trace_id.as_ref().unwrap().as_str(),
             rec.trace_id.unwrap()
         );
-        let StepView::Plain(step) = &view.step else {
-            panic!("a plain step: {:?}", view.step)
+        // A tag given twice is not a step the wire type takes: the step is kept as a tree,
+        // which holds the last value, as a JSON object read into a map does.
+        let StepView::Other(step) = &view.step else {
+            panic!("a step with a repeated tag read as a tree: {:?}", view.step)
         };
-        let tags = &step.tags.as_ref().unwrap().0;
-        assert_eq!(tags.len(), 1, "a repeated tag keeps its last value");
-        assert_eq!(tags[0].1, Scalar::Str(Text("UK".into())));
+        assert_eq!(step["tags"]["j"], "UK");
+        let single = GOOD.replace(r#""j":"EU","#, "");
+        let plain = parse_view(single.as_bytes()).unwrap();
+        let StepView::Plain(wire) = &plain.step else {
+            panic!("a plain step: {:?}", plain.step)
+        };
+        assert_eq!(wire.tags.len(), 1);
+        assert_eq!(wire.tags["j"], TagValue::Str("UK".into()));
         assert_eq!(view.cost, rec.cost);
         // Read in one pass, the step's text is still there to be had.
         assert_eq!(
@@ -367,5 +394,61 @@ mod tests {
         let whole = serde_json::from_str::<Value>(&line).unwrap_err();
         assert!(e.contains(&format!("(column {})", whole.column())), "{e}");
         assert!(e.contains("number out of range"), "{e}");
+    }
+
+    /// Lines as the runner writes them, which the fast reader must take.
+    fn runner_lines() -> Vec<String> {
+        vec![
+            GOOD.replace(r#"\u00e9"#, "é").replace(r#""j":"EU","#, ""),
+            r#"{"time":"2026-11-20T09:00:03Z","trace_id":"cr-0004","policy":"contract-review","policy_version":"ea0ed85fd2c7","step":{"role":"reason","input_tokens":6000,"expected_output_tokens":800,"needs_chain_of_thought":true,"output_must_be_json":false,"untrusted_input":true,"dependent_tool_calls":3,"tags":{"jurisdiction":"EU","contract_value_usd":2500000,"ratio":-2.5e-3,"neg":-7,"vip":false},"workload":"contract-review","trace_id":"cr-0004","prompt":null},"tier":"premium","model":"claude-opus-4-6","rule":"high-value-eu-uk","via":"guard","guard":"g","latency_us":616603,"input_tokens":6000,"output_tokens":800,"cached_input_tokens":1000,"cache_write_tokens":20,"fallback_from":["a","b"],"token_source":"approx","input_price":15000000,"output_price":75000000,"cost":150000000000,"cost_usd":0.15}"#.to_string(),
+            r#" { "time" : "t" , "policy":"p","policy_version":"v","step":{"role":"r","prompt":"hi"},"tier":"t","model":"m","via":"default","latency_us":0,"input_tokens":0,"output_tokens":0,"fallback_from":[],"token_source":"tokenizer","input_price":0,"output_price":0,"cost":0,"cost_usd":0 } "#.to_string(),
+        ]
+    }
+
+    #[test]
+    fn the_fast_reader_takes_runner_lines_and_reads_them_as_serde_does() {
+        for line in runner_lines() {
+            let fast = super::super::fast::record(&line)
+                .unwrap_or_else(|| panic!("the fast reader refused {line}"));
+            assert_eq!(fast, serde_view(&line).unwrap(), "{line}");
+        }
+    }
+
+    /// Every one-byte change to those lines: whatever the fast reader takes, serde takes
+    /// too, and reads the same.
+    #[test]
+    fn the_fast_reader_never_takes_what_serde_refuses() {
+        let edits = b" \"\\0123-+.eE,:{}[]ntfx\t\r";
+        let mut taken = 0;
+        for line in runner_lines() {
+            let bytes = line.as_bytes();
+            for at in 0..bytes.len() {
+                let mut variants: Vec<Vec<u8>> = Vec::new();
+                let mut v = bytes.to_vec();
+                v.remove(at);
+                variants.push(v);
+                for &c in edits {
+                    let mut v = bytes.to_vec();
+                    v[at] = c;
+                    variants.push(v);
+                    let mut v = bytes.to_vec();
+                    v.insert(at, c);
+                    variants.push(v);
+                }
+                for v in variants {
+                    let Ok(text) = std::str::from_utf8(&v) else {
+                        continue;
+                    };
+                    if let Some(fast) = super::super::fast::record(text) {
+                        taken += 1;
+                        let slow = serde_view(text).unwrap_or_else(|e| {
+                            panic!("the fast reader took what serde refuses ({e}): {text}")
+                        });
+                        assert_eq!(fast, slow, "{text}");
+                    }
+                }
+            }
+        }
+        assert!(taken > 1000, "the fast reader took only {taken} variants");
     }
 }

@@ -17,10 +17,11 @@ use serde::Serialize;
 
 use super::read::{parse_view, LogReader, LogStats};
 use super::report::usd;
-use super::view::{RecordView, Scalar, StepFields, StepView, Text};
+use super::view::{RecordView, StepView, Text};
 use crate::money::PicosPerToken;
 use crate::router::{PolicySet, RouteError};
-use crate::step::{Step, TagValue};
+use crate::step::Step;
+use crate::step::StepWire;
 
 /// How many line numbers are kept per kind of step not routed.
 pub const LINES_KEPT: usize = 10;
@@ -416,39 +417,28 @@ fn fill_step(view: &StepView<'_>, policy: &str, step: &mut Step) -> bool {
     fill_fields(view, policy, step)
 }
 
-fn fill_fields(view: &StepFields<'_>, policy: &str, step: &mut Step) -> bool {
-    let role = match &view.role {
-        Some(r) if !r.as_str().is_empty() => r.as_str(),
-        _ => return false,
-    };
+fn fill_fields(view: &StepWire<'_>, policy: &str, step: &mut Step) -> bool {
     if view.input_tokens.is_none() && view.prompt.is_none() {
         return false;
     }
     step.tags.clear();
-    for (k, v) in view.tags.iter().flat_map(|t| &t.0) {
-        let value = match v {
-            Scalar::Str(s) => TagValue::Str(s.as_str().to_owned()),
-            Scalar::Bool(b) => TagValue::Bool(*b),
-            Scalar::U64(n) => TagValue::Num(*n as f64),
-            Scalar::I64(n) => TagValue::Num(*n as f64),
-            Scalar::F64(f) => TagValue::Num(*f),
-        };
-        step.tags.insert(k.as_str().to_owned(), value);
+    for (k, v) in &view.tags {
+        step.tags.insert(k.as_ref().to_owned(), v.clone());
     }
     step.role.clear();
-    step.role.push_str(role);
+    step.role.push_str(&view.role);
     step.input_tokens = view.input_tokens;
-    set_text(&mut step.prompt, view.prompt.as_ref().map(Text::as_str));
+    set_text(&mut step.prompt, view.prompt.as_deref());
     step.expected_output_tokens = view.expected_output_tokens;
-    step.needs_chain_of_thought = view.needs_chain_of_thought.unwrap_or(false);
-    step.output_must_be_json = view.output_must_be_json.unwrap_or(false);
-    step.untrusted_input = view.untrusted_input.unwrap_or(false);
-    step.dependent_tool_calls = view.dependent_tool_calls.unwrap_or(0);
+    step.needs_chain_of_thought = view.needs_chain_of_thought;
+    step.output_must_be_json = view.output_must_be_json;
+    step.untrusted_input = view.untrusted_input;
+    step.dependent_tool_calls = view.dependent_tool_calls;
     set_text(
         &mut step.workload,
-        Some(view.workload.as_ref().map_or(policy, Text::as_str)),
+        Some(view.workload.as_deref().unwrap_or(policy)),
     );
-    set_text(&mut step.trace_id, view.trace_id.as_ref().map(Text::as_str));
+    set_text(&mut step.trace_id, view.trace_id.as_deref());
     true
 }
 

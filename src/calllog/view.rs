@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::record::TokenSource;
 use crate::money::{Picos, PicosPerToken};
 use crate::router::Via;
+use crate::step::StepWire;
 
 /// A string from a log line, borrowed when it has no escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 /// A call record read without copying: the fields of [`CallRecord`](super::CallRecord), with
 /// unknown and repeated fields refused the same way. `S` is how the step is read: its raw
 /// text ([`RawRecord`]), which [`parse_view`](super::read::parse_view) then reads into
-/// [`RecordView::step`], or straight into [`StepFields`] ([`PlainRecord`]).
+/// [`RecordView::step`], or straight into [`StepWire`] ([`PlainRecord`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Record<'a, S> {
@@ -93,9 +94,9 @@ pub(crate) struct Record<'a, S> {
 /// A record with its step as raw JSON text.
 pub(crate) type RawRecord<'a> = Record<'a, &'a RawValue>;
 
-/// The common line, read in one pass: the step read straight into [`StepFields`]. A line it
+/// The common line, read in one pass: the step read straight into [`StepWire`]. A line it
 /// refuses is read again as a [`RawRecord`], which decides.
-pub(crate) type PlainRecord<'a> = Record<'a, StepFields<'a>>;
+pub(crate) type PlainRecord<'a> = Record<'a, StepWire<'a>>;
 
 /// A call record read without copying strings: what `report` and `replay` go over.
 #[derive(Debug, PartialEq)]
@@ -157,13 +158,13 @@ impl<'a> RecordView<'a> {
 }
 
 /// A logged step. A record may carry any JSON value as its step (a log keeps what was
-/// asked); one made only of step fields of the right types is read borrowed into
-/// [`StepFields`], anything else is kept as a JSON tree for
-/// [`Step::from_value`](crate::Step::from_value) to judge and explain.
+/// asked); one that reads as the step's own wire type, [`StepWire`], is read borrowed into
+/// it, anything else is kept as a JSON tree for [`Step::from_value`](crate::Step::from_value)
+/// to judge and explain.
 #[derive(Debug, PartialEq)]
 pub enum StepView<'a> {
-    /// Only step fields, each of a type a step allows (or null).
-    Plain(StepFields<'a>),
+    /// A step as its wire type reads it.
+    Plain(StepWire<'a>),
     /// Any other JSON value.
     Other(Value),
 }
@@ -172,118 +173,8 @@ impl StepView<'_> {
     /// The step's `role`, when it is a string.
     pub fn role(&self) -> Option<&str> {
         match self {
-            StepView::Plain(s) => s.role.as_ref().map(Text::as_str),
+            StepView::Plain(s) => Some(&s.role),
             StepView::Other(v) => v.get("role").and_then(Value::as_str),
         }
-    }
-}
-
-/// A step's fields, borrowed from the line. Unknown and repeated fields, and values of
-/// other types, are refused here (the step is then [`StepView::Other`]).
-#[derive(Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepFields<'a> {
-    /// `role`.
-    #[serde(borrow)]
-    pub role: Option<Text<'a>>,
-    /// `input_tokens`.
-    pub input_tokens: Option<u64>,
-    /// `prompt`.
-    #[serde(borrow)]
-    pub prompt: Option<Text<'a>>,
-    /// `expected_output_tokens`.
-    pub expected_output_tokens: Option<u64>,
-    /// `needs_chain_of_thought` (null is false).
-    pub needs_chain_of_thought: Option<bool>,
-    /// `output_must_be_json` (null is false).
-    pub output_must_be_json: Option<bool>,
-    /// `untrusted_input` (null is false).
-    pub untrusted_input: Option<bool>,
-    /// `dependent_tool_calls` (null is 0).
-    pub dependent_tool_calls: Option<u64>,
-    /// `tags`.
-    #[serde(borrow)]
-    pub tags: Option<Tags<'a>>,
-    /// `workload`.
-    #[serde(borrow)]
-    pub workload: Option<Text<'a>>,
-    /// `trace_id`.
-    #[serde(borrow)]
-    pub trace_id: Option<Text<'a>>,
-}
-
-/// A step's `tags`: names and scalar values in the order written; a repeated name keeps its
-/// last value in its first place, as a JSON object read into a map does.
-#[derive(Debug, Default, PartialEq)]
-pub struct Tags<'a>(pub Vec<(Text<'a>, Scalar<'a>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Tags<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // A map into a Vec: serde has no derive for that, and a step has few tags.
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Tags<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of tags")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tags<'de>, A::Error> {
-                let mut tags: Vec<(Text<'de>, Scalar<'de>)> = Vec::new();
-                while let Some((k, v)) = map.next_entry::<Text<'de>, Scalar<'de>>()? {
-                    match tags.iter_mut().find(|(name, _)| *name == k) {
-                        Some(slot) => slot.1 = v,
-                        None => tags.push((k, v)),
-                    }
-                }
-                Ok(Tags(tags))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// A tag's value: a string, a number or a bool (null, arrays and objects are refused).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar<'a> {
-    /// A bool.
-    Bool(bool),
-    /// A non-negative integer.
-    U64(u64),
-    /// A negative integer.
-    I64(i64),
-    /// A number with a fraction or exponent.
-    F64(f64),
-    /// A string.
-    Str(Text<'a>),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // By hand rather than `untagged`, which would buffer every value first.
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Scalar<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, a number or a bool")
-            }
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Bool(b))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::U64(n))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Scalar<'de>, E> {
-                Ok(u64::try_from(n).map_or(Scalar::I64(n), Scalar::U64))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::F64(n))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Str(Text(Cow::Borrowed(s))))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Str(Text(Cow::Owned(s.to_owned()))))
-            }
-        }
-        d.deserialize_any(V)
     }
 }
