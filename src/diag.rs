@@ -186,6 +186,19 @@ impl Severity {
 }
 
 /// One problem found in a policy (or in reading it).
+///
+/// A library user renders one as the CLI does, with miette, or as plain text:
+///
+/// ```
+/// let err = switchyard::policy::load_policy_text(
+///     "p.toml".as_ref(),
+///     "[policy]\nname = \"p\"\ndefault_tier = \"t\"\n",
+/// )
+/// .unwrap_err();
+/// let d = &err.diagnostics[0];
+/// assert!(d.render(false).contains("p.toml:1:1"), "{}", d.render(false));
+/// let _report = miette::Report::new(d.clone()); // as the CLI renders it
+/// ```
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
     /// A stable kebab-case name, such as `unknown-tier` or `toml-syntax`.

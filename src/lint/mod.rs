@@ -380,6 +380,15 @@ impl Report {
 }
 
 /// Lints files and directories (a directory is a policy set).
+///
+/// ```
+/// use switchyard::lint::lint_paths;
+///
+/// // What `switchyard lint --deny-warnings policies/` checks, from a program's own tests.
+/// let report = lint_paths(&["policies".into()]);
+/// assert_eq!(report.policies, 2);
+/// assert!(!report.fails(true), "{:#?}", report.diagnostics);
+/// ```
 pub fn lint_paths(paths: &[PathBuf]) -> Report {
     lint_paths_with(paths, &Options::default())
 }

@@ -76,7 +76,16 @@ impl fmt::Display for Via {
 /// alive; [`PolicySet::route`](crate::PolicySet::route) gives one that borrows the set, which
 /// saves two atomic operations per step in a hot loop (call
 /// [`into_owned`](Decision::into_owned) to keep it longer).
-#[derive(Debug, Clone)]
+///
+/// ```
+/// use switchyard::{Router, Step, Via};
+///
+/// let router = Router::load("policies/contract-review.toml").unwrap();
+/// let d = router.route(&Step::new("format").input_tokens(8_000)).unwrap();
+/// assert_eq!((d.tier(), d.via(), d.rule()), ("cheap", Via::Rule, Some("cheap-roles")));
+/// assert_eq!(d.model().key, "muse-spark");
+/// ```
+#[derive(Clone)]
 pub struct Decision<'p> {
     policy: PolicyRef<'p>,
     tier: TierId,
@@ -102,6 +111,22 @@ impl std::ops::Deref for PolicyRef<'_> {
             PolicyRef::Shared(p) => p,
             PolicyRef::Borrowed(p) => p,
         }
+    }
+}
+
+/// Where the step went, by name: the compiled policy it holds would print whole.
+impl fmt::Debug for Decision<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("policy", &self.policy())
+            .field("version", &self.policy_version())
+            .field("tier", &self.tier())
+            .field("model", &self.model().key)
+            .field("rule", &self.rule())
+            .field("via", &self.via)
+            .field("guard", &self.guard())
+            .field("input_tokens", &self.input_tokens)
+            .finish()
     }
 }
 
@@ -222,6 +247,20 @@ struct DecisionJson<'a> {
 }
 
 /// Why a step was not routed.
+///
+/// ```
+/// use switchyard::{RouteError, Router, Step};
+///
+/// let router = Router::load("policies/contract-review.toml").unwrap();
+/// let err = router
+///     .route(&Step::new("format").input_tokens(10).workload("billing"))
+///     .unwrap_err();
+/// assert!(matches!(err, RouteError::UnknownWorkload { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "no loaded policy serves the workload `billing` (loaded: contract-review)"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RouteError {

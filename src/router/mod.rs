@@ -19,6 +19,16 @@ use crate::policy::{self, LoadError};
 use crate::step::Step;
 
 /// Every loaded policy, by workload. Immutable once built; replaced as a whole.
+///
+/// ```
+/// use switchyard::{PolicySet, Step};
+///
+/// // A directory loads every policy in it; a step names its workload.
+/// let set = PolicySet::load("policies").unwrap();
+/// let step = Step::new("format").input_tokens(800).workload("code-fix");
+/// let d = set.route(&step).unwrap();
+/// assert_eq!(d.policy(), "code-fix");
+/// ```
 #[derive(Debug)]
 pub struct PolicySet {
     policies: Vec<Arc<CompiledPolicy>>,
@@ -182,5 +192,21 @@ mod tests {
             .map(Via::as_str)
             .collect();
         assert_eq!(all, EXPECT_VIA_NAMES);
+    }
+
+    /// A decision printed with `{:?}` says where the step went, not the whole compiled
+    /// policy it holds (which ran to tens of kilobytes).
+    #[test]
+    fn a_decision_debugs_in_a_line() {
+        let router = crate::Router::load("policies/contract-review.toml").unwrap();
+        let d = router
+            .route(&crate::Step::new("format").input_tokens(8_000))
+            .unwrap();
+        let text = format!("{d:?}");
+        assert!(text.len() < 300, "{} bytes: {text}", text.len());
+        assert!(
+            text.contains("contract-review") && text.contains("cheap-roles"),
+            "{text}"
+        );
     }
 }
