@@ -54,17 +54,17 @@ use tokio::sync::mpsc;
 #[command(name = "serve_load")]
 struct Args {
     /// Seconds of recorded load per cell.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
     duration: f64,
     /// Seconds of unrecorded load before each cell, at its rate (opens connections, fills pools).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = seconds)]
     warmup: f64,
     /// Request rates, in requests per second.
-    #[arg(long, value_delimiter = ',', default_values_t = [1000u64, 5000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1000u64, 5000], value_parser = clap::value_parser!(u64).range(1..))]
     rates: Vec<u64>,
     /// Keep-alive HTTP/1.1 connections the load is spread over.
-    #[arg(long, default_value_t = 16)]
-    connections: usize,
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    connections: u64,
     /// Which targets to load.
     #[arg(long, value_delimiter = ',', default_values = ["direct", "proxy", "mock"])]
     targets: Vec<Target>,
@@ -72,7 +72,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_values = ["plain", "stream"])]
     bodies: Vec<Kind>,
     /// A request not answered this many seconds after its release counts as an error.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = seconds)]
     timeout: f64,
     /// Give serve a call log (in a temporary directory), as a deployment would.
     #[arg(long)]
@@ -82,11 +82,21 @@ struct Args {
     #[arg(long, value_name = "SECS")]
     soak: Option<u64>,
     /// The soak's rate, in requests per second.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     soak_rate: u64,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+/// A number of seconds: finite, not negative, at most a day.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "expected seconds between 0 and 86400, got {text:?}"
+        )),
+    }
 }
 
 /// Where the load goes.
@@ -224,6 +234,7 @@ async fn run(args: Args) -> Result<(), String> {
                 cells.push(Cell {
                     target,
                     kind,
+                    body: kind.label(),
                     rate,
                     result,
                 });
@@ -502,7 +513,7 @@ struct Load {
     rate: u64,
     warmup: Duration,
     duration: Duration,
-    connections: usize,
+    connections: u64,
     timeout: Duration,
     /// serve's process, whose CPU time the cell reports.
     serve_pid: Option<u32>,
@@ -874,6 +885,8 @@ fn machine_note() -> String {
 struct Cell {
     target: Target,
     kind: Kind,
+    /// The body column: the kind's name, or "mixed" for the soak.
+    body: &'static str,
     rate: u64,
     result: Outcome,
 }
@@ -927,7 +940,7 @@ fn latency_table(cells: &[Cell]) -> String {
             ),
             _ => ("".to_owned(), "".to_owned()),
         };
-        let first = if c.kind == Kind::Stream && !o.first_byte.is_empty() {
+        let first = if !o.first_byte.is_empty() {
             format!(
                 "{} / {}",
                 us(q(&o.first_byte, 0.5)),
@@ -940,7 +953,7 @@ fn latency_table(cells: &[Cell]) -> String {
             out,
             "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
             c.target.label(),
-            c.kind.label(),
+            c.body,
             c.rate,
             achieved(o),
             errors_cell(o),
@@ -997,7 +1010,7 @@ fn generator_table(cells: &[Cell]) -> String {
             out,
             "| {} | {} | {} | {:.0}% | {:.0}% | {:.0}% | {} | {} / {} | {} |",
             c.target.label(),
-            c.kind.label(),
+            c.body,
             c.rate,
             o.cpu.generator * 100.0,
             o.cpu.pacer * 100.0,
@@ -1066,6 +1079,7 @@ async fn soak(args: &Args, secs: u64, policy: &Path, log: Option<&Path>) -> Resu
     let cell = Cell {
         target: Target::Proxy,
         kind: Kind::Plain,
+        body: "mixed",
         rate: args.soak_rate,
         result,
     };
