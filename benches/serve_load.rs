@@ -1066,7 +1066,8 @@ async fn soak(args: &Args, secs: u64, policy: &Path, log: Option<&Path>) -> Resu
             (body(Target::Proxy, Kind::Stream), Kind::Stream),
         ],
         rate: args.soak_rate,
-        warmup: Duration::ZERO,
+        // The start-up (connections, the tokenizer's first use) stays out of the latencies.
+        warmup: Duration::from_secs_f64(args.warmup),
         duration: Duration::from_secs(secs),
         connections: args.connections,
         timeout: Duration::from_secs_f64(args.timeout),
