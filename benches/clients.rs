@@ -3,9 +3,11 @@
 //! `cargo bench --bench clients -- --warm-up-time 1 --measurement-time 3`
 //!
 //! - `call/*`: one call to a local fake OpenAI-compatible upstream that answers at once, made
-//!   with plain `reqwest` (a JSON body, the answer's bytes) and through `ProviderClient::chat`
-//!   (translation both ways, usage, retries armed), in the same run; the difference is the
-//!   client's overhead.
+//!   with plain `reqwest` (a JSON body already encoded, the answer's bytes), through
+//!   `ProviderClient::chat` (translation both ways, usage, retries armed) and through
+//!   `Runner::run_step` (route, budget, the same call, price, record), in the same run, all
+//!   on the one shared `reqwest` client; the differences are the client's and the runner's
+//!   overhead.
 //! - `concurrent/*`: the same, 1,000 calls at once.
 //! - `stream/*`: translating a 1,000-event stream, provider → canonical (decode) and
 //!   canonical → provider (encode), for each format.
@@ -19,8 +21,8 @@ use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use switchyard::clients::{
-    anthropic, openai, ChatEvent, ChatMessage, ChatRequest, Endpoint, ProviderClient, StopReason,
-    TokenUsage, WireFormat,
+    anthropic, http::shared_http, openai, ChatEvent, ChatMessage, ChatRequest, Endpoint,
+    ProviderClient, StopReason, TokenUsage, WireFormat,
 };
 
 fn answer() -> Value {
@@ -73,13 +75,12 @@ fn calls(c: &mut Criterion) {
         .unwrap();
     let addr = upstream(&rt);
     let url = format!("http://{addr}/v1/chat/completions");
-    let http = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .build()
-        .unwrap();
+    // The client every provider call uses, so the direct calls share its settings and pool.
+    let http = shared_http().unwrap();
     let endpoint =
         Endpoint::new("bench", WireFormat::Openai, "bench").base_url(format!("http://{addr}/v1"));
     let client = ProviderClient::with_http(endpoint, http.clone());
+    let runner = run_step::runner(addr);
     let req = request();
     let raw_body = openai::request_to_wire(&req, "bench", false)
         .unwrap()
@@ -102,6 +103,9 @@ fn calls(c: &mut Criterion) {
     });
     group.bench_function("provider_client", |b| {
         b.iter(|| rt.block_on(client.chat(black_box(&req))).unwrap())
+    });
+    group.bench_function("run_step", |b| {
+        b.iter(|| rt.block_on(run_step::call(&runner)))
     });
     group.finish();
 
@@ -137,7 +141,71 @@ fn calls(c: &mut Criterion) {
             })
         })
     });
+    group.bench_function("run_step_1000", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..1000)
+                    .map(|_| {
+                        let runner = runner.clone();
+                        tokio::spawn(async move { run_step::call(&runner).await })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            })
+        })
+    });
     group.finish();
+}
+
+/// The runner's side of the bench, kept apart: the only code here that knows how a step and
+/// its request are given to `Runner::run_step`.
+mod run_step {
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use switchyard::clients::{Clients, Message, ModelRequest};
+    use switchyard::runner::Runner;
+    use switchyard::{PolicySet, Router, Step};
+
+    /// A runner over a one-model policy at the fake upstream, with the live clients (the
+    /// shared `reqwest` client) and no sink: the record is built, not written.
+    pub fn runner(addr: SocketAddr) -> Arc<Runner> {
+        let text = format!(
+            r#"[policy]
+name = "bench"
+default_tier = "cheap"
+tokenizer = "approx"
+
+[models.bench]
+provider = "openai"
+base_url = "http://{addr}/v1"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 4.0
+max_output_tokens = 16
+
+[tiers]
+cheap = "bench"
+"#
+        );
+        let set = PolicySet::from_policy_text(Path::new("bench.toml"), text).unwrap();
+        let clients = Clients::live(&set).unwrap();
+        Arc::new(Runner::new(Router::new(set), clients))
+    }
+
+    /// One step through route → budget → call → price → record.
+    pub async fn call(runner: &Runner) {
+        let step = Step::new("summarize")
+            .workload("bench")
+            .input_tokens(12)
+            .expected_output_tokens(16);
+        let request =
+            ModelRequest::new(vec![Message::system("Be brief."), Message::user("Say ok.")])
+                .max_output_tokens(16);
+        runner.run_step(&step, request).await.unwrap();
+    }
 }
 
 /// A canonical stream of `n` events: start, text pieces, stop, usage.
