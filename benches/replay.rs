@@ -30,6 +30,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use switchyard::calllog::read::parse_view_serde;
 use switchyard::calllog::replay::replay;
 use switchyard::calllog::report::report;
+use switchyard::calllog::view::RecordView;
 use switchyard::calllog::{parse_view, LogReader};
 use switchyard::calllog::{CallRecord, TokenSource};
 use switchyard::money::{Picos, PicosPerToken};
@@ -255,6 +256,16 @@ fn bench_cpu(c: &mut Criterion<ThreadCpu>) {
     bench(c, "log_1m_cpu");
 }
 
+/// Reads every line of the log with `parse`, counting the records.
+fn count_good(log: &[u8], parse: fn(&[u8]) -> Result<RecordView<'_>, String>) -> u64 {
+    let mut reader = LogReader::new(Cursor::new(black_box(log)));
+    let mut good = 0u64;
+    while let Some((_, line)) = reader.next_line().expect("in memory") {
+        good += u64::from(line.and_then(parse).is_ok());
+    }
+    good
+}
+
 fn bench<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let Setup { log, set } = setup();
     let mut g = c.benchmark_group(name);
@@ -263,26 +274,10 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     g.bench_function("replay", |b| {
         b.iter(|| replay(LogReader::new(Cursor::new(black_box(&log[..]))), set).expect("in memory"))
     });
-    g.bench_function("parse", |b| {
-        b.iter(|| {
-            let mut reader = LogReader::new(Cursor::new(black_box(&log[..])));
-            let mut good = 0u64;
-            while let Some((_, line)) = reader.next_line().expect("in memory") {
-                good += u64::from(line.and_then(parse_view).is_ok());
-            }
-            good
-        })
-    });
+    g.bench_function("parse", |b| b.iter(|| count_good(log, parse_view)));
     // The same reading with serde alone: the baseline for the fast reader (BENCHMARKS.md).
     g.bench_function("parse_serde", |b| {
-        b.iter(|| {
-            let mut reader = LogReader::new(Cursor::new(black_box(&log[..])));
-            let mut good = 0u64;
-            while let Some((_, line)) = reader.next_line().expect("in memory") {
-                good += u64::from(line.and_then(parse_view_serde).is_ok());
-            }
-            good
-        })
+        b.iter(|| count_good(log, parse_view_serde))
     });
     g.bench_function("report", |b| {
         b.iter(|| report(LogReader::new(Cursor::new(black_box(&log[..])))).expect("in memory"))
