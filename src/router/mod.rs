@@ -198,9 +198,9 @@ mod tests {
     /// policy it holds (which ran to tens of kilobytes).
     #[test]
     fn a_decision_debugs_in_a_line() {
-        let router = crate::Router::load("policies/contract-review.toml").unwrap();
+        let router = super::Router::load("policies/contract-review.toml").unwrap();
         let d = router
-            .route(&crate::Step::new("format").input_tokens(8_000))
+            .route(&crate::step::Step::new("format").input_tokens(8_000))
             .unwrap();
         let text = format!("{d:?}");
         assert!(text.len() < 300, "{} bytes: {text}", text.len());
