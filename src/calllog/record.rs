@@ -166,13 +166,6 @@ impl StepJson {
         serde_json::value::to_raw_value(value).map(StepJson)
     }
 
-    /// Text already written as `serde_json` writes JSON compactly (the runner's step writer).
-    /// It is checked once here; text that is not JSON (never written) is kept as `null`.
-    #[cfg(feature = "cost")]
-    pub(crate) fn from_compact(text: String) -> StepJson {
-        StepJson(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
-    }
-
     /// The JSON text, as it appears in the log line.
     pub fn as_str(&self) -> &str {
         self.0.get()
@@ -228,54 +221,6 @@ impl CallRecord {
     pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         serde_json::to_writer(out, self)
     }
-}
-
-/// A `String` as an `io::Write`, so `serde_json` can write into it. serde_json hands over
-/// whole pieces (quotes, escapes, the text between them), each valid UTF-8; a piece that
-/// were not would be an error, never a broken `String`.
-struct StrWriter<'a>(&'a mut String);
-
-impl std::io::Write for StrWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
-        self.0.push_str(text);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Appends `value` as `serde_json` writes it compactly.
-fn write_value<T: Serialize + ?Sized>(out: &mut String, value: &T) {
-    let len = out.len();
-    if serde_json::to_writer(StrWriter(out), value).is_err() {
-        // Not reached for strings and numbers; the same text, allocated.
-        out.truncate(len);
-        out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()));
-    }
-}
-
-/// Appends `s` as a JSON string, escaped as `serde_json` escapes it.
-pub(crate) fn write_str(out: &mut String, s: &str) {
-    write_value(out, s);
-}
-
-/// Appends `n` in decimal.
-pub(crate) fn write_u64(out: &mut String, n: u64) {
-    write_value(out, &n);
-}
-
-/// Appends `n` in decimal.
-#[cfg_attr(not(feature = "cost"), allow(dead_code))] // only the runner writes signed tags
-pub(crate) fn write_i64(out: &mut String, n: i64) {
-    write_value(out, &n);
-}
-
-/// Appends `x` as `serde_json` writes an `f64` (its shortest form; `null` if not finite).
-pub(crate) fn write_f64(out: &mut String, x: f64) {
-    write_value(out, &x);
 }
 
 #[cfg(test)]
@@ -352,26 +297,6 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
-        /// Any string and any `f64` come out as serde_json writes them.
-        #[test]
-        fn strings_and_floats_are_written_as_serde_writes_them(
-            s in ".*",
-            bytes in proptest::collection::vec(0u8..0x80, 0..16),
-            x in proptest::num::f64::ANY,
-        ) {
-            let ascii = String::from_utf8(bytes).unwrap();
-            for s in [&s, &ascii] {
-                let mut out = String::new();
-                write_str(&mut out, s);
-                proptest::prop_assert_eq!(out, serde_json::to_string(s).unwrap());
-            }
-            let mut out = String::new();
-            write_f64(&mut out, x);
-            proptest::prop_assert_eq!(out, serde_json::to_string(&x).unwrap());
-        }
-    }
-
     /// The line's bytes, pinned: field order, `null`s, escapes and number forms as logs
     /// written so far have them, whatever writes the line.
     #[test]
@@ -389,21 +314,6 @@ mod tests {
             r#""input_price":1000000,"output_price":5,"cost":18000000000,"cost_usd":0.018}"#
         );
         assert_eq!(String::from_utf8(line).unwrap(), want);
-    }
-
-    #[test]
-    fn numbers_are_written_as_serde_writes_them() {
-        let mut out = String::new();
-        for n in [0, 7, 10, 99, 100, 1_000_000_007, u64::MAX] {
-            out.clear();
-            write_u64(&mut out, n);
-            assert_eq!(out, serde_json::to_string(&n).unwrap());
-        }
-        for n in [0, -1, -10, i64::MIN, i64::MAX, 9_000_000_000_000_000] {
-            out.clear();
-            write_i64(&mut out, n);
-            assert_eq!(out, serde_json::to_string(&n).unwrap());
-        }
     }
 
     #[test]

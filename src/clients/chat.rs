@@ -249,6 +249,18 @@ impl ChatRequest {
             ..ChatRequest::default()
         }
     }
+
+    /// Sets the system text.
+    pub fn system(mut self, text: impl Into<String>) -> ChatRequest {
+        self.system = Some(text.into());
+        self
+    }
+
+    /// Sets the output limit.
+    pub fn max_output_tokens(mut self, n: u64) -> ChatRequest {
+        self.max_output_tokens = Some(n);
+        self
+    }
 }
 
 /// Why the model stopped writing.

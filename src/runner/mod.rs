@@ -15,6 +15,7 @@ pub mod sink;
 mod summary;
 
 pub use record::rfc3339_utc;
+pub(crate) use record::step_features;
 pub use run::{RunError, Runner, StepOutput};
 pub use sink::{CallSink, JsonlSink, MemorySink};
 pub use summary::{baseline, Baseline, RunTotals};

@@ -15,7 +15,6 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::features::ChatFormat;
 use super::{AppState, UpstreamTime};
-use crate::calllog::record::StepJson;
 use crate::calllog::record::{CallRecord, TokenSource};
 use crate::calllog::report::format_usd;
 use crate::clients::{
@@ -428,7 +427,7 @@ impl Ctx {
             trace_id: self.step.trace_id.clone(),
             policy: policy.name.clone(),
             policy_version: policy.version.clone(),
-            step: step_json(&self.step, self.decision.input_tokens()),
+            step: crate::runner::step_features(&self.step, self.decision.input_tokens()),
             tier: self.decision.tier().to_string(),
             model: self.model.key.clone(),
             rule: self.decision.rule().map(str::to_string),
@@ -564,13 +563,4 @@ fn call_error(model: &str, e: &CallError) -> ApiError {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", msg)
         }
     }
-}
-
-/// The step as a call log keeps it: its features without the prompt, its input tokens as
-/// counted (what `run` writes).
-fn step_json(step: &Step, input_tokens: u64) -> StepJson {
-    let mut kept = step.clone();
-    kept.prompt = None;
-    kept.input_tokens = Some(input_tokens);
-    StepJson::new(&kept.to_json()).unwrap_or_else(|_| StepJson::new(&Value::Null).expect("null"))
 }
