@@ -242,7 +242,9 @@ fn sent_text(chat: &ChatRequest) -> String {
         let mut line = String::new();
         for part in &m.content {
             match part {
-                Part::Text { text } | Part::Thinking { text, .. } => line.push_str(text),
+                Part::Text { text } | Part::Thinking { text, .. } | Part::Refusal { text } => {
+                    line.push_str(text)
+                }
                 Part::ToolCall {
                     name, arguments, ..
                 } => {

@@ -610,7 +610,9 @@ fn parts_texts(parts: &[Part]) -> Vec<&str> {
     let mut out = Vec::with_capacity(parts.len());
     for p in parts {
         match p {
-            Part::Text { text } | Part::Thinking { text, .. } => out.push(text.as_str()),
+            Part::Text { text } | Part::Thinking { text, .. } | Part::Refusal { text } => {
+                out.push(text.as_str())
+            }
             Part::ToolCall {
                 name, arguments, ..
             } => {
