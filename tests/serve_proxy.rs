@@ -156,6 +156,8 @@ async fn an_openai_caller_is_answered_by_an_anthropic_upstream_in_openai_format(
     assert_eq!(recs[0]["input_tokens"], 1000);
     assert_eq!(recs[0]["output_tokens"], 200);
     assert_eq!(recs[0]["cost_usd"], 0.002);
+    // An answered call is `ok`, which a record leaves unwritten.
+    assert!(recs[0].get("status").is_none(), "{}", recs[0]);
 }
 
 #[tokio::test]
@@ -369,4 +371,44 @@ async fn tool_calls_cross_formats_both_ways() {
         "{}",
         seen[0].body
     );
+}
+
+#[tokio::test]
+async fn a_cancelled_stream_is_logged_with_status_cancelled() {
+    use futures_util::StreamExt;
+    let start = anthropic_event(&json!({"type": "message_start", "message": {
+        "id": "m1", "type": "message", "role": "assistant", "model": "claude-up",
+        "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 40, "output_tokens": 1}}}));
+    let block = anthropic_event(&json!({"type": "content_block_start", "index": 0,
+        "content_block": {"type": "text", "text": ""}}));
+    let delta = anthropic_event(&json!({"type": "content_block_delta", "index": 0,
+        "delta": {"type": "text_delta", "text": "partial answer"}}));
+    let fake = FakeProvider::start(vec![Reply::SseThenHang(vec![start, block, delta])]).await;
+    let s = setup(&fake, "");
+    let body = json!({"model": "support", "max_tokens": 100, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}], "switchyard": {"role": "x"}});
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = s.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut frames = resp.into_body().into_data_stream();
+    frames.next().await.unwrap().unwrap();
+    drop(frames);
+    // The record is written once the call's task sees the caller gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rec = loop {
+        if let Some(r) = records(&s).pop() {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "no call record");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(rec["status"], "cancelled", "{rec}");
+    assert_eq!(rec["model"], "claude");
+    // Billed for what was produced: the partial text, counted.
+    assert!(rec["output_tokens"].as_u64().unwrap() > 0, "{rec}");
 }

@@ -20,6 +20,35 @@ pub enum TokenSource {
     Approx,
 }
 
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// The model answered in full. Logs written before records had a status read as this.
+    #[default]
+    Ok,
+    /// The call failed (an upstream error, a stream that broke); billed for what was produced.
+    Error,
+    /// The caller went away mid-call; billed for what was produced.
+    Cancelled,
+}
+
+impl CallStatus {
+    /// Whether the call was answered in full.
+    pub fn is_ok(&self) -> bool {
+        *self == CallStatus::Ok
+    }
+
+    /// The word a log and the metrics use: `ok`, `error`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Ok => "ok",
+            CallStatus::Error => "error",
+            CallStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// One model call, as written to a call log (JSONL) and emitted as a tracing event.
 ///
 /// The fields' order is the line's: [`CallRecord::write_json`] writes the derived
@@ -48,6 +77,10 @@ pub struct CallRecord {
     pub via: Via,
     /// The guard that moved the step, if any.
     pub guard: Option<String>,
+    /// How the call ended. Written only when it is not `ok`, so a log of answered calls
+    /// reads (and `rebill` rewrites) as it always has; absent means `ok`.
+    #[serde(default, skip_serializing_if = "CallStatus::is_ok")]
+    pub status: CallStatus,
     /// Wall-clock time of the model call, in microseconds.
     pub latency_us: u64,
     /// Input tokens billed.
@@ -241,6 +274,7 @@ mod tests {
             rule: opt("r"),
             via: Via::Rule,
             guard: opt(text),
+            status: CallStatus::Ok,
             latency_us: u64::MAX,
             input_tokens: 0,
             output_tokens: 1_234_567,
@@ -314,6 +348,27 @@ mod tests {
             r#""input_price":1000000,"output_price":5,"cost":18000000000,"cost_usd":0.018}"#
         );
         assert_eq!(String::from_utf8(line).unwrap(), want);
+    }
+
+    #[test]
+    fn a_status_other_than_ok_is_written_and_a_line_without_one_reads_as_ok() {
+        let mut r = record("x", TokenSource::Provider, 1.0, false);
+        let mut line = Vec::new();
+        r.write_json(&mut line).unwrap();
+        let text = String::from_utf8(line).unwrap();
+        assert!(!text.contains("status"), "{text}");
+        let back: CallRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.status, CallStatus::Ok);
+        for status in [CallStatus::Cancelled, CallStatus::Error] {
+            r.status = status;
+            let mut line = Vec::new();
+            r.write_json(&mut line).unwrap();
+            let text = String::from_utf8(line).unwrap();
+            let want = format!(r#""guard":null,"status":"{}","#, status.as_str());
+            assert!(text.contains(&want), "{text}");
+            let back = crate::calllog::parse_record(text.as_bytes()).unwrap();
+            assert_eq!(back.status, status);
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use serde_json::Value;
 use super::budget::{self, BudgetExceeded, Ledger, Reservation, Scope};
 use super::record::{rfc3339_utc, step_features};
 use super::sink::{self, CallSink};
-use crate::calllog::record::{CallRecord, TokenSource};
+use crate::calllog::record::{CallRecord, CallStatus, TokenSource};
 use crate::clients::{
     ChatMessage, ChatRequest, ChatResponse, ClientError, Clients, ModelClient, Part, SizeHints,
 };
@@ -687,6 +687,7 @@ fn record(
         rule: decision.rule().map(str::to_string),
         via: held.via,
         guard: decision.guard().map(str::to_string),
+        status: CallStatus::Ok,
         latency_us,
         input_tokens: billed.input,
         output_tokens: billed.output,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::features::ChatFormat;
 use super::{AppState, UpstreamTime};
-use crate::calllog::record::{CallRecord, TokenSource};
+use crate::calllog::record::{CallRecord, CallStatus, TokenSource};
 use crate::calllog::report::format_usd;
 use crate::clients::{
     anthropic, chat_stream_with_fallbacks, chat_with_fallbacks, openai, CallError, ChatEvent,
@@ -243,7 +243,7 @@ impl Ctx {
         };
         answer.model.clone_from(&self.model.model_id);
         let (format, decision) = (self.format, self.decision.clone());
-        let record = self.finish(&answer, elapsed, "ok");
+        let record = self.finish(&answer, elapsed, CallStatus::Ok);
         let value = match format {
             ChatFormat::OpenAi => openai::response_to_wire(&answer, unix_now()),
             ChatFormat::Anthropic => anthropic::response_to_wire(&answer),
@@ -320,12 +320,12 @@ impl Ctx {
         let mut built = ResponseBuilder::new();
         let mut oa = openai::StreamEncoder::new(unix_now());
         let mut an = anthropic::StreamEncoder::new();
-        let mut status = "ok";
+        let mut status = CallStatus::Ok;
         let mut out: Vec<(&'static str, Value)> = Vec::new();
         loop {
             let next = tokio::select! {
                 n = src.next() => n,
-                () = tx.closed() => { status = "cancelled"; break; }
+                () = tx.closed() => { status = CallStatus::Cancelled; break; }
             };
             let event = match next {
                 None => break,
@@ -337,7 +337,7 @@ impl Ctx {
                 }
                 Some(Err(e)) => {
                     tracing::warn!(model = %self.model.key, error = %e, "the stream broke");
-                    status = "error";
+                    status = CallStatus::Error;
                     break;
                 }
             };
@@ -361,11 +361,11 @@ impl Ctx {
                 }
             }
             if !frames.is_empty() && tx.send(Bytes::from(frames)).await.is_err() {
-                status = "cancelled";
+                status = CallStatus::Cancelled;
                 break;
             }
         }
-        if status != "cancelled" {
+        if status != CallStatus::Cancelled {
             let mut frames = String::new();
             match self.format {
                 ChatFormat::OpenAi => frames.push_str("data: [DONE]\n\n"),
@@ -378,7 +378,7 @@ impl Ctx {
                 }
             }
             if tx.send(Bytes::from(frames)).await.is_err() {
-                status = "cancelled";
+                status = CallStatus::Cancelled;
             }
         }
         let answer = built.finish();
@@ -401,7 +401,7 @@ impl Ctx {
         self,
         answer: &ChatResponse,
         elapsed: std::time::Duration,
-        status: &str,
+        status: CallStatus,
     ) -> CallRecord {
         let (cached, written) = answer
             .usage
@@ -433,6 +433,7 @@ impl Ctx {
             rule: self.decision.rule().map(str::to_string),
             via: self.decision.via(),
             guard: self.decision.guard().map(str::to_string),
+            status,
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             input_tokens: input,
             output_tokens: output,
@@ -453,7 +454,7 @@ impl Ctx {
             PicosPerToken::from_usd_per_mtok(m.cached_input_usd_per_mtok.unwrap_or(input_price)),
             PicosPerToken::from_usd_per_mtok(m.cache_write_usd_per_mtok.unwrap_or(input_price)),
         );
-        self.count_call(status, elapsed.as_secs_f64());
+        self.count_call(status.as_str(), elapsed.as_secs_f64());
         let m = self.state.metrics();
         m.spend(
             &record.policy,
@@ -462,7 +463,7 @@ impl Ctx {
             record.cost.usd(),
         );
         m.tokens(&record.policy, &record.model, input, output);
-        self.state.record_call(&record, status);
+        self.state.record_call(&record);
         let Ctx { hold, state, .. } = self;
         hold.settle(record.cost);
         state.update_budget_gauges(&record.policy, record.trace_id.as_deref());
