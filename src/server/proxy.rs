@@ -23,8 +23,9 @@ use crate::clients::{
     StopReason, TokenUsage,
 };
 use crate::money::{Picos, PicosPerToken};
+use crate::policy::TierId;
 use crate::policy::{Model, Provider};
-use crate::router::Decision;
+use crate::router::{Decision, Via};
 use crate::runner::budget::{self, Ledger, Reservation, Scope};
 use crate::runner::rfc3339_utc;
 use crate::step::Step;
@@ -117,62 +118,33 @@ async fn forward_inner(state: &AppState, call: Call) -> Result<Response, Failure
         Ok(r) => r,
         Err(e) => return Err((call_error(&decision.model().key, &e), Some(decision))),
     };
-    let model = decision.model().clone();
-    let policy = &decision.compiled_policy().policy;
-    // The budget: the worst case on the decision's model, reserved before the call.
     let time = SystemTime::now();
-    let mut hold = Hold {
-        ledger: state.ledger_arc(),
-        reservation: None,
+    let held = match hold_budget(state, &decision, &step, &mut request, time, format) {
+        Ok(h) => h,
+        Err(Refusal::Response(resp)) => return Ok(*resp),
+        Err(Refusal::Error(e)) => return Err((e, Some(decision))),
     };
-    if let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) {
-        let input = decision.input_tokens();
-        let Some(limit) = budget::output_limit(request.max_output_tokens, &model, input) else {
-            let e = ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                format!(
-                    "the policy caps spending but the call to `{}` has no output limit: give \
-                     max_tokens (or max_completion_tokens)",
-                    model.key
-                ),
-            )
-            .param("max_tokens");
-            return Err((e, Some(decision)));
-        };
-        // The provider is held to the worst case that was paid for.
-        request.max_output_tokens = Some(limit);
-        let amount = budget::worst_case(&model, input, limit);
-        let scope = Scope {
-            workload: &policy.name,
-            trace: step.trace_id.as_deref(),
-            day: budget::utc_day(time),
-        };
-        let tier = decision.tier();
-        match state.ledger().reserve(b, scope, tier, amount) {
-            Ok(r) => hold.reservation = Some(r),
-            Err(refused) => {
-                state.metrics().route_error(&policy.name, "budget_exceeded");
-                let e = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "budget_exceeded",
-                    refused.to_string(),
-                );
-                let mut resp = e.into_response_as(api_error_format(format));
-                resp.headers_mut()
-                    .insert("x-should-retry", HeaderValue::from_static("false"));
-                super::chat::decision_headers(resp.headers_mut(), &decision);
-                return Ok(resp);
-            }
-        }
-    }
+    let policy = &decision.compiled_policy().policy;
+    let tier = &policy.tiers[held.tier];
+    let chain: Vec<Arc<Model>> = std::iter::once(tier.model)
+        .chain(tier.fallbacks.iter().copied())
+        .map(|m| policy.models[m].clone())
+        .collect();
     let ctx = Ctx {
         state: state.clone(),
+        model: chain[0].clone(),
+        chain,
+        answering: Answering {
+            tier: tier.name.clone(),
+            via: held.via,
+            fallback_from: Vec::new(),
+        },
+        limit: held.limit,
+        requested: held.requested,
         decision,
         step,
-        model,
         time,
-        hold,
+        hold: held.hold,
         format,
     };
     if stream {
@@ -187,10 +159,137 @@ struct Ctx {
     state: AppState,
     decision: Decision<'static>,
     step: Step,
+    /// The model that answers: the tier's first until a fallback takes the call.
     model: Arc<Model>,
+    /// The tier's models in order: its model, then its fallbacks.
+    chain: Vec<Arc<Model>>,
+    /// Where the call went, for headers and the record.
+    answering: Answering,
+    /// The worst case held against a cap (`None`: no cap, so any fallback fits).
+    limit: Option<Picos>,
+    /// The output limit the caller asked for, before the held one replaced it.
+    requested: Option<u64>,
     time: SystemTime,
     hold: Hold,
     format: ChatFormat,
+}
+
+/// The tier a call went to and how (a budget may have downgraded it), and the models that
+/// failed before the one answering.
+#[derive(Debug, Clone)]
+struct Answering {
+    tier: String,
+    via: Via,
+    fallback_from: Vec<String>,
+}
+
+/// What the budget held for a call: its tier (the decision's, or a cheaper one under
+/// `on_exceed = "downgrade"`), the worst case held, and the reservation.
+struct Held {
+    tier: TierId,
+    via: Via,
+    limit: Option<Picos>,
+    requested: Option<u64>,
+    hold: Hold,
+}
+
+/// Why the budget did not hold a call: an answer to send as is (a 429), or an error.
+enum Refusal {
+    Response(Box<Response>),
+    Error(ApiError),
+}
+
+/// Holds the call's worst case against the policy's caps, as `run` does: on the decision's
+/// tier, or with `on_exceed = "downgrade"` on the cheapest tier whose model meets the step's
+/// guards and fits; the request's output limit becomes the one paid for.
+fn hold_budget(
+    state: &AppState,
+    decision: &Decision<'static>,
+    step: &Step,
+    request: &mut ChatRequest,
+    time: SystemTime,
+    format: ChatFormat,
+) -> Result<Held, Refusal> {
+    let cp = decision.compiled_policy();
+    let policy = &cp.policy;
+    let requested = request.max_output_tokens;
+    let mut held = Held {
+        tier: decision.tier_id(),
+        via: decision.via(),
+        limit: None,
+        requested,
+        hold: Hold {
+            ledger: state.ledger_arc(),
+            reservation: None,
+        },
+    };
+    let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) else {
+        return Ok(held);
+    };
+    let input = decision.input_tokens();
+    let worst = |t: TierId| {
+        let m = policy.tier_model(t);
+        budget::output_limit(requested, m, input)
+            .map(|out| (out, budget::worst_case(m, input, out)))
+    };
+    let Some((limit, amount)) = worst(held.tier) else {
+        let e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!(
+                "the policy caps spending but the call to `{}` has no output limit: give \
+                 max_tokens (or max_completion_tokens)",
+                decision.model().key
+            ),
+        )
+        .param("max_tokens");
+        return Err(Refusal::Error(e));
+    };
+    let scope = Scope {
+        workload: &policy.name,
+        trace: step.trace_id.as_deref(),
+        day: budget::utc_day(time),
+    };
+    let ledger = state.ledger();
+    let refused = match ledger.reserve(b, scope, decision.tier(), amount) {
+        Ok(r) => {
+            held.hold.reservation = Some(r);
+            // The provider is held to the worst case that was paid for.
+            request.max_output_tokens = Some(limit);
+            held.limit = Some(amount);
+            return Ok(held);
+        }
+        Err(refused) => refused,
+    };
+    let mut refused = refused;
+    if budget::downgrades(b) {
+        refused.downgrade_tried = true;
+        let cheaper = budget::downgrade_candidates(cp, step, input, |t| worst(t).map(|w| w.1))
+            .into_iter()
+            .next()
+            .filter(|&(t, cost)| t != held.tier && cost < amount);
+        if let Some((t, cost)) = cheaper {
+            if let Ok(r) = ledger.reserve(b, scope, &policy.tiers[t].name, cost) {
+                held.tier = t;
+                held.via = Via::BudgetDowngrade;
+                held.limit = Some(cost);
+                held.hold.reservation = Some(r);
+                request.max_output_tokens = worst(t).map(|w| w.0);
+                return Ok(held);
+            }
+        }
+    }
+    state.metrics().route_error(&policy.name, "budget_exceeded");
+    let e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "budget_exceeded",
+        refused.to_string(),
+    );
+    let mut resp = e.into_response_as(api_error_format(format));
+    resp.headers_mut()
+        .insert("x-should-retry", HeaderValue::from_static("false"));
+    super::chat::decision_headers(resp.headers_mut(), decision);
+    Err(Refusal::Response(Box::new(resp)))
 }
 
 fn unix_now() -> u64 {
@@ -204,14 +303,74 @@ impl Ctx {
         self.state.options().mock || self.model.provider == Provider::Mock
     }
 
-    fn client(&self) -> Result<ProviderClient, CallError> {
-        let endpoint = Endpoint::from_model(&self.model).ok_or_else(|| {
-            CallError::InvalidRequest(format!("the model `{}` has no endpoint", self.model.key))
-        })?;
-        ProviderClient::new(endpoint)
+    /// Clients for the tier's models in order (a `mock` model in a list has no endpoint and
+    /// is left out), and the capabilities a fallback must have: those the guards holding
+    /// for the step require (clients.md "Fallbacks").
+    fn clients(&self) -> Result<(Vec<ProviderClient>, Vec<String>), FallbackError> {
+        let mut clients = Vec::with_capacity(self.chain.len());
+        for m in &self.chain {
+            let Some(endpoint) = Endpoint::from_model(m) else {
+                continue;
+            };
+            clients.push(
+                ProviderClient::new(endpoint).map_err(|error| FallbackError {
+                    model: m.key.clone(),
+                    error,
+                    trail: Default::default(),
+                })?,
+            );
+        }
+        if clients.is_empty() {
+            return Err(FallbackError {
+                model: self.model.key.clone(),
+                error: CallError::InvalidRequest(format!(
+                    "the model `{}` has no endpoint",
+                    self.model.key
+                )),
+                trail: Default::default(),
+            });
+        }
+        let required = if self.chain.len() > 1 {
+            let cp = self.decision.compiled_policy();
+            budget::required_capabilities(cp, &self.step, self.decision.input_tokens())
+        } else {
+            Vec::new()
+        };
+        Ok((clients, required))
     }
 
-    async fn plain(self, request: ChatRequest) -> Result<Response, Failure> {
+    /// Whether a fallback's worst case fits what was held (always, with no cap).
+    fn fits(&self) -> impl FnMut(&Endpoint, &ChatRequest) -> bool + '_ {
+        move |endpoint, _| {
+            let Some(limit) = self.limit else {
+                return true;
+            };
+            let input = self.decision.input_tokens();
+            self.chain
+                .iter()
+                .find(|m| m.key == endpoint.key)
+                .and_then(|m| {
+                    budget::output_limit(self.requested, m, input)
+                        .map(|out| budget::worst_case(m, input, out))
+                })
+                .is_some_and(|worst| worst <= limit)
+        }
+    }
+
+    /// Takes note of the model that answered and the ones that failed before it.
+    fn answered_by(&mut self, key: &str, fallback_from: Vec<String>) {
+        if let Some(m) = self.chain.iter().find(|m| m.key == key) {
+            self.model = m.clone();
+        }
+        self.answering.fallback_from = fallback_from;
+    }
+
+    /// The decision's headers, with the tier, model and via the call actually went to.
+    fn headers(&self, h: &mut axum::http::HeaderMap) {
+        call_headers(h, &self.decision, &self.answering, &self.model.key);
+    }
+
+    async fn plain(mut self, request: ChatRequest) -> Result<Response, Failure> {
         let started = Instant::now();
         let result = if self.uses_mock() {
             Ok(mock_answer(
@@ -221,15 +380,16 @@ impl Ctx {
                 self.decision.input_tokens(),
             ))
         } else {
-            match self.client() {
-                Ok(c) => chat_with_fallbacks(std::slice::from_ref(&c), &[], &request, |_, _| true)
-                    .await
-                    .map(|a| a.answer),
-                Err(e) => Err(FallbackError {
-                    model: self.model.key.clone(),
-                    error: e,
-                    trail: Default::default(),
-                }),
+            match self.clients() {
+                Ok((clients, required)) => {
+                    chat_with_fallbacks(&clients, &required, &request, self.fits())
+                        .await
+                        .map(|a| {
+                            self.answered_by(&a.model, a.trail.fallback_from);
+                            a.answer
+                        })
+                }
+                Err(e) => Err(e),
             }
         };
         let elapsed = started.elapsed();
@@ -237,19 +397,21 @@ impl Ctx {
             Ok(a) => a,
             Err(e) => {
                 self.count_call("error", elapsed.as_secs_f64());
-                let err = call_error(&self.model.key, &e.error);
+                let err = call_error(&e.model, &e.error);
                 return Err((err, Some(self.decision)));
             }
         };
         answer.model.clone_from(&self.model.model_id);
-        let (format, decision) = (self.format, self.decision.clone());
+        let format = self.format;
+        let mut headers = axum::http::HeaderMap::new();
+        self.headers(&mut headers);
         let record = self.finish(&answer, elapsed, CallStatus::Ok);
         let value = match format {
             ChatFormat::OpenAi => openai::response_to_wire(&answer, unix_now()),
             ChatFormat::Anthropic => anthropic::response_to_wire(&answer),
         };
         let mut resp = axum::Json(value).into_response();
-        super::chat::decision_headers(resp.headers_mut(), &decision);
+        resp.headers_mut().extend(headers);
         if let Ok(v) = HeaderValue::from_str(usd_decimal(record.cost).as_str()) {
             resp.headers_mut().insert("x-switchyard-cost-usd", v);
         }
@@ -257,7 +419,11 @@ impl Ctx {
         Ok(resp)
     }
 
-    async fn stream(self, request: ChatRequest, include_usage: bool) -> Result<Response, Failure> {
+    async fn stream(
+        mut self,
+        request: ChatRequest,
+        include_usage: bool,
+    ) -> Result<Response, Failure> {
         let started = Instant::now();
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
         let mut resp = if self.uses_mock() {
@@ -268,37 +434,39 @@ impl Ctx {
                 self.decision.input_tokens(),
             );
             let events = events_of(&answer);
-            let decision_headers = self.decision.clone();
+            let mut headers = axum::http::HeaderMap::new();
+            self.headers(&mut headers);
             tokio::spawn(async move {
                 let mut src = futures_util::stream::iter(events.into_iter().map(Ok));
                 self.pump(&mut src, tx, include_usage, started).await;
             });
-            sse_response(rx, &decision_headers)
+            sse_response(rx, headers)
         } else {
-            let client = match self.client() {
+            let (clients, required) = match self.clients() {
                 Ok(c) => c,
                 Err(e) => {
                     self.count_call("error", 0.0);
-                    return Err((call_error(&self.model.key, &e), Some(self.decision)));
+                    return Err((call_error(&e.model, &e.error), Some(self.decision)));
                 }
             };
             let opened =
-                chat_stream_with_fallbacks(std::slice::from_ref(&client), &[], &request, |_, _| {
-                    true
-                })
-                .await;
+                chat_stream_with_fallbacks(&clients, &required, &request, self.fits()).await;
             let mut upstream = match opened {
-                Ok(a) => a.answer,
+                Ok(a) => {
+                    self.answered_by(&a.model, a.trail.fallback_from);
+                    a.answer
+                }
                 Err(e) => {
                     self.count_call("error", started.elapsed().as_secs_f64());
-                    return Err((call_error(&self.model.key, &e.error), Some(self.decision)));
+                    return Err((call_error(&e.model, &e.error), Some(self.decision)));
                 }
             };
-            let decision = self.decision.clone();
+            let mut headers = axum::http::HeaderMap::new();
+            self.headers(&mut headers);
             tokio::spawn(async move {
                 self.pump(&mut upstream, tx, include_usage, started).await;
             });
-            sse_response(rx, &decision)
+            sse_response(rx, headers)
         };
         resp.extensions_mut()
             .insert(UpstreamTime(started.elapsed()));
@@ -389,7 +557,7 @@ impl Ctx {
         let m = self.state.metrics();
         m.call(
             self.decision.policy(),
-            self.decision.tier(),
+            &self.answering.tier,
             &self.model.key,
             status,
         );
@@ -428,10 +596,10 @@ impl Ctx {
             policy: policy.name.clone(),
             policy_version: policy.version.clone(),
             step: crate::runner::step_features(&self.step, self.decision.input_tokens()),
-            tier: self.decision.tier().to_string(),
+            tier: self.answering.tier.clone(),
             model: self.model.key.clone(),
             rule: self.decision.rule().map(str::to_string),
-            via: self.decision.via(),
+            via: self.answering.via,
             guard: self.decision.guard().map(str::to_string),
             status,
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
@@ -439,7 +607,7 @@ impl Ctx {
             output_tokens: output,
             cached_input_tokens: cached,
             cache_write_tokens: written,
-            fallback_from: Vec::new(),
+            fallback_from: self.answering.fallback_from.clone(),
             token_source: source,
             input_price: PicosPerToken::default(),
             output_price: PicosPerToken::default(),
@@ -478,7 +646,29 @@ pub(super) fn usd_decimal(cost: Picos) -> String {
         .to_string()
 }
 
-fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>, decision: &Decision<'_>) -> Response {
+/// The decision's headers, with the tier, model and via the call actually went to (a
+/// budget downgrade, a fallback).
+fn call_headers(
+    h: &mut axum::http::HeaderMap,
+    decision: &Decision<'_>,
+    answering: &Answering,
+    model: &str,
+) {
+    super::chat::decision_headers(h, decision);
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    put("x-switchyard-tier", &answering.tier);
+    put("x-switchyard-model", model);
+    put("x-switchyard-via", answering.via.as_str());
+}
+
+fn sse_response(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
@@ -489,7 +679,7 @@ fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>, decision: &Decision<'_>)
         HeaderValue::from_static("text/event-stream; charset=utf-8"),
     );
     h.insert("cache-control", HeaderValue::from_static("no-cache"));
-    super::chat::decision_headers(h, decision);
+    h.extend(headers);
     resp
 }
 
