@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::chat::{ChatRequest, ChatResponse, Part, StopReason, TokenUsage};
+use super::chat::{ChatRequest, ChatResponse, Part, StopReason, TokenUsage, ToolChoice};
 use super::{ClientError, Completion, ModelClient, SizeHints};
 
 /// What the mock replies.
@@ -122,14 +122,44 @@ impl MockClient {
                 ..TokenUsage::default()
             }),
         };
+        let (content, stop) = match mock_tool_call(request) {
+            Some(call) => (vec![call], StopReason::ToolUse),
+            None => (vec![Part::text(text)], StopReason::EndTurn),
+        };
         Ok(ChatResponse {
             id: "mock".into(),
             model: request.model.clone(),
-            content: vec![Part::text(text)],
-            stop_reason: Some(StopReason::EndTurn),
+            content,
+            stop_reason: Some(stop),
             usage,
         })
     }
+}
+
+/// The tool call the offline mock answers with, so that an agent's tool loop can be tried
+/// offline: when the request offers tools, its last message is not a tool result, and its
+/// tool choice is not `none`, a call of the tool it names (`tool_choice`), else of the first
+/// tool, with `{}` as arguments. `None` otherwise: the mock answers with text.
+pub fn mock_tool_call(request: &ChatRequest) -> Option<Part> {
+    let first = request.tools.first()?;
+    let answered = request.messages.last().is_some_and(|m| {
+        m.content
+            .iter()
+            .any(|p| matches!(p, Part::ToolResult { .. }))
+    });
+    let name = match &request.tool_choice {
+        Some(ToolChoice::None) => return None,
+        Some(ToolChoice::Tool(name)) => name.clone(),
+        _ => first.name.clone(),
+    };
+    if answered {
+        return None;
+    }
+    Some(Part::ToolCall {
+        id: format!("call_mock_{}", request.messages.len()),
+        name,
+        arguments: "{}".into(),
+    })
 }
 
 /// The text parts of a message, joined.
@@ -157,5 +187,53 @@ impl ModelClient for MockClient {
             }
             self.answer(request, hints)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::chat::{ChatMessage, ToolDefinition};
+
+    fn tool(name: &str) -> ToolDefinition {
+        ToolDefinition {
+            name: name.into(),
+            description: None,
+            parameters: serde_json::json!({"type": "object"}),
+        }
+    }
+
+    #[test]
+    fn offered_tools_get_a_call_until_a_result_comes_back() {
+        let mut request = ChatRequest::new(vec![ChatMessage::user("Weather?")]);
+        assert_eq!(mock_tool_call(&request), None, "no tools, no call");
+        request.tools = vec![tool("get_weather"), tool("other")];
+        let Some(Part::ToolCall {
+            name, arguments, ..
+        }) = mock_tool_call(&request)
+        else {
+            panic!("a call of the first tool")
+        };
+        assert_eq!((name.as_str(), arguments.as_str()), ("get_weather", "{}"));
+        request.tool_choice = Some(ToolChoice::Tool("other".into()));
+        assert!(matches!(
+            mock_tool_call(&request),
+            Some(Part::ToolCall { name, .. }) if name == "other"
+        ));
+        request.tool_choice = Some(ToolChoice::None);
+        assert_eq!(mock_tool_call(&request), None);
+        request.tool_choice = None;
+        request
+            .messages
+            .push(ChatMessage::tool_result("call_mock_1", "sunny"));
+        assert_eq!(
+            mock_tool_call(&request),
+            None,
+            "the result is answered in text"
+        );
+        let answer = MockClient::new()
+            .answer(&request, SizeHints::default())
+            .unwrap();
+        assert_eq!(answer.text(), "ok");
     }
 }

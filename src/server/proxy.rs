@@ -689,11 +689,16 @@ fn mock_answer(model: &Model, step: &Step, request: &ChatRequest, input: u64) ->
     let text = "This is a mock answer from switchyard.".to_string();
     let wanted = step.expected_output_tokens.unwrap_or(8);
     let output = request.max_output_tokens.map_or(wanted, |l| wanted.min(l));
+    // Tools offered and not yet answered: a call of one, as the library's mock does.
+    let (content, stop) = match crate::clients::mock::mock_tool_call(request) {
+        Some(call) => (vec![call], StopReason::ToolUse),
+        None => (vec![Part::text(text)], StopReason::EndTurn),
+    };
     ChatResponse {
         id: format!("mock-{}", unix_now()),
         model: model.model_id.clone(),
-        content: vec![Part::text(text)],
-        stop_reason: Some(StopReason::EndTurn),
+        content,
+        stop_reason: Some(stop),
         usage: Some(TokenUsage {
             input_tokens: input,
             output_tokens: output,
@@ -709,11 +714,27 @@ fn events_of(answer: &ChatResponse) -> Vec<ChatEvent> {
         model: answer.model.clone(),
     }];
     for (index, part) in answer.content.iter().enumerate() {
-        if let Part::Text { text } = part {
-            events.push(ChatEvent::Text {
+        match part {
+            Part::Text { text } => events.push(ChatEvent::Text {
                 index,
                 text: text.clone(),
-            });
+            }),
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                events.push(ChatEvent::ToolCallStart {
+                    index,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+                events.push(ChatEvent::ToolArguments {
+                    index,
+                    json: arguments.clone(),
+                });
+            }
+            _ => {}
         }
     }
     if let Some(reason) = &answer.stop_reason {
