@@ -35,9 +35,8 @@ use crate::calllog::record::{CallRecord, CallStatus, TokenSource};
 use crate::clients::{
     ChatMessage, ChatRequest, ChatResponse, ClientError, Clients, ModelClient, Part, SizeHints,
 };
-use crate::compile::CompiledPolicy;
 use crate::money::{Picos, PicosPerToken};
-use crate::policy::{Budget, Model, Policy, TierId, Tokenizer};
+use crate::policy::{Model, Policy, TierId, Tokenizer};
 use crate::router::{Decision, RouteError, Router};
 use crate::step::Step;
 
@@ -360,72 +359,29 @@ impl Runner {
             let counted = count_request(tokenizer(chosen, policy), request).await;
             held.input = held.input.max(counted);
         }
-        let worst = WorstCase {
-            requested: request.max_output_tokens,
-            input: held.input,
-        };
-        let amount = worst.on(chosen).ok_or_else(|| RunError::Unbounded {
-            model: chosen.key.clone(),
-        })?;
         let scope = Scope {
             workload: &policy.name,
             trace: step.trace_id.as_deref(),
             day: budget::utc_day(time),
         };
-        let tier_name = policy.tiers[held.tier].name.as_str();
-        held.limit = Some(amount);
-        match self.ledger.reserve(b, scope, tier_name, amount) {
-            Ok(r) => held.hold.reservation = Some(r),
-            Err(refused) if budget::downgrades(b) => {
-                let want = Downgrade {
-                    budget: b,
-                    scope,
-                    worst,
-                    amount,
-                };
-                let (tier, r) = self.downgrade(cp, step, decision, held.tier, want, refused)?;
-                held.tier = tier;
-                held.limit = WorstCase {
-                    requested: request.max_output_tokens,
-                    input: held.input,
-                }
-                .on(policy.tier_model(tier));
-                held.via = crate::router::Via::BudgetDowngrade;
-                held.hold.reservation = Some(r);
-            }
-            Err(refused) => return Err(refused.into()),
-        }
-        Ok(held)
-    }
-
-    /// The cheapest tier whose model meets the step's guards and whose worst case fits, with
-    /// its reservation; or the first refusal (marked as having tried a downgrade). Looked
-    /// for only once a cap refused the chosen tier: the common case never pays for it.
-    fn downgrade(
-        &self,
-        cp: &CompiledPolicy,
-        step: &Step,
-        decision: &Decision<'_>,
-        chosen: TierId,
-        want: Downgrade<'_, '_>,
-        mut refused: BudgetExceeded,
-    ) -> Result<(TierId, Reservation), RunError> {
-        refused.downgrade_tried = true;
-        let policy = &cp.policy;
-        let cheapest = budget::downgrade_candidates(cp, step, decision.input_tokens(), |t| {
-            want.worst.on(policy.tier_model(t))
-        })
-        .into_iter()
-        .next()
-        .filter(|&(t, cost)| t != chosen && cost < want.amount);
-        let Some((cheaper, cost)) = cheapest else {
-            return Err(refused.into());
+        let call = budget::CallSize {
+            step,
+            tier: held.tier,
+            routed_input: decision.input_tokens(),
+            input: held.input,
+            requested: request.max_output_tokens,
         };
-        let name = policy.tiers[cheaper].name.as_str();
-        match self.ledger.reserve(want.budget, want.scope, name, cost) {
-            Ok(r) => Ok((cheaper, r)),
-            Err(_) => Err(refused.into()),
+        let tier = budget::hold_tier(&self.ledger, cp, b, scope, call).map_err(|e| match e {
+            budget::HoldError::Unbounded(model) => RunError::Unbounded { model },
+            budget::HoldError::Refused(refused) => RunError::Budget(refused),
+        })?;
+        held.tier = tier.tier;
+        if tier.downgraded {
+            held.via = crate::router::Via::BudgetDowngrade;
         }
+        held.limit = Some(tier.limit);
+        held.hold.reservation = Some(tier.reservation);
+        Ok(held)
     }
 
     /// The client that serves `model`.
@@ -469,15 +425,6 @@ impl WorstCase {
         budget::output_limit(self.requested, model, self.input)
             .map(|out| budget::worst_case(model, self.input, out))
     }
-}
-
-/// A refused reservation to try again on a cheaper tier.
-#[derive(Debug, Clone, Copy)]
-struct Downgrade<'b, 's> {
-    budget: &'b Budget,
-    scope: Scope<'s>,
-    worst: WorstCase,
-    amount: Picos,
 }
 
 /// A model's answer: which model gave it, after which failed ones, and how long it took.

@@ -227,58 +227,44 @@ fn hold_budget(
         return Ok(held);
     };
     let input = decision.input_tokens();
-    let worst = |t: TierId| {
-        let m = policy.tier_model(t);
-        budget::output_limit(requested, m, input)
-            .map(|out| (out, budget::worst_case(m, input, out)))
-    };
-    let Some((limit, amount)) = worst(held.tier) else {
-        let e = ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            format!(
-                "the policy caps spending but the call to `{}` has no output limit: give \
-                 max_tokens (or max_completion_tokens)",
-                decision.model().key
-            ),
-        )
-        .param("max_tokens");
-        return Err(Refusal::Error(e));
-    };
     let scope = Scope {
         workload: &policy.name,
         trace: step.trace_id.as_deref(),
         day: budget::utc_day(time),
     };
-    let ledger = state.ledger();
-    let refused = match ledger.reserve(b, scope, decision.tier(), amount) {
-        Ok(r) => {
-            held.hold.reservation = Some(r);
+    let call = budget::CallSize {
+        step,
+        tier: held.tier,
+        routed_input: input,
+        input,
+        requested,
+    };
+    let refused = match budget::hold_tier(state.ledger(), cp, b, scope, call) {
+        Ok(tier) => {
+            held.tier = tier.tier;
+            if tier.downgraded {
+                held.via = Via::BudgetDowngrade;
+            }
+            held.limit = Some(tier.limit);
+            held.hold.reservation = Some(tier.reservation);
             // The provider is held to the worst case that was paid for.
-            request.max_output_tokens = Some(limit);
-            held.limit = Some(amount);
+            request.max_output_tokens = Some(tier.output_limit);
             return Ok(held);
         }
-        Err(refused) => refused,
-    };
-    let mut refused = refused;
-    if budget::downgrades(b) {
-        refused.downgrade_tried = true;
-        let cheaper = budget::downgrade_candidates(cp, step, input, |t| worst(t).map(|w| w.1))
-            .into_iter()
-            .next()
-            .filter(|&(t, cost)| t != held.tier && cost < amount);
-        if let Some((t, cost)) = cheaper {
-            if let Ok(r) = ledger.reserve(b, scope, &policy.tiers[t].name, cost) {
-                held.tier = t;
-                held.via = Via::BudgetDowngrade;
-                held.limit = Some(cost);
-                held.hold.reservation = Some(r);
-                request.max_output_tokens = worst(t).map(|w| w.0);
-                return Ok(held);
-            }
+        Err(budget::HoldError::Unbounded(model)) => {
+            let e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!(
+                    "the policy caps spending but the call to `{model}` has no output limit: \
+                     give max_tokens (or max_completion_tokens)"
+                ),
+            )
+            .param("max_tokens");
+            return Err(Refusal::Error(e));
         }
-    }
+        Err(budget::HoldError::Refused(refused)) => refused,
+    };
     state.metrics().route_error(&policy.name, "budget_exceeded");
     let e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
