@@ -231,6 +231,12 @@ async fn an_upstream_error_keeps_its_status_and_names_the_model() {
         "{msg}"
     );
     assert_eq!(headers["x-switchyard-model"], "claude");
+    // One record per routed request: the failed call too, with status error and nothing billed.
+    let recs = records(&s);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["status"], "error");
+    assert_eq!(recs[0]["model"], "claude");
+    assert_eq!(recs[0]["cost"], 0);
 }
 
 #[tokio::test]

@@ -343,6 +343,26 @@ impl Ctx {
         }
     }
 
+    /// Counts and logs a call that no model of the tier answered (status `error`, nothing
+    /// billed, its reservation given back), and the error the caller gets.
+    fn failed(mut self, e: &FallbackError, elapsed: std::time::Duration) -> Failure {
+        let mut before = e.trail.fallback_from.clone();
+        if before.last() == Some(&e.model) {
+            before.pop();
+        }
+        self.answered_by(&e.model, before);
+        let decision = self.decision.clone();
+        let nothing = ChatResponse {
+            id: String::new(),
+            model: String::new(),
+            content: Vec::new(),
+            stop_reason: None,
+            usage: Some(TokenUsage::default()),
+        };
+        self.finish(&nothing, elapsed, CallStatus::Error);
+        (call_error(&e.model, &e.error), Some(decision))
+    }
+
     /// Takes note of the model that answered and the ones that failed before it.
     fn answered_by(&mut self, key: &str, fallback_from: Vec<String>) {
         if let Some(m) = self.chain.iter().find(|m| m.key == key) {
@@ -381,11 +401,7 @@ impl Ctx {
         let elapsed = started.elapsed();
         let mut answer = match result {
             Ok(a) => a,
-            Err(e) => {
-                self.count_call("error", elapsed.as_secs_f64());
-                let err = call_error(&e.model, &e.error);
-                return Err((err, Some(self.decision)));
-            }
+            Err(e) => return Err(self.failed(&e, elapsed)),
         };
         answer.model.clone_from(&self.model.model_id);
         let format = self.format;
@@ -430,10 +446,7 @@ impl Ctx {
         } else {
             let (clients, required) = match self.clients() {
                 Ok(c) => c,
-                Err(e) => {
-                    self.count_call("error", 0.0);
-                    return Err((call_error(&e.model, &e.error), Some(self.decision)));
-                }
+                Err(e) => return Err(self.failed(&e, started.elapsed())),
             };
             let opened =
                 chat_stream_with_fallbacks(&clients, &required, &request, self.fits()).await;
@@ -442,10 +455,7 @@ impl Ctx {
                     self.answered_by(&a.model, a.trail.fallback_from);
                     a.answer
                 }
-                Err(e) => {
-                    self.count_call("error", started.elapsed().as_secs_f64());
-                    return Err((call_error(&e.model, &e.error), Some(self.decision)));
-                }
+                Err(e) => return Err(self.failed(&e, started.elapsed())),
             };
             let mut headers = axum::http::HeaderMap::new();
             self.headers(&mut headers);
