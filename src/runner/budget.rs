@@ -457,7 +457,9 @@ pub(crate) struct TierHold {
     pub downgraded: bool,
     /// The worst case held: what any fallback of the tier must fit under.
     pub limit: Picos,
-    /// The output limit the worst case was priced at, to send to the model.
+    /// The output limit the worst case was priced at, to send to the model (the runner
+    /// works it out per model of the tier instead; serve sends this one).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub output_limit: u64,
     /// The reservation, to settle or release.
     pub reservation: Reservation,
