@@ -1,5 +1,6 @@
-//! Steps 4–7 of routing a chat request (serve.md): the budget held for the call's worst case,
-//! the call through the decision's provider (or the mock), the answer in the caller's format
+//! Steps 4–7 of routing a chat request (serve.md): the budget held for the call's worst case
+//! (as `run` holds it, downgrades included), the call through the tier's models in order
+//! (fallbacks, clients.md) or the mock, the answer in the caller's format
 //! with the `x-switchyard-*` headers, plain or streamed, and the call's record, metrics and
 //! settlement. A client that goes away mid-stream cancels the upstream call; it is billed for
 //! what was produced and counted as `cancelled`.
