@@ -113,6 +113,7 @@ fn generate_log(set: &PolicySet) -> Vec<u8> {
             rule: d.rule().map(str::to_owned),
             via: d.via(),
             guard: d.guard().map(str::to_owned),
+            status: switchyard::calllog::CallStatus::Ok,
             latency_us: 20_000 + rng.below(800_000),
             input_tokens: d.input_tokens(),
             output_tokens: step.expected_output_tokens.unwrap_or(0),

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard::calllog::CallRecord;
-use switchyard::clients::{Clients, MockClient, MockUsage, ModelClient, ModelRequest, Usage};
+use switchyard::clients::{
+    ChatRequest, Clients, MockClient, MockUsage, ModelClient, SizeHints, TokenUsage,
+};
 use switchyard::runner::{CallSink, JsonlSink, Runner};
 use switchyard::{PolicySet, Router, Step};
 
@@ -55,10 +57,10 @@ impl CallSink for SerializeOnly {
 }
 
 fn mock() -> MockClient {
-    MockClient::new().usage(MockUsage::Fixed(Usage {
+    MockClient::new().usage(MockUsage::Fixed(TokenUsage {
         input_tokens: 6_000,
         output_tokens: 800,
-        ..Usage::default()
+        ..TokenUsage::default()
     }))
 }
 
@@ -89,9 +91,9 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(4));
 
     let client = mock();
-    let request = ModelRequest::default().max_output_tokens(800);
+    let request = ChatRequest::default().max_output_tokens(800);
     g.bench_function("bare_mock", |b| {
-        b.iter(|| ready(client.complete(black_box(&request))).unwrap())
+        b.iter(|| ready(client.complete(black_box(&request), SizeHints::default())).unwrap())
     });
 
     for (name, budget, buffered) in [
@@ -122,7 +124,7 @@ fn bench(c: &mut Criterion) {
                 for _ in 0..iters {
                     let out = ready(runner.run_step(
                         black_box(&step),
-                        ModelRequest::default().max_output_tokens(800),
+                        ChatRequest::default().max_output_tokens(800),
                     ))
                     .unwrap();
                     black_box(out);
@@ -150,7 +152,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 ready(runner.run_step(
                     black_box(&step),
-                    ModelRequest::default().max_output_tokens(800),
+                    ChatRequest::default().max_output_tokens(800),
                 ))
                 .unwrap()
             })

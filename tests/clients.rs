@@ -1250,14 +1250,20 @@ mod round_trip {
     fn openai_response() -> impl Strategy<Value = ChatResponse> {
         (
             prop::option::of("[a-zA-Z0-9 ]{1,30}"),
+            prop::option::of("[a-zA-Z0-9 ]{1,30}"),
             prop::collection::vec(tool_call(), 0..3),
             stop_reason(),
             prop::option::of(usage(false)),
         )
-            .prop_map(|(text, calls, stop, usage)| ChatResponse {
+            .prop_map(|(text, refusal, calls, stop, usage)| ChatResponse {
                 id: "chatcmpl-1".into(),
                 model: "gpt".into(),
-                content: text.into_iter().map(Part::text).chain(calls).collect(),
+                content: text
+                    .into_iter()
+                    .map(Part::text)
+                    .chain(refusal.map(|text| Part::Refusal { text }))
+                    .chain(calls)
+                    .collect(),
                 stop_reason: Some(stop),
                 usage,
             })
@@ -1386,6 +1392,10 @@ mod round_trip {
                         });
                     }
                 }
+                Part::Refusal { text } => events.push(ChatEvent::Refusal {
+                    index,
+                    text: text.clone(),
+                }),
                 Part::ToolCall {
                     id,
                     name,
@@ -1471,4 +1481,87 @@ t = ["a", "b"]
     let b = Endpoint::from_model(&p.models()[1]).unwrap();
     assert_eq!(b.retry.max_retries, 2);
     assert_eq!(b.timeout, Duration::from_secs(600));
+}
+
+// ---------------------------------------------------------------------------------------
+// Refusals
+
+const REFUSAL: &str = "I can't help with that.";
+
+/// A refusal read from an OpenAI answer, plain or streamed, is kept: passed on to OpenAI
+/// callers as `refusal`, and to Anthropic callers as text.
+fn assert_refusal_is_kept(answer: &switchyard::clients::ChatResponse) {
+    let wire = openai::response_to_wire(answer, 1);
+    assert_eq!(wire["choices"][0]["message"]["refusal"], REFUSAL, "{wire}");
+    assert_eq!(wire["choices"][0]["message"]["content"], Value::Null);
+    let claude = anthropic::response_to_wire(answer);
+    assert_eq!(
+        claude["content"],
+        json!([{"type": "text", "text": REFUSAL}]),
+        "{claude}"
+    );
+}
+
+#[tokio::test]
+async fn an_openai_refusal_is_kept_for_both_kinds_of_caller() {
+    let mut body = openai_answer("");
+    body["choices"][0]["message"]["content"] = Value::Null;
+    body["choices"][0]["message"]["refusal"] = json!(REFUSAL);
+    let fake = FakeProvider::start(vec![ok(body)]).await;
+    let answer = openai_client(&fake, "gpt").chat(&hello()).await.unwrap();
+    assert_refusal_is_kept(&answer);
+}
+
+#[tokio::test]
+async fn a_streamed_openai_refusal_is_kept_for_both_kinds_of_caller() {
+    let pieces = vec![
+        openai_chunk(
+            json!({"role": "assistant", "content": null, "refusal": ""}),
+            Value::Null,
+        ),
+        openai_chunk(json!({"refusal": "I can't "}), Value::Null),
+        openai_chunk(json!({"refusal": "help with that."}), Value::Null),
+        openai_chunk(json!({}), json!("stop")),
+        openai_usage_chunk(),
+        "data: [DONE]\n\n".into(),
+    ];
+    let fake = FakeProvider::start(vec![Reply::Sse {
+        pieces,
+        gap: Duration::ZERO,
+        cut: false,
+    }])
+    .await;
+    let mut stream = openai_client(&fake, "gpt")
+        .chat_stream(&hello())
+        .await
+        .unwrap();
+    let mut answer = switchyard::clients::ResponseBuilder::new();
+    let mut events = Vec::new();
+    while let Some(e) = stream.next().await {
+        let e = e.unwrap();
+        answer.push(&e);
+        events.push(e);
+    }
+    assert_refusal_is_kept(&answer.finish());
+    // Streamed back out, the refusal is a `delta.refusal` for OpenAI callers and a text
+    // delta for Anthropic callers.
+    let mut to_openai = openai::StreamEncoder::new(1);
+    let deltas: Vec<Value> = events.iter().filter_map(|e| to_openai.encode(e)).collect();
+    assert!(
+        deltas
+            .iter()
+            .any(|d| d["choices"][0]["delta"]["refusal"] == "I can't "),
+        "{deltas:?}"
+    );
+    let mut to_claude = anthropic::StreamEncoder::new();
+    let mut out = Vec::new();
+    for e in &events {
+        to_claude.encode(e, &mut out);
+    }
+    let text: String = out
+        .iter()
+        .filter(|(name, _)| *name == "content_block_delta")
+        .filter_map(|(_, v)| v["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, REFUSAL);
 }

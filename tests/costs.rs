@@ -213,6 +213,7 @@ fn record_for(set: &PolicySet, i: usize, step_json: &str) -> CallRecord {
         rule: d.rule().map(str::to_owned),
         via: d.via(),
         guard: d.guard().map(str::to_owned),
+        status: switchyard::calllog::CallStatus::Ok,
         latency_us: base + input / 10 + output * 20 + i as u64,
         input_tokens: input,
         output_tokens: output,

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use assert_cmd::Command;
 use switchyard::calllog::{CallRecord, TokenSource};
 use switchyard::clients::{
-    ClientError, Clients, Completion, Message, MockClient, MockReply, MockUsage, ModelClient,
-    ModelRequest, ModelResponse, Usage,
+    ChatMessage, ChatRequest, ChatResponse, ClientError, Clients, Completion, MockClient,
+    MockReply, MockUsage, ModelClient, Part, SizeHints, StopReason, TokenUsage,
 };
 use switchyard::money::Picos;
 use switchyard::policy::{Budget, OnExceed, Tokenizer};
@@ -83,10 +83,10 @@ fn runner(budget: &str, mock: MockClient) -> (Runner, Arc<MemorySink>) {
 }
 
 fn usage(input_tokens: u64, output_tokens: u64) -> MockUsage {
-    MockUsage::Fixed(Usage {
+    MockUsage::Fixed(TokenUsage {
         input_tokens,
         output_tokens,
-        ..Usage::default()
+        ..TokenUsage::default()
     })
 }
 
@@ -95,10 +95,10 @@ fn usd(n: f64) -> Picos {
 }
 
 /// A premium step of 8,000 input tokens, with a 2,000-token output limit.
-fn premium_step() -> (Step, ModelRequest) {
+fn premium_step() -> (Step, ChatRequest) {
     (
         Step::new("reason").input_tokens(8_000),
-        ModelRequest::default().max_output_tokens(2_000),
+        ChatRequest::default().max_output_tokens(2_000),
     )
 }
 
@@ -119,7 +119,7 @@ async fn eight_thousand_in_two_thousand_out_at_15_75_is_27_cents() {
     assert_eq!(rec.output_price.0, 75_000_000);
     assert_eq!(rec.cost, Picos(270_000_000_000));
     assert_eq!(rec.cost_usd, 0.27);
-    assert_eq!(out.text, "ok");
+    assert_eq!(out.text(), "ok");
     assert_eq!(log.records(), vec![rec.clone()]);
 }
 
@@ -127,7 +127,7 @@ async fn eight_thousand_in_two_thousand_out_at_15_75_is_27_cents() {
 async fn the_same_tokens_at_1_5_are_1_8_cents() {
     let (r, _) = runner("", MockClient::new().usage(usage(8_000, 2_000)));
     let step = Step::new("format").input_tokens(8_000);
-    let out = r.run_step(&step, ModelRequest::default()).await.unwrap();
+    let out = r.run_step(&step, ChatRequest::default()).await.unwrap();
     assert_eq!(out.record.tier, "cheap");
     assert_eq!(out.record.cost, Picos(18_000_000_000));
     assert_eq!(out.record.cost_usd, 0.018);
@@ -138,12 +138,9 @@ async fn a_thousand_small_calls_sum_exactly() {
     // 3 input tokens at $1/M is 3,000,000 pico-dollars: a float sum of $0.000003 drifts.
     let (r, log) = runner("", MockClient::new().usage(usage(3, 0)));
     for _ in 0..1_000 {
-        r.run_step(
-            &Step::new("format").input_tokens(3),
-            ModelRequest::default(),
-        )
-        .await
-        .unwrap();
+        r.run_step(&Step::new("format").input_tokens(3), ChatRequest::default())
+            .await
+            .unwrap();
     }
     let total: u128 = log.records().iter().map(|c| c.cost.0 as u128).sum();
     assert_eq!(total, 3_000_000_000);
@@ -162,7 +159,7 @@ async fn without_provider_usage_the_tokenizer_counts_the_text() {
     );
     // `cheap` (model `small`) has no tokenizer of its own: the policy's o200k_base counts.
     let step = Step::new("format").prompt(prompt);
-    let out = r.run_step(&step, ModelRequest::default()).await.unwrap();
+    let out = r.run_step(&step, ChatRequest::default()).await.unwrap();
     let rec = &out.record;
     assert_eq!(rec.token_source, TokenSource::Tokenizer);
     assert_eq!(rec.input_tokens, Tokenizer::O200kBase.count(prompt));
@@ -183,10 +180,7 @@ async fn a_model_with_the_approx_tokenizer_counts_chars_over_four_plus_five_perc
         MockClient::new().reply(reply).usage(MockUsage::Unreported),
     );
     let step = Step::new("reason").input_tokens(100);
-    let req = ModelRequest::new(vec![
-        Message::system("s".repeat(100)),
-        Message::user("u".repeat(300)),
-    ]);
+    let req = ChatRequest::new(vec![ChatMessage::user("u".repeat(300))]).system("s".repeat(100));
     let out = r.run_step(&step, req).await.unwrap();
     let rec = &out.record;
     assert_eq!(rec.model, "big");
@@ -199,14 +193,17 @@ async fn a_model_with_the_approx_tokenizer_counts_chars_over_four_plus_five_perc
 
 /// A client that keeps the last request it was sent: any provider fits behind the trait.
 #[derive(Debug, Default)]
-struct Recorder(std::sync::Mutex<Option<ModelRequest>>);
+struct Recorder(std::sync::Mutex<Option<ChatRequest>>);
 
 impl ModelClient for Recorder {
-    fn complete<'a>(&'a self, request: &'a ModelRequest) -> Completion<'a> {
+    fn complete<'a>(&'a self, request: &'a ChatRequest, _hints: SizeHints) -> Completion<'a> {
         *self.0.lock().unwrap() = Some(request.clone());
         Box::pin(async {
-            Ok(ModelResponse {
-                text: "{}".into(),
+            Ok(ChatResponse {
+                id: "r".into(),
+                model: "m".into(),
+                content: vec![Part::text("{}")],
+                stop_reason: Some(StopReason::EndTurn),
                 usage: None,
             })
         })
@@ -225,16 +222,20 @@ async fn the_runner_fills_in_the_model_name_limit_json_mode_and_prompt() {
     let step = Step::new("reason")
         .prompt("Extract the parties.")
         .output_must_be_json(true);
-    r.run_step(&step, ModelRequest::default()).await.unwrap();
+    r.run_step(&step, ChatRequest::default()).await.unwrap();
     let sent = rec.0.lock().unwrap().clone().unwrap();
     assert_eq!(sent.model, "big");
     // No limit asked: the model's max_output_tokens.
     assert_eq!(sent.max_output_tokens, Some(4_000));
-    assert!(sent.json_mode);
-    assert_eq!(sent.messages, vec![Message::user("Extract the parties.")]);
+    assert!(sent.json_output);
+    assert_eq!(
+        sent.messages,
+        vec![ChatMessage::user("Extract the parties.")]
+    );
 
     // A limit asked is kept, and messages given are sent as they are.
-    let req = ModelRequest::new(vec![Message::system("be brief"), Message::user("hi")])
+    let req = ChatRequest::new(vec![ChatMessage::user("hi")])
+        .system("be brief")
         .max_output_tokens(50);
     r.run_step(&Step::new("reason").input_tokens(5), req.clone())
         .await
@@ -242,14 +243,15 @@ async fn the_runner_fills_in_the_model_name_limit_json_mode_and_prompt() {
     let sent = rec.0.lock().unwrap().clone().unwrap();
     assert_eq!(sent.max_output_tokens, Some(50));
     assert_eq!(sent.messages, req.messages);
-    assert!(!sent.json_mode);
+    assert_eq!(sent.system, req.system);
+    assert!(!sent.json_output);
 }
 
 #[tokio::test]
 async fn the_mock_simulates_a_bill_of_the_request_size() {
     let (r, _) = runner("", MockClient::new().usage(MockUsage::Simulated));
     let step = Step::new("reason").input_tokens(1_234);
-    let out = r.run_step(&step, ModelRequest::default()).await.unwrap();
+    let out = r.run_step(&step, ChatRequest::default()).await.unwrap();
     // Input: the step's size; output: up to the limit sent (the model's 4,000).
     assert_eq!(
         (out.record.input_tokens, out.record.output_tokens),
@@ -257,13 +259,14 @@ async fn the_mock_simulates_a_bill_of_the_request_size() {
     );
     assert_eq!(out.record.token_source, TokenSource::Provider);
     // An expected output size is billed instead, never past the limit sent.
-    let req = ModelRequest::default().output_tokens_hint(250);
-    let out = r.run_step(&step, req).await.unwrap();
+    let hint = SizeHints::output_tokens(250);
+    let out = r
+        .run_step_with(&step, ChatRequest::default(), hint)
+        .await
+        .unwrap();
     assert_eq!(out.record.output_tokens, 250);
-    let req = ModelRequest::default()
-        .output_tokens_hint(250)
-        .max_output_tokens(100);
-    let out = r.run_step(&step, req).await.unwrap();
+    let req = ChatRequest::default().max_output_tokens(100);
+    let out = r.run_step_with(&step, req, hint).await.unwrap();
     assert_eq!(out.record.output_tokens, 100);
 }
 
@@ -277,7 +280,7 @@ async fn a_trace_cap_refuses_the_call_that_would_cross_it_and_settles_at_actual_
         MockClient::new().usage(usage(8_000, 500)),
     );
     let step = Step::new("reason").input_tokens(8_000).trace_id("t-1");
-    let req = || ModelRequest::default().max_output_tokens(2_000);
+    let req = || ChatRequest::default().max_output_tokens(2_000);
     r.run_step(&step, req()).await.unwrap();
     // $0.1575 settled + $0.27 reserved = $0.4275 <= $0.5: admitted only because the first
     // call settled at its actual cost, not its worst case.
@@ -321,7 +324,7 @@ async fn a_per_call_cap_rejects_an_expensive_worst_case() {
     assert!(log.is_empty());
     // A smaller output limit fits: 8,000 × $15/M + 1,000 × $75/M = $0.195.
     let ok = r
-        .run_step(&step, ModelRequest::default().max_output_tokens(1_000))
+        .run_step(&step, ChatRequest::default().max_output_tokens(1_000))
         .await
         .unwrap();
     assert_eq!(ok.record.tier, "premium");
@@ -354,7 +357,7 @@ async fn downgrade_never_breaks_a_guard() {
     let step = Step::new("reason")
         .input_tokens(8_000)
         .untrusted_input(true);
-    let req = ModelRequest::default().max_output_tokens(2_000);
+    let req = ChatRequest::default().max_output_tokens(2_000);
     let out = r.run_step(&step, req).await.unwrap();
     assert_eq!(out.record.tier, "standard");
     assert_eq!(out.record.via, "budget_downgrade");
@@ -386,7 +389,7 @@ async fn a_workload_day_cap_counts_every_trace() {
         MockClient::new().usage(usage(8_000, 2_000)),
     );
     let step = |t: &str| Step::new("format").input_tokens(8_000).trace_id(t);
-    let req = || ModelRequest::default().max_output_tokens(2_000);
+    let req = || ChatRequest::default().max_output_tokens(2_000);
     // $0.018 each: two fit ($0.036), a third would make $0.054.
     r.run_step(&step("a"), req()).await.unwrap();
     r.run_step(&step("b"), req()).await.unwrap();
@@ -410,7 +413,7 @@ async fn a_cap_with_no_output_limit_is_refused_as_unbounded() {
     let err = r
         .run_step(
             &Step::new("reason").input_tokens(10),
-            ModelRequest::default(),
+            ChatRequest::default(),
         )
         .await
         .unwrap_err();
@@ -454,7 +457,7 @@ async fn a_model_without_a_client_is_an_error() {
     let err = r
         .run_step(
             &Step::new("format").input_tokens(10),
-            ModelRequest::default(),
+            ChatRequest::default(),
         )
         .await
         .unwrap_err();
@@ -466,7 +469,7 @@ async fn a_model_without_a_client_is_an_error() {
 async fn routing_errors_come_through() {
     let (r, _) = runner("", MockClient::new());
     let err = r
-        .run_step(&Step::new("format"), ModelRequest::default())
+        .run_step(&Step::new("format"), ChatRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "invalid_step");
@@ -534,7 +537,7 @@ async fn a_thousand_concurrent_calls_never_cross_a_cap() {
             // Two traces: the first 700 calls share one, the rest another.
             let trace = if i < 700 { "hot" } else { "cool" };
             let step = Step::new("reason").input_tokens(8_000).trace_id(trace);
-            r.run_step(&step, ModelRequest::default().max_output_tokens(2_000))
+            r.run_step(&step, ChatRequest::default().max_output_tokens(2_000))
                 .await
         }));
     }
@@ -928,7 +931,7 @@ async fn a_prompt_bigger_than_its_stated_size_is_reserved_at_its_counted_size() 
         .prompt("word ".repeat(76_200))
         .trace_id("t");
     let err = r
-        .run_step(&step, ModelRequest::default().max_output_tokens(100))
+        .run_step(&step, ChatRequest::default().max_output_tokens(100))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "budget_exceeded", "{err}");
@@ -945,12 +948,12 @@ async fn a_settlement_above_its_reservation_is_counted_and_the_cap_still_holds()
         MockClient::new().usage(usage(100_000, 0)),
     );
     let step = Step::new("reason").input_tokens(1).trace_id("t");
-    let req = || ModelRequest::default().max_output_tokens(2_000);
+    let req = || ChatRequest::default().max_output_tokens(2_000);
     r.run_step(&step, req()).await.unwrap();
     assert_eq!(r.ledger().overruns(), 1);
     assert_eq!(r.ledger().trace_spend("t").settled, usd(1.5));
     // The cap refuses every later call, however small.
-    let small = ModelRequest::default().max_output_tokens(0);
+    let small = ChatRequest::default().max_output_tokens(0);
     let err = r.run_step(&step, small).await.unwrap_err();
     assert_eq!(err.kind(), "budget_exceeded");
     assert_eq!(r.ledger().overruns(), 1);
@@ -1040,13 +1043,10 @@ async fn a_sink_that_cannot_write_is_reported_to_the_caller() {
     let step = Step::new("format").input_tokens(10);
     // The first record may be queued before its write fails; the failure is reported by
     // flush and by every record after it.
-    let _ = r.run_step(&step, ModelRequest::default()).await;
+    let _ = r.run_step(&step, ChatRequest::default()).await;
     let err = r.flush().unwrap_err();
     assert!(err.to_string().contains("/dev/full"), "{err}");
-    let err = r
-        .run_step(&step, ModelRequest::default())
-        .await
-        .unwrap_err();
+    let err = r.run_step(&step, ChatRequest::default()).await.unwrap_err();
     assert_eq!(err.kind(), "record_not_written", "{err}");
     // The call was made: its reply and record come back with the error.
     let RunError::NotRecorded { output, .. } = &err else {
@@ -1148,7 +1148,7 @@ async fn running_totals_give_the_summary_every_record_gave() {
             if let Some(n) = step.input_tokens {
                 step.input_tokens = Some(n * (round + 1) / 2 + 1);
             }
-            let req = ModelRequest::default()
+            let req = ChatRequest::default()
                 .max_output_tokens(step.expected_output_tokens.unwrap_or(0) * round);
             if let Ok(out) = r.run_step(&step, req).await {
                 totals.add(&out.record);
@@ -1180,7 +1180,7 @@ async fn a_large_prompt_is_counted_off_the_runtime_threads_to_the_same_count() {
     let out = r
         .run_step(
             &Step::new("format").prompt(prompt.clone()),
-            ModelRequest::default(),
+            ChatRequest::default(),
         )
         .await
         .unwrap();

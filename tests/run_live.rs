@@ -14,7 +14,7 @@ use std::sync::Arc;
 use fake_provider::{FakeProvider, Reply};
 use serde_json::{json, Value};
 use switchyard::calllog::TokenSource;
-use switchyard::clients::{Clients, ModelRequest};
+use switchyard::clients::{ChatRequest, Clients};
 use switchyard::money::Picos;
 use switchyard::runner::{MemorySink, Runner};
 use switchyard::{PolicySet, Router, Step};
@@ -99,11 +99,11 @@ async fn a_503_falls_back_to_the_next_model_and_bills_its_cached_tokens() {
     let out = r
         .run_step(
             &Step::new("plan").prompt("Plan it."),
-            ModelRequest::default(),
+            ChatRequest::default(),
         )
         .await
         .unwrap();
-    assert_eq!(out.text, "done");
+    assert_eq!(out.text(), "done");
     let rec = &log.records()[0];
     assert_eq!(rec.model, "second");
     assert_eq!(rec.tier, "premium");
@@ -156,7 +156,7 @@ async fn a_refusal_that_another_model_would_not_fix_does_not_fall_back() {
     let err = r
         .run_step(
             &Step::new("plan").prompt("Plan it."),
-            ModelRequest::default(),
+            ChatRequest::default(),
         )
         .await
         .unwrap_err();
@@ -174,7 +174,7 @@ async fn openai_cached_tokens_are_billed_at_the_cached_price() {
     )])
     .await;
     let (r, log) = runner(&policy(&openai.url(""), "http://127.0.0.1:9"));
-    r.run_step(&Step::new("plan").prompt("hi"), ModelRequest::default())
+    r.run_step(&Step::new("plan").prompt("hi"), ChatRequest::default())
         .await
         .unwrap();
     let rec = &log.records()[0];
@@ -319,8 +319,8 @@ require = ["injection_tested"]"#,
     );
     let (r, log) = runner(&text);
     let step = Step::new("plan").prompt("hi").untrusted_input(true);
-    let out = r.run_step(&step, ModelRequest::default()).await.unwrap();
-    assert_eq!(out.text, "safe");
+    let out = r.run_step(&step, ChatRequest::default()).await.unwrap();
+    assert_eq!(out.text(), "safe");
     let rec = &log.records()[0];
     assert_eq!(rec.model, "third");
     assert_eq!(rec.fallback_from, ["first"]);
@@ -368,5 +368,104 @@ cache_write_usd_per_mtok = 3.75
     assert_eq!(
         rec["cost"],
         300_000_000u64 + 180_000_000 + 1_125_000_000 + 750_000_000
+    );
+}
+
+/// The tool the step lines below offer the model.
+fn weather_tool() -> Value {
+    json!({"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}})
+}
+
+/// An OpenAI answer asking for one call of `get_weather`.
+fn openai_tool_call() -> Value {
+    json!({
+        "id": "chatcmpl-2", "object": "chat.completion", "created": 1, "model": "gpt-test",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+            "tool_calls": [{"id": "call_9", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+            "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49}
+    })
+}
+
+/// The runner hands back the canonical answer: a tool call comes back as one, with its stop
+/// reason, not flattened to text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_returns_the_models_tool_calls() {
+    let openai = FakeProvider::start(vec![Reply::Json(200, openai_tool_call(), vec![])]).await;
+    let (r, log) = runner(&policy(&openai.url(""), "http://127.0.0.1:9"));
+    let request = switchyard::clients::openai::request_from_wire(&json!({
+        "messages": [{"role": "user", "content": "Weather in Rome?"}],
+        "tools": [weather_tool()],
+    }))
+    .unwrap();
+    let out = r
+        .run_step(&Step::new("plan").input_tokens(40), request)
+        .await
+        .unwrap();
+    let calls: Vec<_> = out.response.tool_calls().cloned().collect();
+    assert_eq!(
+        calls,
+        vec![switchyard::clients::Part::ToolCall {
+            id: "call_9".into(),
+            name: "get_weather".into(),
+            arguments: "{\"city\":\"Rome\"}".into(),
+        }]
+    );
+    assert_eq!(
+        out.response.stop_reason,
+        Some(switchyard::clients::StopReason::ToolUse)
+    );
+    assert_eq!(out.text(), "");
+    assert_eq!(openai.seen()[0].body["tools"], json!([weather_tool()]));
+    assert_eq!(log.records()[0].output_tokens, 9);
+}
+
+/// `switchyard run --live`: a step line's `tools`, its assistant tool call and the tool's
+/// result all go upstream in the provider's format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_live_sends_a_step_lines_tools_tool_calls_and_tool_results() {
+    let openai = FakeProvider::start(vec![Reply::Json(
+        200,
+        openai_answer("It is sunny.", 60, 5, 0),
+        vec![],
+    )])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy_path = dir.path().join("live.toml");
+    std::fs::write(&policy_path, policy(&openai.url(""), "http://127.0.0.1:9")).unwrap();
+    let messages = json!([
+        {"role": "user", "content": "Weather in Rome?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_9", "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "sunny, 24C"}
+    ]);
+    let line = json!({"role": "plan", "messages": messages, "tools": [weather_tool()]});
+    let steps = dir.path().join("steps.jsonl");
+    std::fs::write(&steps, format!("{line}\n")).unwrap();
+    let (p, s) = (policy_path.clone(), steps.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["run", "--live", "-p"])
+            .arg(p)
+            .arg(s)
+            .env(KEY_VAR, KEY)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("ran 1 of 1 steps"), "{stdout}");
+    let seen = openai.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].body["tools"], json!([weather_tool()]));
+    let sent = &seen[0].body["messages"];
+    assert_eq!(sent[1]["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        sent[2],
+        json!({"role": "tool", "tool_call_id": "call_9", "content": "sunny, 24C"})
     );
 }

@@ -156,6 +156,8 @@ async fn an_openai_caller_is_answered_by_an_anthropic_upstream_in_openai_format(
     assert_eq!(recs[0]["input_tokens"], 1000);
     assert_eq!(recs[0]["output_tokens"], 200);
     assert_eq!(recs[0]["cost_usd"], 0.002);
+    // An answered call is `ok`, which a record leaves unwritten.
+    assert!(recs[0].get("status").is_none(), "{}", recs[0]);
 }
 
 #[tokio::test]
@@ -229,6 +231,12 @@ async fn an_upstream_error_keeps_its_status_and_names_the_model() {
         "{msg}"
     );
     assert_eq!(headers["x-switchyard-model"], "claude");
+    // One record per routed request: the failed call too, with status error and nothing billed.
+    let recs = records(&s);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["status"], "error");
+    assert_eq!(recs[0]["model"], "claude");
+    assert_eq!(recs[0]["cost"], 0);
 }
 
 #[tokio::test]
@@ -369,4 +377,170 @@ async fn tool_calls_cross_formats_both_ways() {
         "{}",
         seen[0].body
     );
+}
+
+#[tokio::test]
+async fn a_cancelled_stream_is_logged_with_status_cancelled() {
+    use futures_util::StreamExt;
+    let start = anthropic_event(&json!({"type": "message_start", "message": {
+        "id": "m1", "type": "message", "role": "assistant", "model": "claude-up",
+        "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 40, "output_tokens": 1}}}));
+    let block = anthropic_event(&json!({"type": "content_block_start", "index": 0,
+        "content_block": {"type": "text", "text": ""}}));
+    let delta = anthropic_event(&json!({"type": "content_block_delta", "index": 0,
+        "delta": {"type": "text_delta", "text": "partial answer"}}));
+    let fake = FakeProvider::start(vec![Reply::SseThenHang(vec![start, block, delta])]).await;
+    let s = setup(&fake, "");
+    let body = json!({"model": "support", "max_tokens": 100, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}], "switchyard": {"role": "x"}});
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = s.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut frames = resp.into_body().into_data_stream();
+    frames.next().await.unwrap().unwrap();
+    drop(frames);
+    // The record is written once the call's task sees the caller gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rec = loop {
+        if let Some(r) = records(&s).pop() {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "no call record");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(rec["status"], "cancelled", "{rec}");
+    assert_eq!(rec["model"], "claude");
+    // Billed for what was produced: the partial text, counted.
+    assert!(rec["output_tokens"].as_u64().unwrap() > 0, "{rec}");
+}
+
+/// A tier of two models at two fakes: `first` (OpenAI format, no retries) falls back to
+/// `second` (Anthropic format).
+fn fallback_policy(first: &str, second: &str) -> String {
+    format!(
+        r#"[policy]
+name = "support"
+default_tier = "premium"
+tokenizer = "approx"
+
+[models.first]
+provider = "openai"
+model_id = "gpt-up"
+base_url = "{first}/v1"
+input_usd_per_mtok = 2.0
+output_usd_per_mtok = 8.0
+max_output_tokens = 1000
+max_retries = 0
+
+[models.second]
+provider = "anthropic"
+model_id = "claude-up"
+base_url = "{second}"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 5.0
+max_output_tokens = 1000
+
+[tiers]
+premium = ["first", "second"]
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_model_that_still_fails_after_its_retries_falls_back_to_the_next_in_its_tier() {
+    let overloaded = || Reply::Json(503, json!({"error": {"message": "overloaded"}}), vec![]);
+    let first = FakeProvider::start(vec![overloaded(), overloaded()]).await;
+    let stream = vec![
+        anthropic_event(&json!({"type": "message_start", "message": {
+            "id": "m1", "type": "message", "role": "assistant", "model": "claude-up",
+            "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 1}}})),
+        anthropic_event(&json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}})),
+        anthropic_event(&json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": "streamed"}})),
+        anthropic_event(&json!({"type": "content_block_stop", "index": 0})),
+        anthropic_event(&json!({"type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": {"output_tokens": 3}})),
+        anthropic_event(&json!({"type": "message_stop"})),
+    ];
+    let second = FakeProvider::start(vec![
+        Reply::Json(200, anthropic_answer(), vec![]),
+        Reply::Sse {
+            pieces: stream,
+            gap: Duration::ZERO,
+            cut: false,
+        },
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("support.toml");
+    std::fs::write(&file, fallback_policy(&first.url(""), &second.url(""))).unwrap();
+    let log = dir.path().join("calls.jsonl");
+    let sink = Arc::new(JsonlSink::append(&log).unwrap());
+    let s = Setup {
+        app: app(AppState::new(
+            Arc::new(Router::load(&file).unwrap()),
+            ServeOptions::default(),
+        )
+        .with_call_sink(sink.clone())),
+        _dir: dir,
+        log,
+        sink,
+    };
+    let body = json!({"model": "support", "max_tokens": 300,
+        "messages": [{"role": "user", "content": "hi"}], "switchyard": {"role": "x"}});
+    let (status, headers, text) = post(&s.app, "/v1/chat/completions", &body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(headers["x-switchyard-model"], "second");
+    assert_eq!(headers["x-switchyard-tier"], "premium");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["model"], "claude-up");
+    assert_eq!(v["choices"][0]["message"]["content"], "hello from claude");
+    // Priced at the model that answered: 1,000 × $1/M + 200 × $5/M.
+    assert_eq!(headers["x-switchyard-cost-usd"], "0.002");
+
+    // A stream falls back the same way before its first event.
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let (status, headers, text) = post(&s.app, "/v1/chat/completions", &streamed).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(headers["x-switchyard-model"], "second");
+    assert!(text.contains("streamed"), "{text}");
+    assert_eq!(first.seen().len(), 2);
+
+    let recs = records(&s);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    for rec in &recs {
+        assert_eq!(rec["model"], "second", "{rec}");
+        assert_eq!(rec["fallback_from"], json!(["first"]), "{rec}");
+    }
+}
+
+#[tokio::test]
+async fn a_budget_that_downgrades_sends_the_call_to_a_cheaper_tier() {
+    let fake = FakeProvider::start(vec![Reply::Json(200, anthropic_answer(), vec![])]).await;
+    // Worst cases at 500 output tokens: premium (gpt) ≈ $0.004, cheap (claude) ≈ $0.0025.
+    let s = setup(
+        &fake,
+        "[budget]\nper_call_usd = 0.003\non_exceed = \"downgrade\"\n",
+    );
+    let body = json!({"model": "support", "max_tokens": 500,
+        "messages": [{"role": "user", "content": "think"}],
+        "switchyard": {"role": "x", "needs_chain_of_thought": true}});
+    let (status, headers, text) = post(&s.app, "/v1/chat/completions", &body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(headers["x-switchyard-tier"], "cheap");
+    assert_eq!(headers["x-switchyard-model"], "claude");
+    assert_eq!(headers["x-switchyard-via"], "budget_downgrade");
+    assert_eq!(fake.seen()[0].path, "/v1/messages");
+    let recs = records(&s);
+    assert_eq!(recs[0]["tier"], "cheap");
+    assert_eq!(recs[0]["via"], "budget_downgrade");
 }

@@ -18,4 +18,4 @@ pub mod report;
 pub mod view;
 
 pub use read::{parse_record, parse_view, BadLine, LogLine, LogReader, LogStats};
-pub use record::{CallRecord, StepJson, TokenSource};
+pub use record::{CallRecord, CallStatus, StepJson, TokenSource};

@@ -20,6 +20,35 @@ pub enum TokenSource {
     Approx,
 }
 
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// The model answered in full. Logs written before records had a status read as this.
+    #[default]
+    Ok,
+    /// The call failed (an upstream error, a stream that broke); billed for what was produced.
+    Error,
+    /// The caller went away mid-call; billed for what was produced.
+    Cancelled,
+}
+
+impl CallStatus {
+    /// Whether the call was answered in full.
+    pub fn is_ok(&self) -> bool {
+        *self == CallStatus::Ok
+    }
+
+    /// The word a log and the metrics use: `ok`, `error`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Ok => "ok",
+            CallStatus::Error => "error",
+            CallStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// One model call, as written to a call log (JSONL) and emitted as a tracing event.
 ///
 /// The fields' order is the line's: [`CallRecord::write_json`] writes the derived
@@ -48,6 +77,10 @@ pub struct CallRecord {
     pub via: Via,
     /// The guard that moved the step, if any.
     pub guard: Option<String>,
+    /// How the call ended. Written only when it is not `ok`, so a log of answered calls
+    /// reads (and `rebill` rewrites) as it always has; absent means `ok`.
+    #[serde(default, skip_serializing_if = "CallStatus::is_ok")]
+    pub status: CallStatus,
     /// Wall-clock time of the model call, in microseconds.
     pub latency_us: u64,
     /// Input tokens billed.
@@ -166,13 +199,6 @@ impl StepJson {
         serde_json::value::to_raw_value(value).map(StepJson)
     }
 
-    /// Text already written as `serde_json` writes JSON compactly (the runner's step writer).
-    /// It is checked once here; text that is not JSON (never written) is kept as `null`.
-    #[cfg(feature = "cost")]
-    pub(crate) fn from_compact(text: String) -> StepJson {
-        StepJson(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
-    }
-
     /// The JSON text, as it appears in the log line.
     pub fn as_str(&self) -> &str {
         self.0.get()
@@ -230,54 +256,6 @@ impl CallRecord {
     }
 }
 
-/// A `String` as an `io::Write`, so `serde_json` can write into it. serde_json hands over
-/// whole pieces (quotes, escapes, the text between them), each valid UTF-8; a piece that
-/// were not would be an error, never a broken `String`.
-struct StrWriter<'a>(&'a mut String);
-
-impl std::io::Write for StrWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
-        self.0.push_str(text);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Appends `value` as `serde_json` writes it compactly.
-fn write_value<T: Serialize + ?Sized>(out: &mut String, value: &T) {
-    let len = out.len();
-    if serde_json::to_writer(StrWriter(out), value).is_err() {
-        // Not reached for strings and numbers; the same text, allocated.
-        out.truncate(len);
-        out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()));
-    }
-}
-
-/// Appends `s` as a JSON string, escaped as `serde_json` escapes it.
-pub(crate) fn write_str(out: &mut String, s: &str) {
-    write_value(out, s);
-}
-
-/// Appends `n` in decimal.
-pub(crate) fn write_u64(out: &mut String, n: u64) {
-    write_value(out, &n);
-}
-
-/// Appends `n` in decimal.
-#[cfg_attr(not(feature = "cost"), allow(dead_code))] // only the runner writes signed tags
-pub(crate) fn write_i64(out: &mut String, n: i64) {
-    write_value(out, &n);
-}
-
-/// Appends `x` as `serde_json` writes an `f64` (its shortest form; `null` if not finite).
-pub(crate) fn write_f64(out: &mut String, x: f64) {
-    write_value(out, &x);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +274,7 @@ mod tests {
             rule: opt("r"),
             via: Via::Rule,
             guard: opt(text),
+            status: CallStatus::Ok,
             latency_us: u64::MAX,
             input_tokens: 0,
             output_tokens: 1_234_567,
@@ -352,26 +331,6 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
-        /// Any string and any `f64` come out as serde_json writes them.
-        #[test]
-        fn strings_and_floats_are_written_as_serde_writes_them(
-            s in ".*",
-            bytes in proptest::collection::vec(0u8..0x80, 0..16),
-            x in proptest::num::f64::ANY,
-        ) {
-            let ascii = String::from_utf8(bytes).unwrap();
-            for s in [&s, &ascii] {
-                let mut out = String::new();
-                write_str(&mut out, s);
-                proptest::prop_assert_eq!(out, serde_json::to_string(s).unwrap());
-            }
-            let mut out = String::new();
-            write_f64(&mut out, x);
-            proptest::prop_assert_eq!(out, serde_json::to_string(&x).unwrap());
-        }
-    }
-
     /// The line's bytes, pinned: field order, `null`s, escapes and number forms as logs
     /// written so far have them, whatever writes the line.
     #[test]
@@ -392,17 +351,23 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_written_as_serde_writes_them() {
-        let mut out = String::new();
-        for n in [0, 7, 10, 99, 100, 1_000_000_007, u64::MAX] {
-            out.clear();
-            write_u64(&mut out, n);
-            assert_eq!(out, serde_json::to_string(&n).unwrap());
-        }
-        for n in [0, -1, -10, i64::MIN, i64::MAX, 9_000_000_000_000_000] {
-            out.clear();
-            write_i64(&mut out, n);
-            assert_eq!(out, serde_json::to_string(&n).unwrap());
+    fn a_status_other_than_ok_is_written_and_a_line_without_one_reads_as_ok() {
+        let mut r = record("x", TokenSource::Provider, 1.0, false);
+        let mut line = Vec::new();
+        r.write_json(&mut line).unwrap();
+        let text = String::from_utf8(line).unwrap();
+        assert!(!text.contains("status"), "{text}");
+        let back: CallRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.status, CallStatus::Ok);
+        for status in [CallStatus::Cancelled, CallStatus::Error] {
+            r.status = status;
+            let mut line = Vec::new();
+            r.write_json(&mut line).unwrap();
+            let text = String::from_utf8(line).unwrap();
+            let want = format!(r#""guard":null,"status":"{}","#, status.as_str());
+            assert!(text.contains(&want), "{text}");
+            let back = crate::calllog::parse_record(text.as_bytes()).unwrap();
+            assert_eq!(back.status, status);
         }
     }
 

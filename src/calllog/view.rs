@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::record::TokenSource;
+use super::record::{CallStatus, TokenSource};
 use crate::money::{Picos, PicosPerToken};
 use crate::router::Via;
 use crate::step::StepWire;
@@ -75,6 +75,8 @@ pub(crate) struct Record<'a, S> {
     pub via: Via,
     #[serde(borrow)]
     pub guard: Option<Text<'a>>,
+    #[serde(default)]
+    pub status: CallStatus,
     pub latency_us: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -123,6 +125,8 @@ pub struct RecordView<'a> {
     pub via: Via,
     /// The guard that moved the step.
     pub guard: Option<Text<'a>>,
+    /// How the call ended (`ok` when the line has none).
+    pub status: CallStatus,
     /// Latency of the model call, in microseconds.
     pub latency_us: u64,
     /// Input tokens billed.

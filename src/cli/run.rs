@@ -12,7 +12,7 @@ use clap::Args;
 
 use super::report::visible;
 use crate::calllog::report::format_usd;
-use crate::clients::{ChatRole, Clients, Message, MockClient, ModelRequest, Part};
+use crate::clients::{ChatRequest, Clients, MockClient, Part, SizeHints};
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
 use crate::router::{PolicySet, RouteError};
 use crate::runner::{JsonlSink, RunError, RunTotals, Runner, StepOutput};
@@ -148,7 +148,7 @@ async fn run_all(
             }
         };
         lines += 1;
-        let (step, messages) = match step {
+        let (step, sent) = match step {
             Ok(s) => s,
             Err(e) => {
                 error_row(
@@ -160,9 +160,8 @@ async fn run_all(
                 continue;
             }
         };
-        let mut request = request(&step);
-        request.messages = messages;
-        match runner.run_step(&step, request).await {
+        let (request, hints) = request(&step, sent);
+        match runner.run_step_with(&step, request, hints).await {
             Ok(done) => {
                 call_row(out, line_no, &done)?;
                 totals.add(&done.record);
@@ -180,74 +179,92 @@ async fn run_all(
     Ok(())
 }
 
-/// A line as a step and the messages it carries (none when it gives only a `prompt`), or
-/// why it is not one.
-fn read_step(line_no: u64, line: Line<'_>, max: usize) -> Result<(Step, Vec<Message>), StepError> {
+/// A line as a step and the conversation it carries (empty when it gives only a `prompt`),
+/// or why it is not one.
+fn read_step(line_no: u64, line: Line<'_>, max: usize) -> Result<(Step, ChatRequest), StepError> {
     if let Line::Text(bytes) = line {
-        // Only a line that may hold `messages` pays for reading it twice.
-        if memchr::memmem::find(bytes, b"\"messages\"").is_some() {
+        // Only a line that may hold `messages` or `tools` pays for reading it twice.
+        let finder = |key: &[u8]| memchr::memmem::find(bytes, key).is_some();
+        if finder(b"\"messages\"") || finder(b"\"tools\"") {
             if let Ok(text) = std::str::from_utf8(bytes) {
                 return read_step_with_messages(line_no, text);
             }
         }
     }
-    read_plain_step(line_no, line, max).map(|s| (s, Vec::new()))
+    read_plain_step(line_no, line, max).map(|s| (s, ChatRequest::default()))
 }
 
-/// A step line with `messages` (OpenAI chat format): the messages taken out, the rest read
-/// as a step.
-fn read_step_with_messages(line_no: u64, text: &str) -> Result<(Step, Vec<Message>), StepError> {
+/// The keys of a step line that are the request sent, in OpenAI chat format, not the step.
+const REQUEST_KEYS: [&str; 3] = ["messages", "tools", "tool_choice"];
+
+/// A step line with `messages` and/or `tools` (OpenAI chat format): those taken out as the
+/// canonical request, the rest read as a step.
+fn read_step_with_messages(line_no: u64, text: &str) -> Result<(Step, ChatRequest), StepError> {
     let fail = |message: String| StepError {
         message: format!("line {line_no}: {message}"),
     };
     let mut value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| fail(format!("not valid JSON: {e}")))?;
+    let plain = |line_no| {
+        read_plain_step(line_no, Line::Text(text.as_bytes()), usize::MAX)
+            .map(|s| (s, ChatRequest::default()))
+    };
     let Some(obj) = value.as_object_mut() else {
-        return read_plain_step(line_no, Line::Text(text.as_bytes()), usize::MAX)
-            .map(|s| (s, Vec::new()));
+        return plain(line_no);
     };
-    let Some(raw) = obj.remove("messages") else {
-        return read_plain_step(line_no, Line::Text(text.as_bytes()), usize::MAX)
-            .map(|s| (s, Vec::new()));
-    };
-    let chat = crate::clients::openai::request_from_wire(&serde_json::json!({ "messages": raw }))
-        .map_err(|e| fail(format!("`messages`: {e}")))?;
-    let mut messages = Vec::with_capacity(chat.messages.len() + 1);
-    if let Some(system) = chat.system {
-        messages.push(Message::system(system));
-    }
-    for (i, m) in chat.messages.iter().enumerate() {
-        let mut text = String::new();
-        for part in &m.content {
-            match part {
-                Part::Text { text: t } => text.push_str(t),
-                _ => {
-                    return Err(fail(format!(
-                    "`messages[{i}]`: run sends text messages only (no tool calls or tool results)"
-                )))
-                }
-            }
+    let mut wire = serde_json::Map::new();
+    for key in REQUEST_KEYS {
+        if let Some(v) = obj.remove(key) {
+            wire.insert(key.into(), v);
         }
-        messages.push(match m.role {
-            ChatRole::User => Message::user(text),
-            ChatRole::Assistant => Message::assistant(text),
-            ChatRole::Tool => {
-                return Err(fail(format!(
-                    "`messages[{i}]`: run sends text messages only (no tool results)"
-                )))
-            }
-        });
     }
-    // A step that states neither its size nor a prompt is routed on its messages' text.
-    if let Some(obj) = value.as_object_mut() {
-        if !obj.contains_key("prompt") && !obj.contains_key("input_tokens") {
-            let text: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
-            obj.insert("prompt".into(), text.join("\n").into());
-        }
+    if wire.is_empty() {
+        return plain(line_no);
+    }
+    let given: Vec<String> = wire.keys().map(|k| format!("`{k}`")).collect();
+    let chat = crate::clients::openai::request_from_wire(&serde_json::Value::Object(wire))
+        .map_err(|e| fail(format!("{}: {e}", given.join(", "))))?;
+    // A step that states neither its size nor a prompt is routed on the text it sends.
+    if !obj.contains_key("prompt") && !obj.contains_key("input_tokens") && !chat.messages.is_empty()
+    {
+        obj.insert("prompt".into(), sent_text(&chat).into());
     }
     let rest = serde_json::to_string(&value).map_err(|e| fail(e.to_string()))?;
     let step = read_plain_step(line_no, Line::Text(rest.as_bytes()), usize::MAX)?;
-    Ok((step, messages))
+    Ok((step, chat))
+}
+
+/// The text a request sends, one line per message (the system text first; a message's text,
+/// tool calls' names and arguments and tool results run together), then the tool definitions.
+fn sent_text(chat: &ChatRequest) -> String {
+    let mut lines: Vec<String> = chat.system.iter().cloned().collect();
+    for m in &chat.messages {
+        let mut line = String::new();
+        for part in &m.content {
+            match part {
+                Part::Text { text } | Part::Thinking { text, .. } | Part::Refusal { text } => {
+                    line.push_str(text)
+                }
+                Part::ToolCall {
+                    name, arguments, ..
+                } => {
+                    line.push_str(name);
+                    line.push_str(arguments);
+                }
+                Part::ToolResult { content, .. } => line.push_str(content),
+            }
+        }
+        lines.push(line);
+    }
+    for t in &chat.tools {
+        lines.push(format!(
+            "{} {} {}",
+            t.name,
+            t.description.as_deref().unwrap_or(""),
+            t.parameters
+        ));
+    }
+    lines.join("\n")
 }
 
 /// A line as a step, or why it is not one.
@@ -270,16 +287,16 @@ fn read_plain_step(line_no: u64, line: Line<'_>, max: usize) -> Result<Step, Ste
     Err(StepError { message })
 }
 
-/// The request `run` sends: the step's expected output as its limit and as the size the mock
-/// bills. Without one the model's own limit bounds the call (so a cap holds the worst case
-/// the model may write), and the mock bills no output.
-fn request(step: &Step) -> ModelRequest {
-    let request =
-        ModelRequest::default().output_tokens_hint(step.expected_output_tokens.unwrap_or(0));
-    match step.expected_output_tokens {
-        Some(n) => request.max_output_tokens(n),
-        None => request,
+/// The request `run` sends: the line's conversation and tools, with the step's expected
+/// output as its limit and as the size the mock bills. Without one the model's own limit
+/// bounds the call (so a cap holds the worst case the model may write), and the mock bills no
+/// output.
+fn request(step: &Step, mut sent: ChatRequest) -> (ChatRequest, SizeHints) {
+    if let Some(n) = step.expected_output_tokens {
+        sent.max_output_tokens = Some(n);
     }
+    let hints = SizeHints::output_tokens(step.expected_output_tokens.unwrap_or(0));
+    (sent, hints)
 }
 
 fn call_row(out: &mut impl Write, line_no: u64, done: &StepOutput) -> io::Result<()> {

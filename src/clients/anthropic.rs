@@ -149,6 +149,8 @@ fn message_to_wire(message: &ChatMessage, i: usize) -> Result<Value, CallError> 
         let path = format!("messages[{i}].content[{j}]");
         let block = match (message.role, part) {
             (_, Part::Text { text }) => json!({"type": "text", "text": text}),
+            // Anthropic has no refusal block: an earlier refusal is what the model said.
+            (ChatRole::Assistant, Part::Refusal { text }) => json!({"type": "text", "text": text}),
             (
                 ChatRole::Assistant,
                 Part::ToolCall {
@@ -486,7 +488,10 @@ pub fn response_to_wire(resp: &ChatResponse) -> Value {
         .content
         .iter()
         .filter_map(|part| match part {
-            Part::Text { text } => Some(json!({"type": "text", "text": text})),
+            // Anthropic callers read a refusal as the text it is.
+            Part::Text { text } | Part::Refusal { text } => {
+                Some(json!({"type": "text", "text": text}))
+            }
             Part::ToolCall {
                 id,
                 name,
@@ -750,7 +755,7 @@ impl StreamEncoder {
                     "usage": {"input_tokens": 0, "output_tokens": 0},
                 }}),
             )),
-            ChatEvent::Text { index, text } => {
+            ChatEvent::Text { index, text } | ChatEvent::Refusal { index, text } => {
                 let w = self.open(*index, json!({"type": "text", "text": ""}), out);
                 out.push(Self::delta(w, json!({"type": "text_delta", "text": text})));
             }

@@ -71,6 +71,12 @@ pub enum Part {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         is_error: bool,
     },
+    /// The model declining to answer (OpenAI `refusal`). Anthropic has no such part: its
+    /// callers get the refusal as text.
+    Refusal {
+        /// The refusal message.
+        text: String,
+    },
     /// The model's visible reasoning (Anthropic thinking blocks). Never passed to
     /// OpenAI-format callers.
     Thinking {
@@ -249,6 +255,18 @@ impl ChatRequest {
             ..ChatRequest::default()
         }
     }
+
+    /// Sets the system text.
+    pub fn system(mut self, text: impl Into<String>) -> ChatRequest {
+        self.system = Some(text.into());
+        self
+    }
+
+    /// Sets the output limit.
+    pub fn max_output_tokens(mut self, n: u64) -> ChatRequest {
+        self.max_output_tokens = Some(n);
+        self
+    }
 }
 
 /// Why the model stopped writing.
@@ -353,6 +371,13 @@ pub enum ChatEvent {
         /// The new JSON text.
         json: String,
     },
+    /// More of the refusal part at `index` (OpenAI `delta.refusal`).
+    Refusal {
+        /// Part index.
+        index: usize,
+        /// The new text.
+        text: String,
+    },
     /// More reasoning text of the thinking part at `index`.
     Thinking {
         /// Part index.
@@ -424,6 +449,14 @@ impl ResponseBuilder {
                 };
                 if let Part::ToolCall { arguments, .. } = self.slot(*index, fresh) {
                     arguments.push_str(json);
+                }
+            }
+            ChatEvent::Refusal { index, text } => {
+                let fresh = || Part::Refusal {
+                    text: String::new(),
+                };
+                if let Part::Refusal { text: t } = self.slot(*index, fresh) {
+                    t.push_str(text);
                 }
             }
             ChatEvent::Thinking { index, text } => {

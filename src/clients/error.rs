@@ -86,3 +86,27 @@ impl CallError {
 pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 409 | 429) || (500..600).contains(&status) && status != 501
 }
+
+impl From<CallError> for super::ClientError {
+    fn from(e: CallError) -> super::ClientError {
+        use super::ClientError;
+        match e {
+            // Transport's own message already says the provider could not be reached.
+            CallError::Connect(m) => ClientError::Transport(m),
+            CallError::Timeout(_) => ClientError::Transport(e.to_string()),
+            CallError::Status {
+                status, message, ..
+            } => ClientError::Provider { status, message },
+            CallError::InvalidResponse(_) | CallError::StreamCut(_) => {
+                ClientError::InvalidResponse(e.to_string())
+            }
+            // Refused before anything was sent: no status, the reason in the message.
+            CallError::MissingApiKey { .. }
+            | CallError::UnsupportedParameter { .. }
+            | CallError::InvalidRequest(_) => ClientError::Provider {
+                status: 0,
+                message: format!("{} ({})", e, e.kind()),
+            },
+        }
+    }
+}

@@ -398,6 +398,20 @@ fn error_message(body: &str) -> String {
     message
 }
 
+/// The runner's view of a provider client: one plain call, its errors as [`ClientError`]s.
+/// The size hints are the mock's only; a real provider counts for itself.
+///
+/// [`ClientError`]: super::ClientError
+impl super::ModelClient for ProviderClient {
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+        _hints: super::SizeHints,
+    ) -> super::Completion<'a> {
+        Box::pin(async move { self.chat(request).await.map_err(super::ClientError::from) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,15 @@
-//! Model clients: the [`ModelClient`] trait every provider implements, the request and
-//! response shapes they share, and [`Clients`], which picks the client for a model.
+//! Model clients: the [`ModelClient`] trait every provider implements (over the canonical
+//! [`ChatRequest`] and [`ChatResponse`]), and [`Clients`], which picks the client for a model.
 //!
 //! The trait is async and object-safe, so a runner holds `Arc<dyn ModelClient>` values and
-//! does not care which provider is behind each. The offline [`mock`] implements it today.
+//! does not care which provider is behind each: [`ProviderClient`] over HTTP, or the offline
+//! [`mock`].
 //!
 //! The HTTP side (docs/providers.md): the canonical chat shape ([`chat`]), translation to and
 //! from the OpenAI ([`openai`]) and Anthropic ([`anthropic`]) wire formats, [`ProviderClient`]
 //! with its key, timeouts and retries ([`http`], [`retry`]), streams ([`stream`]) and
 //! fallbacks over a tier's models ([`fallback`]).
 
-mod adapter;
 pub mod anthropic;
 pub mod chat;
 pub mod error;
@@ -27,7 +27,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use adapter::{chat_request, model_response};
 pub use chat::{
     ChatEvent, ChatMessage, ChatRequest, ChatResponse, ChatRole, ExtraFields, Part, Reasoning,
     ResponseBuilder, StopReason, TokenUsage, ToolChoice, ToolDefinition, WireFormat,
@@ -41,132 +40,26 @@ pub use stream::ChatStream;
 
 use crate::policy::Model;
 
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Instructions for the model.
-    System,
-    /// The user's (or the agent's) turn.
-    User,
-    /// An earlier model reply.
-    Assistant,
-}
-
-impl Role {
-    /// The word both OpenAI-style and Anthropic-style APIs use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-}
-
-/// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Who wrote it.
-    pub role: Role,
-    /// Its text.
-    pub content: String,
-}
-
-impl Message {
-    /// A system message.
-    pub fn system(content: impl Into<String>) -> Message {
-        Message {
-            role: Role::System,
-            content: content.into(),
-        }
-    }
-
-    /// A user message.
-    pub fn user(content: impl Into<String>) -> Message {
-        Message {
-            role: Role::User,
-            content: content.into(),
-        }
-    }
-
-    /// An assistant message.
-    pub fn assistant(content: impl Into<String>) -> Message {
-        Message {
-            role: Role::Assistant,
-            content: content.into(),
-        }
-    }
-}
-
-/// What is sent to a model.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ModelRequest {
-    /// The provider's model name (`model_id` in the policy). The runner fills it in.
-    pub model: String,
-    /// The conversation, oldest first.
-    pub messages: Vec<Message>,
-    /// The most output tokens the model may write. The runner sets it to the bound it
-    /// reserved budget for, so the provider enforces the worst case that was paid for.
-    pub max_output_tokens: Option<u64>,
-    /// Ask for a JSON object as the reply (OpenAI `response_format`, Anthropic prefill).
-    pub json_mode: bool,
-    /// The input size already known to the caller (the step's token count). Never sent to
-    /// a provider; the mock can report it as its usage, to simulate a call of that size.
-    pub input_tokens_hint: Option<u64>,
-    /// The output size the caller expects (a step's `expected_output_tokens`). Never sent to
-    /// a provider; the mock can report it as its usage (at most the output limit).
-    pub output_tokens_hint: Option<u64>,
-}
-
-impl ModelRequest {
-    /// A request with these messages and nothing else set.
-    pub fn new(messages: Vec<Message>) -> ModelRequest {
-        ModelRequest {
-            messages,
-            ..ModelRequest::default()
-        }
-    }
-
-    /// Sets the output limit.
-    pub fn max_output_tokens(mut self, n: u64) -> ModelRequest {
-        self.max_output_tokens = Some(n);
-        self
-    }
-
-    /// Sets the expected output size (for the mock's simulated usage).
-    pub fn output_tokens_hint(mut self, n: u64) -> ModelRequest {
-        self.output_tokens_hint = Some(n);
-        self
-    }
-
-    /// Asks for JSON output.
-    pub fn json_mode(mut self, yes: bool) -> ModelRequest {
-        self.json_mode = yes;
-        self
-    }
-}
-
-/// Token usage as the provider reports it.
+/// What the caller knows of a call's size besides its messages. Never sent to a provider:
+/// the offline mock bills these sizes ([`MockUsage::Simulated`]), to stand in for a call of
+/// that size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Usage {
-    /// Input (prompt) tokens billed.
-    pub input_tokens: u64,
-    /// Output (completion) tokens billed.
-    pub output_tokens: u64,
-    /// Of the input, tokens read from the provider's prompt cache.
-    pub cached_input_tokens: u64,
-    /// Of the input, tokens written to the provider's prompt cache (Anthropic).
-    pub cache_write_tokens: u64,
+pub struct SizeHints {
+    /// The input size (the step's token count). The runner fills it in.
+    pub input_tokens: Option<u64>,
+    /// The output size expected (a step's `expected_output_tokens`); the mock bills it, at
+    /// most the request's output limit.
+    pub output_tokens: Option<u64>,
 }
 
-/// What a model sent back.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ModelResponse {
-    /// The reply's text.
-    pub text: String,
-    /// The usage the provider reported; `None` when it reported none, and the runner counts
-    /// the tokens itself.
-    pub usage: Option<Usage>,
+impl SizeHints {
+    /// Hints with this expected output size.
+    pub fn output_tokens(n: u64) -> SizeHints {
+        SizeHints {
+            output_tokens: Some(n),
+            ..SizeHints::default()
+        }
+    }
 }
 
 /// Why a call failed.
@@ -202,16 +95,17 @@ impl ClientError {
 
 /// The future a client returns: boxed, so the trait stays object-safe.
 pub type Completion<'a> =
-    Pin<Box<dyn Future<Output = Result<ModelResponse, ClientError>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<ChatResponse, ClientError>> + Send + 'a>>;
 
-/// A model provider: sends one request and returns the reply with its usage.
+/// A model provider: sends one canonical request and returns the canonical answer (text,
+/// tool calls, stop reason, the provider's usage).
 ///
 /// Object-safe and `Send + Sync`: runners share clients as `Arc<dyn ModelClient>` across
 /// tasks and threads. One client may serve several models of the same provider; the
 /// request names the model.
 pub trait ModelClient: Send + Sync + fmt::Debug {
-    /// Sends the request.
-    fn complete<'a>(&'a self, request: &'a ModelRequest) -> Completion<'a>;
+    /// Sends the request. `hints` are the call's known sizes, for the offline mock only.
+    fn complete<'a>(&'a self, request: &'a ChatRequest, hints: SizeHints) -> Completion<'a>;
 }
 
 /// Which client serves each model: one per model key, and a fallback for every other model.

@@ -132,6 +132,7 @@ fn message_to_wire(message: &ChatMessage, i: usize) -> Result<Value, CallError> 
         ChatRole::Assistant => {
             let mut texts = Vec::new();
             let mut calls = Vec::new();
+            let mut refusal = String::new();
             for part in &message.content {
                 match part {
                     Part::Text { text } => texts.push(text.as_str()),
@@ -143,6 +144,7 @@ fn message_to_wire(message: &ChatMessage, i: usize) -> Result<Value, CallError> 
                         "id": id, "type": "function",
                         "function": {"name": name, "arguments": arguments},
                     })),
+                    Part::Refusal { text } => refusal.push_str(text),
                     Part::Thinking { .. } => {}
                     Part::ToolResult { .. } => {
                         return Err(unsupported(format!("messages[{i}].content (tool result)")))
@@ -151,6 +153,9 @@ fn message_to_wire(message: &ChatMessage, i: usize) -> Result<Value, CallError> 
             }
             let mut out = Map::new();
             out.insert("role".into(), json!("assistant"));
+            if !refusal.is_empty() {
+                out.insert("refusal".into(), json!(refusal));
+            }
             let content = if texts.is_empty() {
                 Value::Null
             } else {
@@ -245,6 +250,11 @@ pub fn request_from_wire(body: &Value) -> Result<ChatRequest, CallError> {
                     .into_iter()
                     .map(Part::text)
                     .collect();
+                if let Some(text) = opt_string(side, m, "refusal", &path)? {
+                    if !text.is_empty() {
+                        parts.push(Part::Refusal { text });
+                    }
+                }
                 if let Some(calls) = m.get("tool_calls").filter(|v| !v.is_null()) {
                     let calls_path = format!("{path}.tool_calls");
                     for (j, call) in array(side, calls, &calls_path)?.iter().enumerate() {
@@ -433,6 +443,11 @@ pub fn response_from_wire(body: &Value) -> Result<ChatResponse, CallError> {
             content.push(Part::Text { text });
         }
     }
+    if let Some(text) = opt_string(side, message, "refusal", "choices[0].message")? {
+        if !text.is_empty() {
+            content.push(Part::Refusal { text });
+        }
+    }
     if let Some(calls) = message.get("tool_calls").filter(|v| !v.is_null()) {
         for (j, call) in array(side, calls, "choices[0].message.tool_calls")?
             .iter()
@@ -464,10 +479,12 @@ pub fn response_from_wire(body: &Value) -> Result<ChatResponse, CallError> {
 /// one `content` string; thinking parts are left out.
 pub fn response_to_wire(resp: &ChatResponse, created: u64) -> Value {
     let mut text: Option<String> = None;
+    let mut refusal: Option<String> = None;
     let mut calls = Vec::new();
     for part in &resp.content {
         match part {
             Part::Text { text: t } => text.get_or_insert_with(String::new).push_str(t),
+            Part::Refusal { text: t } => refusal.get_or_insert_with(String::new).push_str(t),
             Part::ToolCall {
                 id,
                 name,
@@ -482,6 +499,9 @@ pub fn response_to_wire(resp: &ChatResponse, created: u64) -> Value {
     let mut message = Map::new();
     message.insert("role".into(), json!("assistant"));
     message.insert("content".into(), json!(text));
+    if let Some(r) = refusal {
+        message.insert("refusal".into(), json!(r));
+    }
     if !calls.is_empty() {
         message.insert("tool_calls".into(), Value::Array(calls));
     }
@@ -509,6 +529,7 @@ pub struct StreamDecoder {
     done: bool,
     next_index: usize,
     text_index: Option<usize>,
+    refusal_index: Option<usize>,
     /// OpenAI's tool-call index → the canonical part index.
     tools: Vec<(u64, usize)>,
 }
@@ -584,6 +605,20 @@ impl StreamDecoder {
                     }
                 };
                 out.push(ChatEvent::Text { index, text });
+            }
+        }
+        if let Some(text) = opt_string(side, delta, "refusal", "delta")? {
+            if !text.is_empty() {
+                let index = match self.refusal_index {
+                    Some(i) => i,
+                    None => {
+                        let i = self.next_index;
+                        self.next_index += 1;
+                        self.refusal_index = Some(i);
+                        i
+                    }
+                };
+                out.push(ChatEvent::Refusal { index, text });
             }
         }
         if let Some(calls) = delta.get("tool_calls").filter(|v| !v.is_null()) {
@@ -673,6 +708,7 @@ impl StreamEncoder {
                 Some(self.delta(json!({"role": "assistant", "content": ""})))
             }
             ChatEvent::Text { text, .. } => Some(self.delta(json!({"content": text}))),
+            ChatEvent::Refusal { text, .. } => Some(self.delta(json!({"refusal": text}))),
             ChatEvent::ToolCallStart { index, id, name } => {
                 let wire = self.tools.len();
                 self.tools.push((*index, wire));

@@ -447,6 +447,103 @@ fn check(
     None
 }
 
+/// A call's worst case held against the caps: on the tier it was routed to, or on a cheaper one
+/// when `on_exceed = "downgrade"`.
+#[derive(Debug)]
+pub(crate) struct TierHold {
+    /// The tier the call goes to.
+    pub tier: TierId,
+    /// Whether a budget downgrade chose that tier.
+    pub downgraded: bool,
+    /// The worst case held: what any fallback of the tier must fit under.
+    pub limit: Picos,
+    /// The output limit the worst case was priced at, to send to the model (the runner
+    /// works it out per model of the tier instead; serve sends this one).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub output_limit: u64,
+    /// The reservation, to settle or release.
+    pub reservation: Reservation,
+}
+
+/// Why no worst case could be held.
+#[derive(Debug)]
+pub(crate) enum HoldError {
+    /// Nothing bounds the output of a call to this model (key), so its worst case is unknown.
+    Unbounded(String),
+    /// A cap refuses the call (and every tier a downgrade could take, if tried).
+    Refused(BudgetExceeded),
+}
+
+/// What a call asks of the budget: its step and routed tier, its size and output limit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallSize<'a> {
+    /// The step, whose guards a downgraded tier must still meet.
+    pub step: &'a Step,
+    /// The tier the step was routed to.
+    pub tier: TierId,
+    /// The input tokens the step was routed with (what its guards see).
+    pub routed_input: u64,
+    /// The input tokens the worst case is priced at (at least the routed ones).
+    pub input: u64,
+    /// The output limit the caller asked for.
+    pub requested: Option<u64>,
+}
+
+/// Holds a call's worst case under the policy's caps `budget`, as `run` and `serve` both do:
+/// on the routed tier, or — refused there, with `on_exceed = "downgrade"` — on the cheapest
+/// tier whose model meets the step's guards and whose worst case fits. The downgrade is
+/// looked for only once a cap refused the routed tier: the common case never pays for it.
+pub(crate) fn hold_tier(
+    ledger: &Ledger,
+    cp: &CompiledPolicy,
+    budget: &Budget,
+    scope: Scope<'_>,
+    call: CallSize<'_>,
+) -> Result<TierHold, HoldError> {
+    let policy = &cp.policy;
+    let worst = |t: TierId| {
+        let m = policy.tier_model(t);
+        output_limit(call.requested, m, call.input).map(|out| (out, worst_case(m, call.input, out)))
+    };
+    let Some((out, amount)) = worst(call.tier) else {
+        return Err(HoldError::Unbounded(
+            policy.tier_model(call.tier).key.clone(),
+        ));
+    };
+    let mut refused = match ledger.reserve(budget, scope, &policy.tiers[call.tier].name, amount) {
+        Ok(reservation) => {
+            return Ok(TierHold {
+                tier: call.tier,
+                downgraded: false,
+                limit: amount,
+                output_limit: out,
+                reservation,
+            })
+        }
+        Err(refused) => refused,
+    };
+    if downgrades(budget) {
+        refused.downgrade_tried = true;
+        let cheapest =
+            downgrade_candidates(cp, call.step, call.routed_input, |t| worst(t).map(|w| w.1))
+                .into_iter()
+                .next()
+                .filter(|&(t, cost)| t != call.tier && cost < amount);
+        if let Some((t, cost)) = cheapest {
+            if let Ok(reservation) = ledger.reserve(budget, scope, &policy.tiers[t].name, cost) {
+                return Ok(TierHold {
+                    tier: t,
+                    downgraded: true,
+                    limit: cost,
+                    output_limit: worst(t).map_or(out, |w| w.0),
+                    reservation,
+                });
+            }
+        }
+    }
+    Err(HoldError::Refused(refused))
+}
+
 /// The tiers a step may be downgraded to: those whose model meets every guard that holds
 /// for the step, cheapest worst case first. `worst_case` prices a tier for this call.
 pub(crate) fn downgrade_candidates(

@@ -15,6 +15,8 @@ pub mod sink;
 mod summary;
 
 pub use record::rfc3339_utc;
+#[cfg(feature = "server")] // serve writes the same step into its records
+pub(crate) use record::step_features;
 pub use run::{RunError, Runner, StepOutput};
 pub use sink::{CallSink, JsonlSink, MemorySink};
 pub use summary::{baseline, Baseline, RunTotals};

@@ -1,71 +1,19 @@
 //! Building a call's record: the step's features as the log keeps them, and the call's time.
-//! Both run on every call, so the step is written straight to JSON text (no tree).
 
 use std::time::SystemTime;
 
-use crate::calllog::record::{write_f64, write_i64, write_str, write_u64, StepJson};
-use crate::step::{Step, TagValue};
+use crate::calllog::record::StepJson;
+use crate::step::{Step, StepWire};
 
 /// The step as a log keeps it: its features without the prompt text, and its input tokens
-/// as counted, so the log can be routed again. The text [`Step::to_json`] would serialize to
-/// (same fields, order and digits), written straight from the step since it runs on every call.
+/// as counted, so the log can be routed again. Written through the step's one wire type,
+/// so it is exactly the text [`Step::to_json`] gives for that step.
 pub(crate) fn step_features(step: &Step, input_tokens: u64) -> StepJson {
-    let strings = step.role.len()
-        + step.workload.as_ref().map_or(0, String::len)
-        + step.trace_id.as_ref().map_or(0, String::len)
-        + step.tags.keys().map(|k| k.len() + 16).sum::<usize>();
-    let mut out = String::with_capacity(160 + strings);
-    out.push_str("{\"role\":");
-    write_str(&mut out, &step.role);
-    out.push_str(",\"input_tokens\":");
-    write_u64(&mut out, input_tokens);
-    if let Some(n) = step.expected_output_tokens {
-        out.push_str(",\"expected_output_tokens\":");
-        write_u64(&mut out, n);
-    }
-    if step.needs_chain_of_thought {
-        out.push_str(",\"needs_chain_of_thought\":true");
-    }
-    if step.output_must_be_json {
-        out.push_str(",\"output_must_be_json\":true");
-    }
-    if step.untrusted_input {
-        out.push_str(",\"untrusted_input\":true");
-    }
-    if step.dependent_tool_calls > 0 {
-        out.push_str(",\"dependent_tool_calls\":");
-        write_u64(&mut out, step.dependent_tool_calls);
-    }
-    if !step.tags.is_empty() {
-        out.push_str(",\"tags\":");
-        let mut sep = '{';
-        for (k, v) in &step.tags {
-            out.push(sep);
-            sep = ',';
-            write_str(&mut out, k);
-            out.push(':');
-            match *v {
-                TagValue::Str(ref t) => write_str(&mut out, t),
-                TagValue::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-                // Whole numbers as integers, as `TagValue::to_json` has them.
-                TagValue::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
-                    write_i64(&mut out, n as i64)
-                }
-                TagValue::Num(n) => write_f64(&mut out, n),
-            }
-        }
-        out.push('}');
-    }
-    if let Some(w) = &step.workload {
-        out.push_str(",\"workload\":");
-        write_str(&mut out, w);
-    }
-    if let Some(t) = &step.trace_id {
-        out.push_str(",\"trace_id\":");
-        write_str(&mut out, t);
-    }
-    out.push('}');
-    StepJson::from_compact(out)
+    let mut wire = StepWire::from(step);
+    wire.prompt = None;
+    wire.input_tokens = Some(input_tokens);
+    // Serializing plain strings, numbers and maps cannot fail; `null` stands in if it ever did.
+    StepJson::new(&wire).unwrap_or_else(|_| StepJson::from(&serde_json::Value::Null))
 }
 
 /// `2026-11-26T06:19:42.123Z`: RFC 3339 in UTC, to the millisecond (cut, not rounded).
@@ -84,6 +32,7 @@ pub fn rfc3339_utc(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::step::TagValue;
     use proptest::strategy::Strategy;
     use std::time::{Duration, UNIX_EPOCH};
 

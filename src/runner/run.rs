@@ -4,7 +4,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use std::sync::Arc;
-//! use switchyard::clients::{Clients, MockClient, ModelRequest};
+//! use switchyard::clients::{ChatRequest, Clients, MockClient};
 //! use switchyard::runner::{MemorySink, Runner};
 //! use switchyard::{Router, Step};
 //!
@@ -14,7 +14,7 @@
 //!     .with_sink(log.clone());
 //! let step = Step::new("format").input_tokens(8_000).expected_output_tokens(2_000);
 //! let out = runner
-//!     .run_step(&step, ModelRequest::default().max_output_tokens(2_000))
+//!     .run_step(&step, ChatRequest::default().max_output_tokens(2_000))
 //!     .await
 //!     .unwrap();
 //! assert_eq!(out.record.tier, "cheap");
@@ -31,11 +31,12 @@ use serde_json::Value;
 use super::budget::{self, BudgetExceeded, Ledger, Reservation, Scope};
 use super::record::{rfc3339_utc, step_features};
 use super::sink::{self, CallSink};
-use crate::calllog::record::{CallRecord, TokenSource};
-use crate::clients::{ClientError, Clients, Message, ModelClient, ModelRequest, ModelResponse};
-use crate::compile::CompiledPolicy;
+use crate::calllog::record::{CallRecord, CallStatus, TokenSource};
+use crate::clients::{
+    ChatMessage, ChatRequest, ChatResponse, ClientError, Clients, ModelClient, Part, SizeHints,
+};
 use crate::money::{Picos, PicosPerToken};
-use crate::policy::{Budget, Model, Policy, TierId, Tokenizer};
+use crate::policy::{Model, Policy, TierId, Tokenizer};
 use crate::router::{Decision, RouteError, Router};
 use crate::step::Step;
 
@@ -43,13 +44,20 @@ use crate::step::Step;
 /// prompt never stalls the runtime's worker threads.
 const COUNT_OFF_THREAD_BYTES: usize = 64 * 1024;
 
-/// A step's result: the model's reply and the record of the call.
+/// A step's result: the model's answer and the record of the call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutput {
-    /// The reply's text.
-    pub text: String,
+    /// The answer: text, tool calls, why it stopped, the provider's usage.
+    pub response: ChatResponse,
     /// The call as logged.
     pub record: CallRecord,
+}
+
+impl StepOutput {
+    /// The answer's text parts, joined.
+    pub fn text(&self) -> String {
+        self.response.text()
+    }
 }
 
 /// Why a step was not run.
@@ -190,9 +198,9 @@ impl Runner {
     /// (downgrading or refusing when a cap would be crossed), calls the chosen model with
     /// `request`, and records the call.
     ///
-    /// The runner fills in the request's model name and output limit, turns JSON mode on
+    /// The runner fills in the request's model name and output limit, turns JSON output on
     /// when the step needs JSON, and sends the step's `prompt` as the user message when the
-    /// request has no messages.
+    /// request has no messages. Tools, tool calls and tool results go to the model as given.
     ///
     /// Under a cap, the worst case is the input (the larger of the step's stated
     /// `input_tokens` and the text sent, counted) plus the output limit: the request's, else
@@ -201,7 +209,19 @@ impl Runner {
     pub async fn run_step(
         &self,
         step: &Step,
-        mut request: ModelRequest,
+        request: ChatRequest,
+    ) -> Result<StepOutput, RunError> {
+        self.run_step_with(step, request, SizeHints::default())
+            .await
+    }
+
+    /// [`Runner::run_step`] with the sizes the offline mock bills ([`SizeHints`]; the input
+    /// size is the step's when not given). A real provider never sees them.
+    pub async fn run_step_with(
+        &self,
+        step: &Step,
+        mut request: ChatRequest,
+        hints: SizeHints,
     ) -> Result<StepOutput, RunError> {
         let set = self.router.current();
         let decision = set.route(step)?;
@@ -211,7 +231,13 @@ impl Runner {
         let held = self
             .hold_budget(&decision, step, &request, prompt_only, time)
             .await?;
-        let answered = self.call_tier(&decision, step, &held, &mut request).await?;
+        let hints = SizeHints {
+            input_tokens: hints.input_tokens.or(Some(decision.input_tokens())),
+            ..hints
+        };
+        let answered = self
+            .call_tier(&decision, step, &held, &mut request, hints)
+            .await?;
         let model = answered.model;
         let usage = usage(
             &answered.response,
@@ -232,9 +258,8 @@ impl Runner {
         );
         record.fallback_from = answered.fallback_from;
         held.hold.settle(record.cost);
-        let response = answered.response;
         self.deliver(StepOutput {
-            text: response.text,
+            response: answered.response,
             record,
         })
     }
@@ -248,7 +273,8 @@ impl Runner {
         decision: &'p Decision<'_>,
         step: &Step,
         held: &Held<'_>,
-        request: &mut ModelRequest,
+        request: &mut ChatRequest,
+        hints: SizeHints,
     ) -> Result<Answer<'p>, RunError> {
         let cp = decision.compiled_policy();
         let policy = &cp.policy;
@@ -279,8 +305,8 @@ impl Runner {
             }
             let client = self.client(model)?;
             request.max_output_tokens = asked;
-            shape_request(request, model, step, decision.input_tokens(), held.input);
-            match call(client, request, model).await {
+            shape_request(request, model, step, held.input);
+            match call(client, request, hints, model).await {
                 Ok((response, latency_us)) => {
                     return Ok(Answer {
                         response,
@@ -308,7 +334,7 @@ impl Runner {
         &self,
         decision: &Decision<'_>,
         step: &Step,
-        request: &ModelRequest,
+        request: &ChatRequest,
         prompt_only: bool,
         time: SystemTime,
     ) -> Result<Held<'_>, RunError> {
@@ -330,75 +356,32 @@ impl Runner {
         let chosen = policy.tier_model(held.tier);
         // A step that gave only its prompt was counted when it was routed.
         if !prompt_only {
-            let counted = count_messages(tokenizer(chosen, policy), &request.messages).await;
+            let counted = count_request(tokenizer(chosen, policy), request).await;
             held.input = held.input.max(counted);
         }
-        let worst = WorstCase {
-            requested: request.max_output_tokens,
-            input: held.input,
-        };
-        let amount = worst.on(chosen).ok_or_else(|| RunError::Unbounded {
-            model: chosen.key.clone(),
-        })?;
         let scope = Scope {
             workload: &policy.name,
             trace: step.trace_id.as_deref(),
             day: budget::utc_day(time),
         };
-        let tier_name = policy.tiers[held.tier].name.as_str();
-        held.limit = Some(amount);
-        match self.ledger.reserve(b, scope, tier_name, amount) {
-            Ok(r) => held.hold.reservation = Some(r),
-            Err(refused) if budget::downgrades(b) => {
-                let want = Downgrade {
-                    budget: b,
-                    scope,
-                    worst,
-                    amount,
-                };
-                let (tier, r) = self.downgrade(cp, step, decision, held.tier, want, refused)?;
-                held.tier = tier;
-                held.limit = WorstCase {
-                    requested: request.max_output_tokens,
-                    input: held.input,
-                }
-                .on(policy.tier_model(tier));
-                held.via = crate::router::Via::BudgetDowngrade;
-                held.hold.reservation = Some(r);
-            }
-            Err(refused) => return Err(refused.into()),
-        }
-        Ok(held)
-    }
-
-    /// The cheapest tier whose model meets the step's guards and whose worst case fits, with
-    /// its reservation; or the first refusal (marked as having tried a downgrade). Looked
-    /// for only once a cap refused the chosen tier: the common case never pays for it.
-    fn downgrade(
-        &self,
-        cp: &CompiledPolicy,
-        step: &Step,
-        decision: &Decision<'_>,
-        chosen: TierId,
-        want: Downgrade<'_, '_>,
-        mut refused: BudgetExceeded,
-    ) -> Result<(TierId, Reservation), RunError> {
-        refused.downgrade_tried = true;
-        let policy = &cp.policy;
-        let cheapest = budget::downgrade_candidates(cp, step, decision.input_tokens(), |t| {
-            want.worst.on(policy.tier_model(t))
-        })
-        .into_iter()
-        .next()
-        .filter(|&(t, cost)| t != chosen && cost < want.amount);
-        let Some((cheaper, cost)) = cheapest else {
-            return Err(refused.into());
+        let call = budget::CallSize {
+            step,
+            tier: held.tier,
+            routed_input: decision.input_tokens(),
+            input: held.input,
+            requested: request.max_output_tokens,
         };
-        let name = policy.tiers[cheaper].name.as_str();
-        match self.ledger.reserve(want.budget, want.scope, name, cost) {
-            Ok(r) => Ok((cheaper, r)),
-            Err(_) => Err(refused.into()),
+        let tier = budget::hold_tier(&self.ledger, cp, b, scope, call).map_err(|e| match e {
+            budget::HoldError::Unbounded(model) => RunError::Unbounded { model },
+            budget::HoldError::Refused(refused) => RunError::Budget(refused),
+        })?;
+        held.tier = tier.tier;
+        if tier.downgraded {
+            held.via = crate::router::Via::BudgetDowngrade;
         }
+        held.limit = Some(tier.limit);
+        held.hold.reservation = Some(tier.reservation);
+        Ok(held)
     }
 
     /// The client that serves `model`.
@@ -444,18 +427,9 @@ impl WorstCase {
     }
 }
 
-/// A refused reservation to try again on a cheaper tier.
-#[derive(Debug, Clone, Copy)]
-struct Downgrade<'b, 's> {
-    budget: &'b Budget,
-    scope: Scope<'s>,
-    worst: WorstCase,
-    amount: Picos,
-}
-
 /// A model's answer: which model gave it, after which failed ones, and how long it took.
 struct Answer<'p> {
-    response: ModelResponse,
+    response: ChatResponse,
     latency_us: u64,
     model: &'p Model,
     fallback_from: Vec<String>,
@@ -473,39 +447,33 @@ struct Held<'a> {
 
 /// Sends the step's prompt as the user message when the request has no messages; says
 /// whether the request is now just that prompt.
-fn add_prompt(request: &mut ModelRequest, step: &Step) -> bool {
+fn add_prompt(request: &mut ChatRequest, step: &Step) -> bool {
     if !request.messages.is_empty() {
         return false;
     }
     if let Some(p) = &step.prompt {
-        request.messages.push(Message::user(p.clone()));
+        request.messages.push(ChatMessage::user(p.clone()));
     }
     step.input_tokens.is_none()
 }
 
-/// Fills in what the runner decides: the model's name, the output limit held for, JSON mode
-/// when the step needs it, and the step's size for the mock.
-fn shape_request(
-    request: &mut ModelRequest,
-    model: &Model,
-    step: &Step,
-    stated_input: u64,
-    held_input: u64,
-) {
+/// Fills in what the runner decides: the model's name, the output limit held for, and JSON
+/// output when the step needs it.
+fn shape_request(request: &mut ChatRequest, model: &Model, step: &Step, held_input: u64) {
     request.model.clone_from(&model.model_id);
     request.max_output_tokens = budget::output_limit(request.max_output_tokens, model, held_input);
-    request.json_mode |= step.output_must_be_json;
-    request.input_tokens_hint = Some(stated_input);
+    request.json_output |= step.output_must_be_json;
 }
 
 /// Calls the model, timing the call.
 async fn call(
     client: &Arc<dyn ModelClient>,
-    request: &ModelRequest,
+    request: &ChatRequest,
+    hints: SizeHints,
     model: &Model,
-) -> Result<(ModelResponse, u64), RunError> {
+) -> Result<(ChatResponse, u64), RunError> {
     let started = Instant::now();
-    let result = client.complete(request).await;
+    let result = client.complete(request, hints).await;
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     match result {
         Ok(r) => Ok((r, latency_us)),
@@ -524,8 +492,8 @@ fn tokenizer(model: &Model, policy: &Policy) -> Tokenizer {
 /// Tokens billed: the provider's counts, else the text sent and received, counted. With no
 /// text sent (a step that gives only its size), its size stands.
 async fn usage(
-    response: &ModelResponse,
-    request: &ModelRequest,
+    response: &ChatResponse,
+    request: &ChatRequest,
     model: &Model,
     policy: &Policy,
     stated_input: u64,
@@ -544,12 +512,14 @@ async fn usage(
         Tokenizer::Approx => TokenSource::Approx,
         _ => TokenSource::Tokenizer,
     };
-    let input = if request.messages.iter().all(|m| m.content.is_empty()) {
+    let sent_nothing =
+        request.tools.is_empty() && request_texts(request).iter().all(|t| t.is_empty());
+    let input = if sent_nothing {
         stated_input
     } else {
-        count_messages(tokenizer, &request.messages).await
+        count_request(tokenizer, request).await
     };
-    let output = count_text(tokenizer, &response.text).await;
+    let output = count_texts(tokenizer, parts_texts(&response.content)).await;
     Billed {
         input,
         output,
@@ -568,28 +538,61 @@ struct Billed {
     source: TokenSource,
 }
 
-/// The tokens of every message, counted one by one.
-async fn count_messages(tokenizer: Tokenizer, messages: &[Message]) -> u64 {
-    let bytes: usize = messages.iter().map(|m| m.content.len()).sum();
+/// The texts a request sends, one by one: the system text, every part of every message
+/// (text, tool call arguments, tool results, thinking), and the tool definitions.
+fn request_texts(request: &ChatRequest) -> Vec<&str> {
+    let mut out: Vec<&str> = request.system.as_deref().into_iter().collect();
+    for m in &request.messages {
+        out.extend(parts_texts(&m.content));
+    }
+    for t in &request.tools {
+        out.push(&t.name);
+        out.extend(t.description.as_deref());
+    }
+    out
+}
+
+/// The texts of answer or message parts: text, tool names and arguments, results, thinking.
+fn parts_texts(parts: &[Part]) -> Vec<&str> {
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        match p {
+            Part::Text { text } | Part::Thinking { text, .. } | Part::Refusal { text } => {
+                out.push(text.as_str())
+            }
+            Part::ToolCall {
+                name, arguments, ..
+            } => {
+                out.push(name);
+                out.push(arguments);
+            }
+            Part::ToolResult { content, .. } => out.push(content),
+        }
+    }
+    out
+}
+
+/// The tokens of every text a request sends, counted one by one.
+async fn count_request(tokenizer: Tokenizer, request: &ChatRequest) -> u64 {
+    let texts = request_texts(request);
+    let mut n = count_texts(tokenizer, texts).await;
+    // Tool schemas are JSON the model reads too.
+    for t in &request.tools {
+        n += count_texts(tokenizer, vec![&t.parameters.to_string()]).await;
+    }
+    n
+}
+
+/// The tokens of some texts, counted one by one (large ones off the runtime's threads).
+async fn count_texts(tokenizer: Tokenizer, texts: Vec<&str>) -> u64 {
+    let bytes: usize = texts.iter().map(|t| t.len()).sum();
     if bytes == 0 {
         return 0;
     }
     if bytes < COUNT_OFF_THREAD_BYTES {
-        return messages.iter().map(|m| tokenizer.count(&m.content)).sum();
+        return texts.iter().map(|t| tokenizer.count(t)).sum();
     }
-    count_off_thread(
-        tokenizer,
-        messages.iter().map(|m| m.content.clone()).collect(),
-    )
-    .await
-}
-
-/// The tokens of one text.
-async fn count_text(tokenizer: Tokenizer, text: &str) -> u64 {
-    if text.len() < COUNT_OFF_THREAD_BYTES {
-        return tokenizer.count(text);
-    }
-    count_off_thread(tokenizer, vec![text.to_string()]).await
+    count_off_thread(tokenizer, texts.iter().map(|t| t.to_string()).collect()).await
 }
 
 /// Counts large texts on tokio's blocking threads when inside a runtime (else right here).
@@ -631,6 +634,7 @@ fn record(
         rule: decision.rule().map(str::to_string),
         via: held.via,
         guard: decision.guard().map(str::to_string),
+        status: CallStatus::Ok,
         latency_us,
         input_tokens: billed.input,
         output_tokens: billed.output,

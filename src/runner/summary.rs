@@ -4,7 +4,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use std::sync::Arc;
-//! use switchyard::clients::{Clients, MockClient, ModelRequest};
+//! use switchyard::clients::{ChatRequest, Clients, MockClient};
 //! use switchyard::runner::{RunTotals, Runner};
 //! use switchyard::{Router, Step};
 //!
@@ -13,7 +13,7 @@
 //! let mut totals = RunTotals::new();
 //! let step = Step::new("format").input_tokens(8_000);
 //! let out = runner
-//!     .run_step(&step, ModelRequest::default().max_output_tokens(2_000))
+//!     .run_step(&step, ChatRequest::default().max_output_tokens(2_000))
 //!     .await
 //!     .unwrap();
 //! totals.add(&out.record);

@@ -160,10 +160,10 @@ impl AppState {
     }
 
     /// Emits a proxied call's event and appends its record to the call log.
-    fn record_call(&self, record: &crate::calllog::record::CallRecord, status: &str) {
+    fn record_call(&self, record: &crate::calllog::record::CallRecord) {
         crate::runner::sink::emit_event(record);
-        if status != "ok" {
-            tracing::info!(status, model = %record.model, "call ended early");
+        if record.status != crate::calllog::CallStatus::Ok {
+            tracing::info!(status = record.status.as_str(), model = %record.model, "call ended early");
         }
         if let Some(s) = &self.0.calls {
             if let Err(e) = s.record(record) {

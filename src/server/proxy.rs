@@ -1,5 +1,6 @@
-//! Steps 4–7 of routing a chat request (serve.md): the budget held for the call's worst case,
-//! the call through the decision's provider (or the mock), the answer in the caller's format
+//! Steps 4–7 of routing a chat request (serve.md): the budget held for the call's worst case
+//! (as `run` holds it, downgrades included), the call through the tier's models in order
+//! (fallbacks, clients.md) or the mock, the answer in the caller's format
 //! with the `x-switchyard-*` headers, plain or streamed, and the call's record, metrics and
 //! settlement. A client that goes away mid-stream cancels the upstream call; it is billed for
 //! what was produced and counted as `cancelled`.
@@ -15,8 +16,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::features::ChatFormat;
 use super::{AppState, UpstreamTime};
-use crate::calllog::record::StepJson;
-use crate::calllog::record::{CallRecord, TokenSource};
+use crate::calllog::record::{CallRecord, CallStatus, TokenSource};
 use crate::calllog::report::format_usd;
 use crate::clients::{
     anthropic, chat_stream_with_fallbacks, chat_with_fallbacks, openai, CallError, ChatEvent,
@@ -24,8 +24,9 @@ use crate::clients::{
     StopReason, TokenUsage,
 };
 use crate::money::{Picos, PicosPerToken};
+use crate::policy::TierId;
 use crate::policy::{Model, Provider};
-use crate::router::Decision;
+use crate::router::{Decision, Via};
 use crate::runner::budget::{self, Ledger, Reservation, Scope};
 use crate::runner::rfc3339_utc;
 use crate::step::Step;
@@ -118,62 +119,33 @@ async fn forward_inner(state: &AppState, call: Call) -> Result<Response, Failure
         Ok(r) => r,
         Err(e) => return Err((call_error(&decision.model().key, &e), Some(decision))),
     };
-    let model = decision.model().clone();
-    let policy = &decision.compiled_policy().policy;
-    // The budget: the worst case on the decision's model, reserved before the call.
     let time = SystemTime::now();
-    let mut hold = Hold {
-        ledger: state.ledger_arc(),
-        reservation: None,
+    let held = match hold_budget(state, &decision, &step, &mut request, time, format) {
+        Ok(h) => h,
+        Err(Refusal::Response(resp)) => return Ok(*resp),
+        Err(Refusal::Error(e)) => return Err((e, Some(decision))),
     };
-    if let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) {
-        let input = decision.input_tokens();
-        let Some(limit) = budget::output_limit(request.max_output_tokens, &model, input) else {
-            let e = ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                format!(
-                    "the policy caps spending but the call to `{}` has no output limit: give \
-                     max_tokens (or max_completion_tokens)",
-                    model.key
-                ),
-            )
-            .param("max_tokens");
-            return Err((e, Some(decision)));
-        };
-        // The provider is held to the worst case that was paid for.
-        request.max_output_tokens = Some(limit);
-        let amount = budget::worst_case(&model, input, limit);
-        let scope = Scope {
-            workload: &policy.name,
-            trace: step.trace_id.as_deref(),
-            day: budget::utc_day(time),
-        };
-        let tier = decision.tier();
-        match state.ledger().reserve(b, scope, tier, amount) {
-            Ok(r) => hold.reservation = Some(r),
-            Err(refused) => {
-                state.metrics().route_error(&policy.name, "budget_exceeded");
-                let e = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "budget_exceeded",
-                    refused.to_string(),
-                );
-                let mut resp = e.into_response_as(api_error_format(format));
-                resp.headers_mut()
-                    .insert("x-should-retry", HeaderValue::from_static("false"));
-                super::chat::decision_headers(resp.headers_mut(), &decision);
-                return Ok(resp);
-            }
-        }
-    }
+    let policy = &decision.compiled_policy().policy;
+    let tier = &policy.tiers[held.tier];
+    let chain: Vec<Arc<Model>> = std::iter::once(tier.model)
+        .chain(tier.fallbacks.iter().copied())
+        .map(|m| policy.models[m].clone())
+        .collect();
     let ctx = Ctx {
         state: state.clone(),
+        model: chain[0].clone(),
+        chain,
+        answering: Answering {
+            tier: tier.name.clone(),
+            via: held.via,
+            fallback_from: Vec::new(),
+        },
+        limit: held.limit,
+        requested: held.requested,
         decision,
         step,
-        model,
         time,
-        hold,
+        hold: held.hold,
         format,
     };
     if stream {
@@ -188,10 +160,123 @@ struct Ctx {
     state: AppState,
     decision: Decision<'static>,
     step: Step,
+    /// The model that answers: the tier's first until a fallback takes the call.
     model: Arc<Model>,
+    /// The tier's models in order: its model, then its fallbacks.
+    chain: Vec<Arc<Model>>,
+    /// Where the call went, for headers and the record.
+    answering: Answering,
+    /// The worst case held against a cap (`None`: no cap, so any fallback fits).
+    limit: Option<Picos>,
+    /// The output limit the caller asked for, before the held one replaced it.
+    requested: Option<u64>,
     time: SystemTime,
     hold: Hold,
     format: ChatFormat,
+}
+
+/// The tier a call went to and how (a budget may have downgraded it), and the models that
+/// failed before the one answering.
+#[derive(Debug, Clone)]
+struct Answering {
+    tier: String,
+    via: Via,
+    fallback_from: Vec<String>,
+}
+
+/// What the budget held for a call: its tier (the decision's, or a cheaper one under
+/// `on_exceed = "downgrade"`), the worst case held, and the reservation.
+struct Held {
+    tier: TierId,
+    via: Via,
+    limit: Option<Picos>,
+    requested: Option<u64>,
+    hold: Hold,
+}
+
+/// Why the budget did not hold a call: an answer to send as is (a 429), or an error.
+enum Refusal {
+    Response(Box<Response>),
+    Error(ApiError),
+}
+
+/// Holds the call's worst case against the policy's caps, as `run` does: on the decision's
+/// tier, or with `on_exceed = "downgrade"` on the cheapest tier whose model meets the step's
+/// guards and fits; the request's output limit becomes the one paid for.
+fn hold_budget(
+    state: &AppState,
+    decision: &Decision<'static>,
+    step: &Step,
+    request: &mut ChatRequest,
+    time: SystemTime,
+    format: ChatFormat,
+) -> Result<Held, Refusal> {
+    let cp = decision.compiled_policy();
+    let policy = &cp.policy;
+    let requested = request.max_output_tokens;
+    let mut held = Held {
+        tier: decision.tier_id(),
+        via: decision.via(),
+        limit: None,
+        requested,
+        hold: Hold {
+            ledger: state.ledger_arc(),
+            reservation: None,
+        },
+    };
+    let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) else {
+        return Ok(held);
+    };
+    let input = decision.input_tokens();
+    let scope = Scope {
+        workload: &policy.name,
+        trace: step.trace_id.as_deref(),
+        day: budget::utc_day(time),
+    };
+    let call = budget::CallSize {
+        step,
+        tier: held.tier,
+        routed_input: input,
+        input,
+        requested,
+    };
+    let refused = match budget::hold_tier(state.ledger(), cp, b, scope, call) {
+        Ok(tier) => {
+            held.tier = tier.tier;
+            if tier.downgraded {
+                held.via = Via::BudgetDowngrade;
+            }
+            held.limit = Some(tier.limit);
+            held.hold.reservation = Some(tier.reservation);
+            // The provider is held to the worst case that was paid for.
+            request.max_output_tokens = Some(tier.output_limit);
+            return Ok(held);
+        }
+        Err(budget::HoldError::Unbounded(model)) => {
+            let e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                format!(
+                    "the policy caps spending but the call to `{model}` has no output limit: \
+                     give max_tokens (or max_completion_tokens)"
+                ),
+            )
+            .param("max_tokens");
+            return Err(Refusal::Error(e));
+        }
+        Err(budget::HoldError::Refused(refused)) => refused,
+    };
+    state.metrics().route_error(&policy.name, "budget_exceeded");
+    let e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "budget_exceeded",
+        refused.to_string(),
+    );
+    let mut resp = e.into_response_as(api_error_format(format));
+    resp.headers_mut()
+        .insert("x-should-retry", HeaderValue::from_static("false"));
+    super::chat::decision_headers(resp.headers_mut(), decision);
+    Err(Refusal::Response(Box::new(resp)))
 }
 
 fn unix_now() -> u64 {
@@ -205,14 +290,94 @@ impl Ctx {
         self.state.options().mock || self.model.provider == Provider::Mock
     }
 
-    fn client(&self) -> Result<ProviderClient, CallError> {
-        let endpoint = Endpoint::from_model(&self.model).ok_or_else(|| {
-            CallError::InvalidRequest(format!("the model `{}` has no endpoint", self.model.key))
-        })?;
-        ProviderClient::new(endpoint)
+    /// Clients for the tier's models in order (a `mock` model in a list has no endpoint and
+    /// is left out), and the capabilities a fallback must have: those the guards holding
+    /// for the step require (clients.md "Fallbacks").
+    fn clients(&self) -> Result<(Vec<ProviderClient>, Vec<String>), FallbackError> {
+        let mut clients = Vec::with_capacity(self.chain.len());
+        for m in &self.chain {
+            let Some(endpoint) = Endpoint::from_model(m) else {
+                continue;
+            };
+            clients.push(
+                ProviderClient::new(endpoint).map_err(|error| FallbackError {
+                    model: m.key.clone(),
+                    error,
+                    trail: Default::default(),
+                })?,
+            );
+        }
+        if clients.is_empty() {
+            return Err(FallbackError {
+                model: self.model.key.clone(),
+                error: CallError::InvalidRequest(format!(
+                    "the model `{}` has no endpoint",
+                    self.model.key
+                )),
+                trail: Default::default(),
+            });
+        }
+        let required = if self.chain.len() > 1 {
+            let cp = self.decision.compiled_policy();
+            budget::required_capabilities(cp, &self.step, self.decision.input_tokens())
+        } else {
+            Vec::new()
+        };
+        Ok((clients, required))
     }
 
-    async fn plain(self, request: ChatRequest) -> Result<Response, Failure> {
+    /// Whether a fallback's worst case fits what was held (always, with no cap).
+    fn fits(&self) -> impl FnMut(&Endpoint, &ChatRequest) -> bool + '_ {
+        move |endpoint, _| {
+            let Some(limit) = self.limit else {
+                return true;
+            };
+            let input = self.decision.input_tokens();
+            self.chain
+                .iter()
+                .find(|m| m.key == endpoint.key)
+                .and_then(|m| {
+                    budget::output_limit(self.requested, m, input)
+                        .map(|out| budget::worst_case(m, input, out))
+                })
+                .is_some_and(|worst| worst <= limit)
+        }
+    }
+
+    /// Counts and logs a call that no model of the tier answered (status `error`, nothing
+    /// billed, its reservation given back), and the error the caller gets.
+    fn failed(mut self, e: &FallbackError, elapsed: std::time::Duration) -> Failure {
+        let mut before = e.trail.fallback_from.clone();
+        if before.last() == Some(&e.model) {
+            before.pop();
+        }
+        self.answered_by(&e.model, before);
+        let decision = self.decision.clone();
+        let nothing = ChatResponse {
+            id: String::new(),
+            model: String::new(),
+            content: Vec::new(),
+            stop_reason: None,
+            usage: Some(TokenUsage::default()),
+        };
+        self.finish(&nothing, elapsed, CallStatus::Error);
+        (call_error(&e.model, &e.error), Some(decision))
+    }
+
+    /// Takes note of the model that answered and the ones that failed before it.
+    fn answered_by(&mut self, key: &str, fallback_from: Vec<String>) {
+        if let Some(m) = self.chain.iter().find(|m| m.key == key) {
+            self.model = m.clone();
+        }
+        self.answering.fallback_from = fallback_from;
+    }
+
+    /// The decision's headers, with the tier, model and via the call actually went to.
+    fn headers(&self, h: &mut axum::http::HeaderMap) {
+        call_headers(h, &self.decision, &self.answering, &self.model.key);
+    }
+
+    async fn plain(mut self, request: ChatRequest) -> Result<Response, Failure> {
         let started = Instant::now();
         let result = if self.uses_mock() {
             Ok(mock_answer(
@@ -222,35 +387,34 @@ impl Ctx {
                 self.decision.input_tokens(),
             ))
         } else {
-            match self.client() {
-                Ok(c) => chat_with_fallbacks(std::slice::from_ref(&c), &[], &request, |_, _| true)
-                    .await
-                    .map(|a| a.answer),
-                Err(e) => Err(FallbackError {
-                    model: self.model.key.clone(),
-                    error: e,
-                    trail: Default::default(),
-                }),
+            match self.clients() {
+                Ok((clients, required)) => {
+                    chat_with_fallbacks(&clients, &required, &request, self.fits())
+                        .await
+                        .map(|a| {
+                            self.answered_by(&a.model, a.trail.fallback_from);
+                            a.answer
+                        })
+                }
+                Err(e) => Err(e),
             }
         };
         let elapsed = started.elapsed();
         let mut answer = match result {
             Ok(a) => a,
-            Err(e) => {
-                self.count_call("error", elapsed.as_secs_f64());
-                let err = call_error(&self.model.key, &e.error);
-                return Err((err, Some(self.decision)));
-            }
+            Err(e) => return Err(self.failed(&e, elapsed)),
         };
         answer.model.clone_from(&self.model.model_id);
-        let (format, decision) = (self.format, self.decision.clone());
-        let record = self.finish(&answer, elapsed, "ok");
+        let format = self.format;
+        let mut headers = axum::http::HeaderMap::new();
+        self.headers(&mut headers);
+        let record = self.finish(&answer, elapsed, CallStatus::Ok);
         let value = match format {
             ChatFormat::OpenAi => openai::response_to_wire(&answer, unix_now()),
             ChatFormat::Anthropic => anthropic::response_to_wire(&answer),
         };
         let mut resp = axum::Json(value).into_response();
-        super::chat::decision_headers(resp.headers_mut(), &decision);
+        resp.headers_mut().extend(headers);
         if let Ok(v) = HeaderValue::from_str(usd_decimal(record.cost).as_str()) {
             resp.headers_mut().insert("x-switchyard-cost-usd", v);
         }
@@ -258,7 +422,11 @@ impl Ctx {
         Ok(resp)
     }
 
-    async fn stream(self, request: ChatRequest, include_usage: bool) -> Result<Response, Failure> {
+    async fn stream(
+        mut self,
+        request: ChatRequest,
+        include_usage: bool,
+    ) -> Result<Response, Failure> {
         let started = Instant::now();
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
         let mut resp = if self.uses_mock() {
@@ -269,37 +437,33 @@ impl Ctx {
                 self.decision.input_tokens(),
             );
             let events = events_of(&answer);
-            let decision_headers = self.decision.clone();
+            let mut headers = axum::http::HeaderMap::new();
+            self.headers(&mut headers);
             tokio::spawn(async move {
                 let mut src = futures_util::stream::iter(events.into_iter().map(Ok));
                 self.pump(&mut src, tx, include_usage, started).await;
             });
-            sse_response(rx, &decision_headers)
+            sse_response(rx, headers)
         } else {
-            let client = match self.client() {
+            let (clients, required) = match self.clients() {
                 Ok(c) => c,
-                Err(e) => {
-                    self.count_call("error", 0.0);
-                    return Err((call_error(&self.model.key, &e), Some(self.decision)));
-                }
+                Err(e) => return Err(self.failed(&e, started.elapsed())),
             };
             let opened =
-                chat_stream_with_fallbacks(std::slice::from_ref(&client), &[], &request, |_, _| {
-                    true
-                })
-                .await;
+                chat_stream_with_fallbacks(&clients, &required, &request, self.fits()).await;
             let mut upstream = match opened {
-                Ok(a) => a.answer,
-                Err(e) => {
-                    self.count_call("error", started.elapsed().as_secs_f64());
-                    return Err((call_error(&self.model.key, &e.error), Some(self.decision)));
+                Ok(a) => {
+                    self.answered_by(&a.model, a.trail.fallback_from);
+                    a.answer
                 }
+                Err(e) => return Err(self.failed(&e, started.elapsed())),
             };
-            let decision = self.decision.clone();
+            let mut headers = axum::http::HeaderMap::new();
+            self.headers(&mut headers);
             tokio::spawn(async move {
                 self.pump(&mut upstream, tx, include_usage, started).await;
             });
-            sse_response(rx, &decision)
+            sse_response(rx, headers)
         };
         resp.extensions_mut()
             .insert(UpstreamTime(started.elapsed()));
@@ -321,12 +485,12 @@ impl Ctx {
         let mut built = ResponseBuilder::new();
         let mut oa = openai::StreamEncoder::new(unix_now());
         let mut an = anthropic::StreamEncoder::new();
-        let mut status = "ok";
+        let mut status = CallStatus::Ok;
         let mut out: Vec<(&'static str, Value)> = Vec::new();
         loop {
             let next = tokio::select! {
                 n = src.next() => n,
-                () = tx.closed() => { status = "cancelled"; break; }
+                () = tx.closed() => { status = CallStatus::Cancelled; break; }
             };
             let event = match next {
                 None => break,
@@ -338,7 +502,7 @@ impl Ctx {
                 }
                 Some(Err(e)) => {
                     tracing::warn!(model = %self.model.key, error = %e, "the stream broke");
-                    status = "error";
+                    status = CallStatus::Error;
                     break;
                 }
             };
@@ -362,11 +526,11 @@ impl Ctx {
                 }
             }
             if !frames.is_empty() && tx.send(Bytes::from(frames)).await.is_err() {
-                status = "cancelled";
+                status = CallStatus::Cancelled;
                 break;
             }
         }
-        if status != "cancelled" {
+        if status != CallStatus::Cancelled {
             let mut frames = String::new();
             match self.format {
                 ChatFormat::OpenAi => frames.push_str("data: [DONE]\n\n"),
@@ -379,7 +543,7 @@ impl Ctx {
                 }
             }
             if tx.send(Bytes::from(frames)).await.is_err() {
-                status = "cancelled";
+                status = CallStatus::Cancelled;
             }
         }
         let answer = built.finish();
@@ -390,7 +554,7 @@ impl Ctx {
         let m = self.state.metrics();
         m.call(
             self.decision.policy(),
-            self.decision.tier(),
+            &self.answering.tier,
             &self.model.key,
             status,
         );
@@ -402,7 +566,7 @@ impl Ctx {
         self,
         answer: &ChatResponse,
         elapsed: std::time::Duration,
-        status: &str,
+        status: CallStatus,
     ) -> CallRecord {
         let (cached, written) = answer
             .usage
@@ -428,18 +592,19 @@ impl Ctx {
             trace_id: self.step.trace_id.clone(),
             policy: policy.name.clone(),
             policy_version: policy.version.clone(),
-            step: step_json(&self.step, self.decision.input_tokens()),
-            tier: self.decision.tier().to_string(),
+            step: crate::runner::step_features(&self.step, self.decision.input_tokens()),
+            tier: self.answering.tier.clone(),
             model: self.model.key.clone(),
             rule: self.decision.rule().map(str::to_string),
-            via: self.decision.via(),
+            via: self.answering.via,
             guard: self.decision.guard().map(str::to_string),
+            status,
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             input_tokens: input,
             output_tokens: output,
             cached_input_tokens: cached,
             cache_write_tokens: written,
-            fallback_from: Vec::new(),
+            fallback_from: self.answering.fallback_from.clone(),
             token_source: source,
             input_price: PicosPerToken::default(),
             output_price: PicosPerToken::default(),
@@ -454,7 +619,7 @@ impl Ctx {
             PicosPerToken::from_usd_per_mtok(m.cached_input_usd_per_mtok.unwrap_or(input_price)),
             PicosPerToken::from_usd_per_mtok(m.cache_write_usd_per_mtok.unwrap_or(input_price)),
         );
-        self.count_call(status, elapsed.as_secs_f64());
+        self.count_call(status.as_str(), elapsed.as_secs_f64());
         let m = self.state.metrics();
         m.spend(
             &record.policy,
@@ -463,7 +628,7 @@ impl Ctx {
             record.cost.usd(),
         );
         m.tokens(&record.policy, &record.model, input, output);
-        self.state.record_call(&record, status);
+        self.state.record_call(&record);
         let Ctx { hold, state, .. } = self;
         hold.settle(record.cost);
         state.update_budget_gauges(&record.policy, record.trace_id.as_deref());
@@ -478,7 +643,29 @@ pub(super) fn usd_decimal(cost: Picos) -> String {
         .to_string()
 }
 
-fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>, decision: &Decision<'_>) -> Response {
+/// The decision's headers, with the tier, model and via the call actually went to (a
+/// budget downgrade, a fallback).
+fn call_headers(
+    h: &mut axum::http::HeaderMap,
+    decision: &Decision<'_>,
+    answering: &Answering,
+    model: &str,
+) {
+    super::chat::decision_headers(h, decision);
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    put("x-switchyard-tier", &answering.tier);
+    put("x-switchyard-model", model);
+    put("x-switchyard-via", answering.via.as_str());
+}
+
+fn sse_response(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
@@ -489,7 +676,7 @@ fn sse_response(rx: tokio::sync::mpsc::Receiver<Bytes>, decision: &Decision<'_>)
         HeaderValue::from_static("text/event-stream; charset=utf-8"),
     );
     h.insert("cache-control", HeaderValue::from_static("no-cache"));
-    super::chat::decision_headers(h, decision);
+    h.extend(headers);
     resp
 }
 
@@ -499,11 +686,16 @@ fn mock_answer(model: &Model, step: &Step, request: &ChatRequest, input: u64) ->
     let text = "This is a mock answer from switchyard.".to_string();
     let wanted = step.expected_output_tokens.unwrap_or(8);
     let output = request.max_output_tokens.map_or(wanted, |l| wanted.min(l));
+    // Tools offered and not yet answered: a call of one, as the library's mock does.
+    let (content, stop) = match crate::clients::mock::mock_tool_call(request) {
+        Some(call) => (vec![call], StopReason::ToolUse),
+        None => (vec![Part::text(text)], StopReason::EndTurn),
+    };
     ChatResponse {
         id: format!("mock-{}", unix_now()),
         model: model.model_id.clone(),
-        content: vec![Part::text(text)],
-        stop_reason: Some(StopReason::EndTurn),
+        content,
+        stop_reason: Some(stop),
         usage: Some(TokenUsage {
             input_tokens: input,
             output_tokens: output,
@@ -519,11 +711,27 @@ fn events_of(answer: &ChatResponse) -> Vec<ChatEvent> {
         model: answer.model.clone(),
     }];
     for (index, part) in answer.content.iter().enumerate() {
-        if let Part::Text { text } = part {
-            events.push(ChatEvent::Text {
+        match part {
+            Part::Text { text } => events.push(ChatEvent::Text {
                 index,
                 text: text.clone(),
-            });
+            }),
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                events.push(ChatEvent::ToolCallStart {
+                    index,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+                events.push(ChatEvent::ToolArguments {
+                    index,
+                    json: arguments.clone(),
+                });
+            }
+            _ => {}
         }
     }
     if let Some(reason) = &answer.stop_reason {
@@ -564,13 +772,4 @@ fn call_error(model: &str, e: &CallError) -> ApiError {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", msg)
         }
     }
-}
-
-/// The step as a call log keeps it: its features without the prompt, its input tokens as
-/// counted (what `run` writes).
-fn step_json(step: &Step, input_tokens: u64) -> StepJson {
-    let mut kept = step.clone();
-    kept.prompt = None;
-    kept.input_tokens = Some(input_tokens);
-    StepJson::new(&kept.to_json()).unwrap_or_else(|_| StepJson::new(&Value::Null).expect("null"))
 }

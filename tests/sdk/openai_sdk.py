@@ -62,5 +62,56 @@ expect(openai.NotFoundError, model="no-such-policy")
 expect(openai.APIStatusError, messages=[{"role": "user", "content": "x" * 300_000}])
 e = expect(openai.RateLimitError, model="capped")
 assert e.status_code == 429 and e.response.headers.get("x-should-retry") == "false"
+# Tool calls: the mock calls the first tool offered, and answers in text once the tool's
+# result comes back. Tool output is untrusted unless the caller says otherwise (this policy's
+# guard would refuse it), so the second turn says so.
+tools = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+ask = [{"role": "user", "content": "Weather in Rome?"}]
+trusted = {"switchyard": {"role": "summarize", "untrusted_input": False}}
+
+
+def second_turn(call_id, name, arguments):
+    return ask + [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": call_id, "type": "function",
+             "function": {"name": name, "arguments": arguments}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": "sunny, 24C"}]
+
+
+first = client.chat.completions.create(
+    model="support", messages=ask, tools=tools, max_tokens=100,
+    extra_body={"switchyard": {"role": "summarize"}})
+assert first.choices[0].finish_reason == "tool_calls", first
+call = first.choices[0].message.tool_calls[0]
+assert call.function.name == "get_weather", call
+second = client.chat.completions.create(
+    model="support", messages=second_turn(call.id, call.function.name, call.function.arguments),
+    tools=tools, max_tokens=100, extra_body=trusted)
+assert second.choices[0].message.content, second
+assert not second.choices[0].message.tool_calls, second
+
+# The same, streamed: the call arrives as tool_calls deltas.
+stream = client.chat.completions.create(
+    model="support", messages=ask, tools=tools, max_tokens=100, stream=True,
+    extra_body={"switchyard": {"role": "summarize"}})
+call_id, name, arguments, finish = None, "", "", None
+for chunk in stream:
+    if not chunk.choices:
+        continue
+    for tc in chunk.choices[0].delta.tool_calls or []:
+        call_id = tc.id or call_id
+        if tc.function is not None:
+            name += tc.function.name or ""
+            arguments += tc.function.arguments or ""
+    finish = chunk.choices[0].finish_reason or finish
+assert (name, finish) == ("get_weather", "tool_calls"), (name, finish)
+assert call_id, "no tool call id streamed"
+stream = client.chat.completions.create(
+    model="support", messages=second_turn(call_id, name, arguments), tools=tools,
+    max_tokens=100, stream=True, extra_body=trusted)
+text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+assert text, "no streamed text after the tool result"
 print("openai ok")
 sys.exit(0)
