@@ -166,7 +166,8 @@ mod run_step {
     use std::path::Path;
     use std::sync::Arc;
 
-    use switchyard::clients::{Clients, Message, ModelRequest};
+    use switchyard::clients::chat::{ChatMessage, ChatRequest};
+    use switchyard::clients::Clients;
     use switchyard::runner::Runner;
     use switchyard::{PolicySet, Router, Step};
 
@@ -201,9 +202,9 @@ cheap = "bench"
             .workload("bench")
             .input_tokens(12)
             .expected_output_tokens(16);
-        let request =
-            ModelRequest::new(vec![Message::system("Be brief."), Message::user("Say ok.")])
-                .max_output_tokens(16);
+        let request = ChatRequest::new(vec![ChatMessage::user("Say ok.")])
+            .system("Be brief.")
+            .max_output_tokens(16);
         runner.run_step(&step, request).await.unwrap();
     }
 }

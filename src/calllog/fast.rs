@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::record::TokenSource;
+use super::record::{CallStatus, TokenSource};
 use super::view::{RecordView, StepView, Text};
 use crate::money::{Picos, PicosPerToken};
 use crate::router::Via;
@@ -329,6 +329,7 @@ pub(crate) fn record(line: &str) -> Option<RecordView<'_>> {
     let mut rule = None;
     let mut via = None;
     let mut guard = None;
+    let mut status = CallStatus::Ok;
     let (mut latency_us, mut input_tokens, mut output_tokens) = (0, 0, 0);
     let (mut cached_input_tokens, mut cache_write_tokens) = (0, 0);
     let mut fallback_from = Vec::new();
@@ -426,6 +427,15 @@ pub(crate) fn record(line: &str) -> Option<RecordView<'_>> {
                 once(&mut seen, 20)?;
                 fallback_from = r.strings()?;
             }
+            "status" => {
+                once(&mut seen, 21)?;
+                status = match r.string()? {
+                    "ok" => CallStatus::Ok,
+                    "error" => CallStatus::Error,
+                    "cancelled" => CallStatus::Cancelled,
+                    _ => return None,
+                };
+            }
             _ => return None,
         }
         Some(())
@@ -448,6 +458,7 @@ pub(crate) fn record(line: &str) -> Option<RecordView<'_>> {
         rule,
         via: via?,
         guard,
+        status,
         latency_us,
         input_tokens,
         output_tokens,
