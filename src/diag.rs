@@ -112,6 +112,28 @@ pub(crate) fn looks_like_env_name(v: &str) -> bool {
         && !v.starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// The first occurrence of `needle` inside `range` of `text`, as a byte range: where a check
+/// points inside a table it only knows the extent of.
+pub(crate) fn find_in(text: &str, range: Range<usize>, needle: &str) -> Option<Range<usize>> {
+    let hay = text.get(range.clone())?;
+    hay.find(needle)
+        .map(|i| range.start + i..range.start + i + needle.len())
+}
+
+/// The extent of the TOML table holding `at`: up to the next line that opens a table.
+pub(crate) fn table_extent(text: &str, at: usize) -> Range<usize> {
+    let at = at.min(text.len());
+    let mut lines = text[at..].split_inclusive('\n');
+    let mut offset = at + lines.next().map_or(0, str::len);
+    for line in lines {
+        if line.trim_start().starts_with('[') {
+            return at..offset;
+        }
+        offset += line.len();
+    }
+    at..text.len()
+}
+
 /// The byte ranges of `api_key_env` string values that are not a variable's name, found in
 /// the text itself so that a file that does not parse (an unterminated string) is covered:
 /// the value runs to its closing quote, or to the end of the line when there is none.

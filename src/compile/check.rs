@@ -8,7 +8,7 @@
 use rhai::{ASTNode, Expr as Node, FnCallExpr, Position, Scope, Stmt};
 
 use super::expr::{engine, expr_offset};
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{find_in, table_extent, Diagnostic, Severity};
 use crate::policy::{Expr, Policy, TagDecl, TagKind};
 use crate::suggest::did_you_mean;
 
@@ -398,31 +398,6 @@ pub(crate) fn load_errors(p: &Policy) -> Vec<Diagnostic> {
         out.extend(escalations(p));
     }
     out
-}
-
-/// The first occurrence of `needle` inside `range` of `text`, as a byte range.
-fn find_in(
-    text: &str,
-    range: std::ops::Range<usize>,
-    needle: &str,
-) -> Option<std::ops::Range<usize>> {
-    let hay = text.get(range.clone())?;
-    hay.find(needle)
-        .map(|i| range.start + i..range.start + i + needle.len())
-}
-
-/// The extent of the table holding `at`: up to the next line that opens a table.
-fn table_extent(text: &str, at: usize) -> std::ops::Range<usize> {
-    let at = at.min(text.len());
-    let mut lines = text[at..].split_inclusive('\n');
-    let mut offset = at + lines.next().map_or(0, str::len);
-    for line in lines {
-        if line.trim_start().starts_with('[') {
-            return at..offset;
-        }
-        offset += line.len();
-    }
-    at..text.len()
 }
 
 #[cfg(test)]

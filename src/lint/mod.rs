@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::compile::CompiledPolicy;
-use crate::diag::{Diagnostic, Severity, Source};
+use crate::diag::{find_in, table_extent, Diagnostic, Severity, Source};
 use crate::policy::{self, Policy};
 use crate::suggest::did_you_mean;
 
@@ -313,27 +313,6 @@ fn finding(
     let mut d = Diagnostic::error(name.into(), src, span, message);
     d.severity = severity;
     d
-}
-
-/// The first occurrence of `needle` inside `range` of `text`, as a byte range.
-fn find_in(text: &str, range: Range<usize>, needle: &str) -> Option<Range<usize>> {
-    let hay = text.get(range.clone())?;
-    hay.find(needle)
-        .map(|i| range.start + i..range.start + i + needle.len())
-}
-
-/// The extent of the table holding `at`: up to the next line that opens a table.
-fn table_extent(text: &str, at: usize) -> Range<usize> {
-    let at = at.min(text.len());
-    let mut lines = text[at..].split_inclusive('\n');
-    let mut offset = at + lines.next().map_or(0, str::len);
-    for line in lines {
-        if line.trim_start().starts_with('[') {
-            return at..offset;
-        }
-        offset += line.len();
-    }
-    at..text.len()
 }
 
 /// The byte range of rule `i`'s entry. serde's span of a `[[rules]]` table is its header
