@@ -105,16 +105,7 @@ fn too_long(len: u64, max: usize) -> String {
 /// tree otherwise. Either way every value in the line is read and checked, so a number out
 /// of range or a lone surrogate anywhere makes the line bad for every command alike.
 pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
-    // One UTF-8 check for the whole line is much cheaper than one per string.
-    let text = std::str::from_utf8(line).map_err(|e| {
-        format!(
-            "not UTF-8 (column {}): the bytes are not text",
-            e.valid_up_to() + 1
-        )
-    })?;
-    if text.trim().is_empty() {
-        return Err("blank line (expected a call record)".into());
-    }
+    let text = line_text(line)?;
     // The runner's own lines, read without serde when they are written as it writes them
     // (BENCHMARKS.md, "Replay"); anything else, serde reads and decides.
     if let Some(view) = super::fast::record(text) {
@@ -128,8 +119,22 @@ pub fn parse_view(line: &[u8]) -> Result<RecordView<'_>, String> {
 /// against.
 #[doc(hidden)]
 pub fn parse_view_serde(line: &[u8]) -> Result<RecordView<'_>, String> {
-    let text = std::str::from_utf8(line).map_err(|e| e.to_string())?;
-    serde_view(text)
+    serde_view(line_text(line)?)
+}
+
+/// The line as text, refused when it is not UTF-8 or is blank.
+fn line_text(line: &[u8]) -> Result<&str, String> {
+    // One UTF-8 check for the whole line is much cheaper than one per string.
+    let text = std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "not UTF-8 (column {}): the bytes are not text",
+            e.valid_up_to() + 1
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err("blank line (expected a call record)".into());
+    }
+    Ok(text)
 }
 
 /// [`parse_view`]'s serde reading of a line that is UTF-8 and not blank.
@@ -137,31 +142,7 @@ fn serde_view(text: &str) -> Result<RecordView<'_>, String> {
     // The common line in one pass (no second reading of the step); any other line is read
     // again below, which decides what it is and says why.
     if let Ok(r) = serde_json::from_str::<PlainRecord<'_>>(text) {
-        return Ok(RecordView {
-            time: r.time,
-            trace_id: r.trace_id,
-            policy: r.policy,
-            policy_version: r.policy_version,
-            step: StepView::Plain(r.step),
-            line: text,
-            tier: r.tier,
-            model: r.model,
-            rule: r.rule,
-            via: r.via,
-            guard: r.guard,
-            status: r.status,
-            latency_us: r.latency_us,
-            input_tokens: r.input_tokens,
-            output_tokens: r.output_tokens,
-            cached_input_tokens: r.cached_input_tokens,
-            cache_write_tokens: r.cache_write_tokens,
-            fallback_from: r.fallback_from,
-            token_source: r.token_source,
-            input_price: r.input_price,
-            output_price: r.output_price,
-            cost: r.cost,
-            cost_usd: r.cost_usd,
-        });
+        return Ok(r.into_view(StepView::Plain, text));
     }
     let raw: RawRecord<'_> = serde_json::from_str(text).map_err(|e| json_error(&e, 0))?;
     let step_text = raw.step.get();
@@ -178,31 +159,7 @@ fn serde_view(text: &str) -> Result<RecordView<'_>, String> {
             StepView::Other(value)
         }
     };
-    Ok(RecordView {
-        time: raw.time,
-        trace_id: raw.trace_id,
-        policy: raw.policy,
-        policy_version: raw.policy_version,
-        step,
-        line: text,
-        tier: raw.tier,
-        model: raw.model,
-        rule: raw.rule,
-        via: raw.via,
-        guard: raw.guard,
-        status: raw.status,
-        latency_us: raw.latency_us,
-        input_tokens: raw.input_tokens,
-        output_tokens: raw.output_tokens,
-        cached_input_tokens: raw.cached_input_tokens,
-        cache_write_tokens: raw.cache_write_tokens,
-        fallback_from: raw.fallback_from,
-        token_source: raw.token_source,
-        input_price: raw.input_price,
-        output_price: raw.output_price,
-        cost: raw.cost,
-        cost_usd: raw.cost_usd,
-    })
+    Ok(raw.into_view(|_| step, text))
 }
 
 /// Parses one log line as a [`CallRecord`] (the full, owned form: for re-writing it). It

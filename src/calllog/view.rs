@@ -93,6 +93,41 @@ pub(crate) struct Record<'a, S> {
     pub cost_usd: f64,
 }
 
+impl<'a, S> Record<'a, S> {
+    /// The record as a [`RecordView`] of `line`, its step read by `step`.
+    pub(crate) fn into_view(
+        self,
+        step: impl FnOnce(S) -> StepView<'a>,
+        line: &'a str,
+    ) -> RecordView<'a> {
+        RecordView {
+            time: self.time,
+            trace_id: self.trace_id,
+            policy: self.policy,
+            policy_version: self.policy_version,
+            step: step(self.step),
+            line,
+            tier: self.tier,
+            model: self.model,
+            rule: self.rule,
+            via: self.via,
+            guard: self.guard,
+            status: self.status,
+            latency_us: self.latency_us,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cached_input_tokens: self.cached_input_tokens,
+            cache_write_tokens: self.cache_write_tokens,
+            fallback_from: self.fallback_from,
+            token_source: self.token_source,
+            input_price: self.input_price,
+            output_price: self.output_price,
+            cost: self.cost,
+            cost_usd: self.cost_usd,
+        }
+    }
+}
+
 /// A record with its step as raw JSON text.
 pub(crate) type RawRecord<'a> = Record<'a, &'a RawValue>;
 
@@ -133,13 +168,13 @@ pub struct RecordView<'a> {
     pub input_tokens: u64,
     /// Output tokens billed.
     pub output_tokens: u64,
-    /// Where the token counts came from.
     /// Of the input, tokens read from the prompt cache (0 when the line has none).
     pub cached_input_tokens: u64,
     /// Of the input, tokens written to the prompt cache (0 when the line has none).
     pub cache_write_tokens: u64,
     /// The models that failed before `model` answered (empty when the line has none).
     pub fallback_from: Vec<String>,
+    /// Where the token counts came from.
     pub token_source: TokenSource,
     /// Input price used.
     pub input_price: PicosPerToken,
