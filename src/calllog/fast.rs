@@ -11,7 +11,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::record::{CallStatus, TokenSource};
+use serde::de::{self, value::StrDeserializer, IntoDeserializer};
+use serde::Deserialize;
+
+use super::record::CallStatus;
 use super::view::{RecordView, StepView, Text};
 use crate::money::{Picos, PicosPerToken};
 use crate::router::Via;
@@ -315,6 +318,12 @@ fn step<'a>(r: &mut Reader<'a>) -> Option<StepWire<'a>> {
     Some(s)
 }
 
+/// A word of an enum written by its derived `Serialize` (`token_source`, `status`), read by
+/// its derived `Deserialize`, so the words are listed once.
+fn word<'de, T: Deserialize<'de>>(text: &'de str) -> Option<T> {
+    T::deserialize(text.into_deserializer() as StrDeserializer<'de, de::value::Error>).ok()
+}
+
 /// Reads a record line, or `None` when serde must decide.
 pub(crate) fn record(line: &str) -> Option<RecordView<'_>> {
     let r = &mut Reader { s: line, i: 0 };
@@ -392,12 +401,7 @@ pub(crate) fn record(line: &str) -> Option<RecordView<'_>> {
             }
             "token_source" => {
                 once(&mut seen, 13)?;
-                token_source = Some(match r.string()? {
-                    "provider" => TokenSource::Provider,
-                    "tokenizer" => TokenSource::Tokenizer,
-                    "approx" => TokenSource::Approx,
-                    _ => return None,
-                });
+                token_source = Some(word(r.string()?)?);
             }
             "input_price" => {
                 once(&mut seen, 14)?;
@@ -429,12 +433,7 @@ pub(crate) fn record(line: &str) -> Option<RecordView<'_>> {
             }
             "status" => {
                 once(&mut seen, 21)?;
-                status = match r.string()? {
-                    "ok" => CallStatus::Ok,
-                    "error" => CallStatus::Error,
-                    "cancelled" => CallStatus::Cancelled,
-                    _ => return None,
-                };
+                status = word(r.string()?)?;
             }
             _ => return None,
         }

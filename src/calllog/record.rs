@@ -161,16 +161,13 @@ impl<'de> Deserialize<'de> for Via {
                 f.write_str("how the tier was reached, as a word")
             }
             fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<Via, E> {
-                Via::ALL
-                    .into_iter()
-                    .find(|v| v.as_str() == word)
-                    .ok_or_else(|| {
-                        let words: Vec<&str> = Via::ALL.iter().map(|v| v.as_str()).collect();
-                        E::custom(format!(
-                            "unknown via `{word}`, expected one of {}",
-                            words.join(", ")
-                        ))
-                    })
+                Via::from_name(word).ok_or_else(|| {
+                    let words: Vec<&str> = Via::ALL.iter().map(|v| v.as_str()).collect();
+                    E::custom(format!(
+                        "unknown via `{word}`, expected one of {}",
+                        words.join(", ")
+                    ))
+                })
             }
         }
         d.deserialize_str(Word)
