@@ -172,6 +172,17 @@ pub struct Scope<'a> {
     pub day: u64,
 }
 
+impl<'a> Scope<'a> {
+    /// The scope of a call of `step` under the workload `workload`, started at `time`.
+    pub fn of(workload: &'a str, step: &'a Step, time: SystemTime) -> Scope<'a> {
+        Scope {
+            workload,
+            trace: step.trace_id.as_deref(),
+            day: utc_day(time),
+        }
+    }
+}
+
 /// Spend by trace and by workload-day, shared by every call of a runner.
 #[derive(Debug)]
 pub struct Ledger {

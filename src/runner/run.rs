@@ -359,11 +359,7 @@ impl Runner {
             let counted = count_request(tokenizer(chosen, policy), request).await;
             held.input = held.input.max(counted);
         }
-        let scope = Scope {
-            workload: &policy.name,
-            trace: step.trace_id.as_deref(),
-            day: budget::utc_day(time),
-        };
+        let scope = Scope::of(&policy.name, step, time);
         let call = budget::CallSize {
             step,
             tier: held.tier,

@@ -228,11 +228,7 @@ fn hold_budget(
         return Ok(held);
     };
     let input = decision.input_tokens();
-    let scope = Scope {
-        workload: &policy.name,
-        trace: step.trace_id.as_deref(),
-        day: budget::utc_day(time),
-    };
+    let scope = Scope::of(&policy.name, step, time);
     let call = budget::CallSize {
         step,
         tier: held.tier,
