@@ -334,6 +334,66 @@ impl ChatResponse {
             .iter()
             .filter(|p| matches!(p, Part::ToolCall { .. }))
     }
+
+    /// The whole answer as the events a stream of it would carry: what
+    /// [`ResponseBuilder`] folds back into the same answer.
+    pub fn events(&self) -> Vec<ChatEvent> {
+        let mut events = vec![ChatEvent::Start {
+            id: self.id.clone(),
+            model: self.model.clone(),
+        }];
+        for (index, part) in self.content.iter().enumerate() {
+            match part {
+                Part::Text { text } => events.push(ChatEvent::Text {
+                    index,
+                    text: text.clone(),
+                }),
+                Part::ToolCall {
+                    id,
+                    name,
+                    arguments,
+                } => {
+                    events.push(ChatEvent::ToolCallStart {
+                        index,
+                        id: id.clone(),
+                        name: name.clone(),
+                    });
+                    events.push(ChatEvent::ToolArguments {
+                        index,
+                        json: arguments.clone(),
+                    });
+                }
+                Part::Refusal { text } => events.push(ChatEvent::Refusal {
+                    index,
+                    text: text.clone(),
+                }),
+                Part::Thinking { text, signature } => {
+                    events.push(ChatEvent::Thinking {
+                        index,
+                        text: text.clone(),
+                    });
+                    if let Some(signature) = signature {
+                        events.push(ChatEvent::ThinkingSignature {
+                            index,
+                            signature: signature.clone(),
+                        });
+                    }
+                }
+                // An answer never holds a tool result (the caller sends those); no event
+                // carries one.
+                Part::ToolResult { .. } => {}
+            }
+        }
+        if let Some(reason) = &self.stop_reason {
+            events.push(ChatEvent::Stop {
+                reason: reason.clone(),
+            });
+        }
+        if let Some(usage) = self.usage {
+            events.push(ChatEvent::Usage { usage });
+        }
+        events
+    }
 }
 
 /// One event of a streamed answer. `index` is the position of the part in the final
@@ -503,5 +563,46 @@ impl ResponseBuilder {
             stop_reason: self.stop_reason,
             usage: self.usage,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Streaming a whole answer (what `serve --mock` does for `"stream": true`) loses no
+    /// part: its events fold back into the same answer.
+    #[test]
+    fn an_answer_streamed_as_events_folds_back_into_itself() {
+        let answer = ChatResponse {
+            id: "a-1".into(),
+            model: "m".into(),
+            content: vec![
+                Part::Thinking {
+                    text: "weigh it".into(),
+                    signature: Some("sig".into()),
+                },
+                Part::text("Here:"),
+                Part::Refusal {
+                    text: "not that part".into(),
+                },
+                Part::ToolCall {
+                    id: "c1".into(),
+                    name: "look".into(),
+                    arguments: "{\"q\":1}".into(),
+                },
+            ],
+            stop_reason: Some(StopReason::ToolUse),
+            usage: Some(TokenUsage {
+                input_tokens: 3,
+                output_tokens: 4,
+                ..TokenUsage::default()
+            }),
+        };
+        let mut b = ResponseBuilder::new();
+        for e in answer.events() {
+            b.push(&e);
+        }
+        assert_eq!(b.finish(), answer);
     }
 }

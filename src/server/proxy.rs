@@ -432,7 +432,7 @@ impl Ctx {
                 &request,
                 self.decision.input_tokens(),
             );
-            let events = events_of(&answer);
+            let events = answer.events();
             let mut headers = axum::http::HeaderMap::new();
             self.headers(&mut headers);
             tokio::spawn(async move {
@@ -698,47 +698,6 @@ fn mock_answer(model: &Model, step: &Step, request: &ChatRequest, input: u64) ->
             ..TokenUsage::default()
         }),
     }
-}
-
-/// A whole answer as the events a stream of it would carry.
-fn events_of(answer: &ChatResponse) -> Vec<ChatEvent> {
-    let mut events = vec![ChatEvent::Start {
-        id: answer.id.clone(),
-        model: answer.model.clone(),
-    }];
-    for (index, part) in answer.content.iter().enumerate() {
-        match part {
-            Part::Text { text } => events.push(ChatEvent::Text {
-                index,
-                text: text.clone(),
-            }),
-            Part::ToolCall {
-                id,
-                name,
-                arguments,
-            } => {
-                events.push(ChatEvent::ToolCallStart {
-                    index,
-                    id: id.clone(),
-                    name: name.clone(),
-                });
-                events.push(ChatEvent::ToolArguments {
-                    index,
-                    json: arguments.clone(),
-                });
-            }
-            _ => {}
-        }
-    }
-    if let Some(reason) = &answer.stop_reason {
-        events.push(ChatEvent::Stop {
-            reason: reason.clone(),
-        });
-    }
-    if let Some(usage) = answer.usage {
-        events.push(ChatEvent::Usage { usage });
-    }
-    events
 }
 
 /// An upstream failure as the caller sees it (serve.md, Errors).
