@@ -66,7 +66,7 @@ struct Args {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     connections: u64,
     /// Which targets to load.
-    #[arg(long, value_delimiter = ',', default_values = ["direct", "proxy", "mock"])]
+    #[arg(long, value_delimiter = ',', default_values = ["direct", "forward", "proxy", "mock"])]
     targets: Vec<Target>,
     /// Which bodies to send.
     #[arg(long, value_delimiter = ',', default_values = ["plain", "stream"])]
@@ -87,6 +87,9 @@ struct Args {
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
+    /// Run as the bare forwarder to this upstream address (the bench starts itself so).
+    #[arg(long, hide = true, value_name = "ADDR")]
+    forward_to: Option<SocketAddr>,
 }
 
 /// A number of seconds: finite, not negative, at most a day.
@@ -104,6 +107,9 @@ fn seconds(text: &str) -> Result<f64, String> {
 enum Target {
     /// Straight to the fake upstream: the baseline.
     Direct,
+    /// A bare forwarder to the fake upstream (axum + reqwest, as serve is built, and nothing
+    /// else): what one proxy hop costs on this machine, before any of switchyard's work.
+    Forward,
     /// `switchyard serve`, its model at the fake upstream.
     Proxy,
     /// `switchyard serve --mock`.
@@ -114,6 +120,7 @@ impl Target {
     fn label(self) -> &'static str {
         match self {
             Target::Direct => "baseline: direct to upstream",
+            Target::Forward => "bare forwarder → upstream",
             Target::Proxy => "serve → upstream",
             Target::Mock => "serve --mock",
         }
@@ -145,6 +152,13 @@ const PATH: &str = "/v1/chat/completions";
 
 fn main() {
     let args = Args::parse();
+    if let Some(upstream) = args.forward_to {
+        if let Err(msg) = forwarder(upstream) {
+            eprintln!("serve_load forwarder: {msg}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // Everything runs on one named thread (a current-thread runtime), so its CPU time can be
     // told apart from the upstream's in /proc/self/task.
     let worker = std::thread::Builder::new()
@@ -187,6 +201,11 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         None
     };
+    let mut forward = if args.targets.contains(&Target::Forward) {
+        Some(Serve::start_forwarder(upstream)?)
+    } else {
+        None
+    };
     println!(
         "{} s per cell after {} s warm-up, {} connections, request timeout {} s, call log {}.\n",
         args.duration,
@@ -204,11 +223,13 @@ async fn run(args: Args) -> Result<(), String> {
             for &target in &args.targets {
                 let addr = match target {
                     Target::Direct => upstream,
+                    Target::Forward => forward.as_ref().map(|s| s.addr).unwrap_or(upstream),
                     Target::Proxy => proxy.as_ref().map(|s| s.addr).unwrap_or(upstream),
                     Target::Mock => mock.as_ref().map(|s| s.addr).unwrap_or(upstream),
                 };
                 let serve_pid = match target {
                     Target::Direct => None,
+                    Target::Forward => forward.as_ref().map(Serve::pid),
                     Target::Proxy => proxy.as_ref().map(Serve::pid),
                     Target::Mock => mock.as_ref().map(Serve::pid),
                 };
@@ -228,7 +249,7 @@ async fn run(args: Args) -> Result<(), String> {
                     kind.label()
                 );
                 let result = load.run().await;
-                for s in [&mut proxy, &mut mock].into_iter().flatten() {
+                for s in [&mut proxy, &mut mock, &mut forward].into_iter().flatten() {
                     s.check_alive()?;
                 }
                 cells.push(Cell {
@@ -387,8 +408,10 @@ tier = "premium"
 /// The request body for a target: the baseline sends the upstream what serve would send it
 /// (its model id, no `switchyard` object); serve gets the workload as `model` and the step.
 fn body(target: Target, kind: Kind) -> Bytes {
+    // The forwarder passes the body on as it is, so it gets what the upstream gets.
+    let upstream_body = matches!(target, Target::Direct | Target::Forward);
     let mut v = json!({
-        "model": if target == Target::Direct { UPSTREAM_MODEL } else { POLICY },
+        "model": if upstream_body { UPSTREAM_MODEL } else { POLICY },
         "max_tokens": 16,
         "messages": [
             {"role": "system", "content": "You summarize contracts. Be brief."},
@@ -399,10 +422,104 @@ fn body(target: Target, kind: Kind) -> Bytes {
         v["stream"] = json!(true);
         v["stream_options"] = json!({"include_usage": true});
     }
-    if target != Target::Direct {
+    if !upstream_body {
         v["switchyard"] = json!({"role": "summarize", "trace_id": "load"});
     }
     Bytes::from(v.to_string())
+}
+
+// ---------------------------------------------------------------------------------------
+// The bare forwarder, as a separate process
+
+/// What serve prints once it listens, and what the forwarder prints.
+const READY_LINE: &str = "switchyard: serving ";
+const FORWARDER_READY_LINE: &str = "serve_load forwarder: serving ";
+
+/// The forwarder's state: the upstream URL and one pooled client.
+#[derive(Clone)]
+struct Forwarder {
+    url: Arc<str>,
+    client: reqwest::Client,
+}
+
+/// Runs the bare forwarder until killed: a multi-threaded runtime (as serve's), axum taking the
+/// body, a reqwest client built as serve's shared client is (pooled, `TCP_NODELAY`), the
+/// answer passed back whole, or frame by frame for a stream. Nothing is parsed, routed,
+/// counted or logged: the cell measures the hop, not switchyard.
+fn forwarder(upstream: SocketAddr) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sy-forwarder")
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("client: {e}"))?;
+        let state = Forwarder {
+            url: format!("http://{upstream}{PATH}").into(),
+            client,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        eprintln!("{FORWARDER_READY_LINE}http://{addr}");
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let app = axum::Router::new()
+            .route(PATH, axum::routing::post(forward_one))
+            .with_state(state);
+        axum::serve(listener, app).await.map_err(|e| e.to_string())
+    })
+}
+
+async fn forward_one(
+    axum::extract::State(fw): axum::extract::State<Forwarder>,
+    body: Bytes,
+) -> Response {
+    let sent = fw
+        .client
+        .post(&*fw.url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    let answer = match sent {
+        Ok(a) => a,
+        Err(e) => {
+            let mut r = Response::new(Body::from(e.to_string()));
+            *r.status_mut() = axum::http::StatusCode::BAD_GATEWAY;
+            return r;
+        }
+    };
+    let status = answer.status();
+    let content_type = answer.headers().get("content-type").cloned();
+    let streamed = content_type
+        .as_ref()
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let body = if streamed {
+        Body::from_stream(answer.bytes_stream())
+    } else {
+        match answer.bytes().await {
+            Ok(b) => Body::from(b),
+            Err(e) => {
+                let mut r = Response::new(Body::from(e.to_string()));
+                *r.status_mut() = axum::http::StatusCode::BAD_GATEWAY;
+                return r;
+            }
+        }
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    if let Some(ct) = content_type {
+        r.headers_mut().insert("content-type", ct);
+    }
+    r
 }
 
 // ---------------------------------------------------------------------------------------
@@ -422,19 +539,30 @@ impl Serve {
         cmd.arg("serve")
             .arg("--policy")
             .arg(policy)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .args(["--listen", "127.0.0.1:0"]);
         if mock {
             cmd.arg("--mock");
         }
         if let Some(log) = call_log {
             cmd.arg("--call-log").arg(log);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("starting switchyard serve: {e}"))?;
+        Serve::spawn(cmd, "switchyard serve")
+    }
+
+    /// Starts this bench's own binary as the bare forwarder to `upstream`.
+    fn start_forwarder(upstream: SocketAddr) -> Result<Serve, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("this bench's path: {e}"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("--forward-to").arg(upstream.to_string());
+        Serve::spawn(cmd, "the bare forwarder")
+    }
+
+    /// Spawns `cmd` and waits for its ready line on stderr, which ends with the address.
+    fn spawn(mut cmd: Command, what: &str) -> Result<Serve, String> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("starting {what}: {e}"))?;
         let pipe = child.stderr.take().ok_or("no stderr pipe")?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         let kept = lines.clone();
@@ -444,7 +572,7 @@ impl Serve {
             let mut tx = Some(tx);
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                if line.starts_with("switchyard: serving ") {
+                if line.starts_with(READY_LINE) || line.starts_with(FORWARDER_READY_LINE) {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(line.clone());
                     }
@@ -462,11 +590,11 @@ impl Serve {
         };
         let ready = rx
             .recv_timeout(Duration::from_secs(60))
-            .map_err(|_| format!("serve did not start:\n{}", serve.stderr_text()))?;
+            .map_err(|_| format!("{what} did not start:\n{}", serve.stderr_text()))?;
         serve.addr = ready
             .rsplit_once("http://")
             .and_then(|(_, a)| a.trim().parse().ok())
-            .ok_or_else(|| format!("no address in serve's ready line {ready:?}"))?;
+            .ok_or_else(|| format!("no address in the ready line {ready:?}"))?;
         Ok(serve)
     }
 
@@ -934,10 +1062,14 @@ fn latency_table(cells: &[Cell]) -> String {
             .iter()
             .find(|b| b.target == Target::Direct && b.kind == c.kind && b.rate == c.rate);
         let (added50, added99) = match (c.target, baseline) {
-            (Target::Proxy, Some(b)) if !o.latency.is_empty() && !b.result.latency.is_empty() => (
-                signed_us(q(&o.latency, 0.5) as i128 - q(&b.result.latency, 0.5) as i128),
-                signed_us(q(&o.latency, 0.99) as i128 - q(&b.result.latency, 0.99) as i128),
-            ),
+            (Target::Proxy | Target::Forward, Some(b))
+                if !o.latency.is_empty() && !b.result.latency.is_empty() =>
+            {
+                (
+                    signed_us(q(&o.latency, 0.5) as i128 - q(&b.result.latency, 0.5) as i128),
+                    signed_us(q(&o.latency, 0.99) as i128 - q(&b.result.latency, 0.99) as i128),
+                )
+            }
             _ => ("".to_owned(), "".to_owned()),
         };
         let first = if !o.first_byte.is_empty() {
