@@ -499,6 +499,55 @@ async fn a_chat_request_is_decided_and_answers_with_the_decision_headers() {
     assert!(headers.get("x-switchyard-rule").is_none());
 }
 
+/// The body frames of a response, in order.
+async fn frames(resp: axum::response::Response) -> Vec<String> {
+    use http_body_util::BodyExt;
+    let mut body = resp.into_body();
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            out.push(String::from_utf8(data.to_vec()).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn stream_events_that_are_already_here_go_out_in_one_frame() {
+    // The mock's answer is all there at once: one write to the caller, not one per event.
+    let dir = policy_dir(&["support"]);
+    let app = app(state_for(dir.path(), ServeOptions::default()));
+    for (path, body, last) in [
+        (
+            "/v1/chat/completions",
+            json!({"model": "support", "stream": true, "switchyard": {"role": "chat"},
+                   "messages": [{"role": "user", "content": "hi"}]}),
+            "data: [DONE]\n\n",
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "support", "stream": true, "max_tokens": 50,
+                   "switchyard": {"role": "chat"},
+                   "messages": [{"role": "user", "content": "hi"}]}),
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        ),
+    ] {
+        let req = Request::builder()
+            .method("POST")
+            .uri(path)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let frames = frames(resp).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {frames:?}");
+        assert_eq!(frames.len(), 1, "{path}: {frames:#?}");
+        let events = frames[0].matches("data: ").count();
+        assert!(events >= 4, "{path}: {}", frames[0]);
+        assert!(frames[0].ends_with(last), "{path}: {}", frames[0]);
+    }
+}
+
 #[tokio::test]
 async fn chat_errors_have_the_status_and_shape_the_sdks_expect() {
     let dir = policy_dir(&["support", "billing"]);

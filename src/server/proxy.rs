@@ -477,69 +477,82 @@ impl Ctx {
     ) where
         S: futures_util::Stream<Item = Result<ChatEvent, CallError>> + Unpin,
     {
-        use futures_util::StreamExt;
+        use futures_util::{FutureExt, StreamExt};
         let mut built = ResponseBuilder::new();
         let mut oa = openai::StreamEncoder::new(unix_now());
         let mut an = anthropic::StreamEncoder::new();
         let mut status = CallStatus::Ok;
         let mut out: Vec<(&'static str, Value)> = Vec::new();
-        loop {
-            let next = tokio::select! {
+        let mut ended = false;
+        while !ended {
+            let mut next = tokio::select! {
                 n = src.next() => n,
                 () = tx.closed() => { status = CallStatus::Cancelled; break; }
             };
-            let event = match next {
-                None => break,
-                Some(Ok(mut e)) => {
-                    if let ChatEvent::Start { model, .. } = &mut e {
-                        model.clone_from(&self.model.model_id);
-                    }
-                    e
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(model = %self.model.key, error = %e, "the stream broke");
-                    status = CallStatus::Error;
-                    break;
-                }
-            };
-            built.push(&event);
-            out.clear();
+            // The events already here go out as one frame: one write and one wake-up of the
+            // caller's connection instead of one per event. Nothing waits for a later event.
             let mut frames = String::new();
-            match self.format {
-                ChatFormat::OpenAi => {
-                    let shown = include_usage || !matches!(event, ChatEvent::Usage { .. });
-                    if shown {
-                        if let Some(v) = oa.encode(&event) {
-                            frames.push_str(&format!("data: {v}\n\n"));
+            loop {
+                match next {
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                    Some(Ok(mut event)) => {
+                        if let ChatEvent::Start { model, .. } = &mut event {
+                            model.clone_from(&self.model.model_id);
+                        }
+                        built.push(&event);
+                        match self.format {
+                            ChatFormat::OpenAi => {
+                                let shown =
+                                    include_usage || !matches!(event, ChatEvent::Usage { .. });
+                                if shown {
+                                    if let Some(v) = oa.encode(&event) {
+                                        sse_frame(&mut frames, None, &v);
+                                    }
+                                }
+                            }
+                            ChatFormat::Anthropic => {
+                                out.clear();
+                                an.encode(&event, &mut out);
+                                for (name, v) in &out {
+                                    sse_frame(&mut frames, Some(name), v);
+                                }
+                            }
                         }
                     }
+                    Some(Err(e)) => {
+                        tracing::warn!(model = %self.model.key, error = %e, "the stream broke");
+                        status = CallStatus::Error;
+                        ended = true;
+                        break;
+                    }
                 }
-                ChatFormat::Anthropic => {
-                    an.encode(&event, &mut out);
-                    for (name, v) in &out {
-                        frames.push_str(&format!("event: {name}\ndata: {v}\n\n"));
+                if frames.len() >= MAX_FRAME_BYTES {
+                    break;
+                }
+                match src.next().now_or_never() {
+                    Some(n) => next = n,
+                    None => break,
+                }
+            }
+            if ended {
+                // The stream's end, in the same write as its last events.
+                match self.format {
+                    ChatFormat::OpenAi => frames.push_str("data: [DONE]\n\n"),
+                    ChatFormat::Anthropic => {
+                        out.clear();
+                        an.finish(&mut out);
+                        for (name, v) in &out {
+                            sse_frame(&mut frames, Some(name), v);
+                        }
                     }
                 }
             }
             if !frames.is_empty() && tx.send(Bytes::from(frames)).await.is_err() {
                 status = CallStatus::Cancelled;
                 break;
-            }
-        }
-        if status != CallStatus::Cancelled {
-            let mut frames = String::new();
-            match self.format {
-                ChatFormat::OpenAi => frames.push_str("data: [DONE]\n\n"),
-                ChatFormat::Anthropic => {
-                    out.clear();
-                    an.finish(&mut out);
-                    for (name, v) in &out {
-                        frames.push_str(&format!("event: {name}\ndata: {v}\n\n"));
-                    }
-                }
-            }
-            if tx.send(Bytes::from(frames)).await.is_err() {
-                status = CallStatus::Cancelled;
             }
         }
         let answer = built.finish();
@@ -656,6 +669,19 @@ fn call_headers(
     put("x-switchyard-tier", &answering.tier);
     put("x-switchyard-model", model);
     put("x-switchyard-via", answering.via.as_str());
+}
+
+/// Events already received are sent together up to about this size, so a long answer that
+/// arrives at once still streams in pieces.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Appends one SSE event (`event:` line if named, one `data:` line of compact JSON).
+fn sse_frame(frames: &mut String, name: Option<&str>, data: &Value) {
+    use std::fmt::Write as _;
+    if let Some(name) = name {
+        let _ = writeln!(frames, "event: {name}");
+    }
+    let _ = write!(frames, "data: {data}\n\n");
 }
 
 fn sse_response(
