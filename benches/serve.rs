@@ -4,6 +4,10 @@
 //!   beside `route_direct`, the same step through `Router::route` and the decision's JSON,
 //!   so the difference is what HTTP handling, auth, metrics and the span add.
 //! - `serve/route_batch_100`: a 100-line NDJSON batch in one request.
+//! - `serve/chat_mock_plain`, `serve/chat_mock_stream`: the same Chat Completions body through
+//!   a server started with `--mock`, answered whole or as a stream: everything serve does for
+//!   a chat request (parse, features, tokens, decision, budget, translation, answer, metrics,
+//!   span, call record) but the upstream's network hop.
 //! - `serve/chat_decide`: a Chat Completions body decided up to the upstream call (today's
 //!   501), with its features derived from the messages.
 
@@ -75,6 +79,37 @@ fn bench(c: &mut Criterion) {
                 chat.clone(),
             ))
         })
+    });
+    let mock = app(AppState::new(
+        router.clone(),
+        ServeOptions {
+            mock: true,
+            ..ServeOptions::default()
+        },
+    ));
+    let send_mock = |body: String| {
+        let req = Request::post("/v1/chat/completions")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        rt.block_on(async {
+            let resp = mock.clone().oneshot(req).await.unwrap();
+            assert!(resp.status().is_success());
+            axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap()
+        })
+    };
+    g.bench_function("chat_mock_plain", |b| {
+        b.iter(|| black_box(send_mock(chat.clone())))
+    });
+    let chat_stream = {
+        let mut v: serde_json::Value = serde_json::from_str(&chat).unwrap();
+        v["stream"] = true.into();
+        v.to_string()
+    };
+    g.bench_function("chat_mock_stream", |b| {
+        b.iter(|| black_box(send_mock(chat_stream.clone())))
     });
     let batch: String = (0..100).map(|_| format!("{STEP}\n")).collect();
     g.throughput(Throughput::Elements(100));
