@@ -1,0 +1,1 @@
+//! Fleet budgets end to end: real `redis-server`, real `switchyard serve` replicas.
