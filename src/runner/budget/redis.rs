@@ -17,7 +17,8 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::Script;
 
 use super::store::{
-    CounterStatus, CounterSubject, PolicyCaps, ReserveError, ReserveRequest, Settlement, StoreError,
+    BudgetStore, CounterStatus, CounterSubject, PolicyCaps, ReserveError, ReserveRequest,
+    Settlement, StoreError,
 };
 use super::{check, utc_day, BudgetExceeded, BudgetScope, Spend};
 use crate::money::Picos;
@@ -93,8 +94,9 @@ impl Counter {
     }
 }
 
-/// A hold in Redis: its id and the counters it is on.
-#[derive(Debug)]
+/// A hold in Redis: its id and the counters it is on. A clone settles the same reservation
+/// (a settlement sent twice counts once).
+#[derive(Debug, Clone)]
 #[must_use = "a reservation holds budget until it is settled or released"]
 pub struct RedisHold {
     id: String,
@@ -276,14 +278,14 @@ impl RedisStore {
 
     /// A hold for a call let through while the store was down (`open`): nothing is held; its
     /// cost is added at settlement if the store is back.
-    pub(crate) fn unchecked_hold(&self, r: ReserveRequest<'_>) -> RedisHold {
+    pub fn unchecked_hold(&self, r: ReserveRequest<'_>) -> RedisHold {
         let counters = self.counters(&r);
         self.hold(&r, counters, true)
     }
 
     /// Runs the reserve script: the hold on every counter of the call, or the cap refusing
     /// it. Returns the counters' totals after the hold.
-    pub(crate) async fn reserve_hold(
+    pub async fn reserve_hold(
         &self,
         r: ReserveRequest<'_>,
     ) -> Result<(RedisHold, Vec<(Picos, Picos)>), ReserveError> {
@@ -342,7 +344,7 @@ impl RedisStore {
 
     /// Runs the settle script: the hold replaced by `actual` (or, `release`, given back).
     /// Retried on errors (the script is idempotent). Returns the counters' totals after it.
-    pub(crate) async fn finish_hold(
+    pub async fn finish_hold(
         &self,
         hold: &RedisHold,
         actual: Picos,
@@ -415,7 +417,10 @@ impl RedisStore {
 
     /// Every counter of `policies`: today's day counter of each daily cap, and every trace
     /// counter last used under a policy with a trace cap.
-    pub async fn status(&self, policies: &[PolicyCaps]) -> Result<Vec<CounterStatus>, StoreError> {
+    pub async fn read_counters(
+        &self,
+        policies: &[PolicyCaps],
+    ) -> Result<Vec<CounterStatus>, StoreError> {
         let mut con = self.connection().await?;
         let today = utc_day(SystemTime::now());
         let mut out = Vec::new();
@@ -486,5 +491,26 @@ impl RedisStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// The Redis store alone: no unavailable mode, no observer (that is [`Store`](super::Store)).
+impl BudgetStore for RedisStore {
+    type Reservation = RedisHold;
+
+    async fn reserve(&self, r: ReserveRequest<'_>) -> Result<RedisHold, ReserveError> {
+        self.reserve_hold(r).await.map(|(hold, _)| hold)
+    }
+
+    async fn settle(&self, hold: RedisHold, actual: Picos) -> Result<Settlement, StoreError> {
+        self.finish_hold(&hold, actual, false).await.map(|(s, _)| s)
+    }
+
+    async fn release(&self, hold: RedisHold) -> Result<(), StoreError> {
+        self.finish_hold(&hold, Picos::ZERO, true).await.map(|_| ())
+    }
+
+    async fn status(&self, policies: &[PolicyCaps]) -> Result<Vec<CounterStatus>, StoreError> {
+        self.read_counters(policies).await
     }
 }

@@ -589,7 +589,7 @@ impl BudgetStore for Store {
     async fn status(&self, policies: &[PolicyCaps]) -> Result<Vec<CounterStatus>, StoreError> {
         match &self.kind {
             Kind::Memory(l) => Ok(l.counters(policies)),
-            Kind::Redis(s) => s.status(policies).await.inspect_err(|e| {
+            Kind::Redis(s) => s.read_counters(policies).await.inspect_err(|e| {
                 if let Some(o) = self.observer() {
                     o.store_error();
                 }
