@@ -146,6 +146,7 @@ fn status(args: StatusArgs) -> ExitCode {
         StatusFormat::Human => {
             if counters.is_empty() {
                 println!("no capped counters in these policies");
+                return ExitCode::SUCCESS;
             }
             let usd = |p: crate::money::Picos| format_usd(u128::from(p.0));
             println!(
