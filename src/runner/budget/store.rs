@@ -479,6 +479,22 @@ impl Store {
         }
     }
 
+    /// Settles (at `actual`) or releases (`None`) an in-process reservation, at once.
+    fn finish_memory(&self, res: Reservation, actual: Option<Picos>) {
+        let Kind::Memory(l) = &self.kind else {
+            // A memory reservation given to a Redis store: nothing of it is held there.
+            return;
+        };
+        let (policy, trace, day) = res.scope();
+        match actual {
+            Some(a) => Ledger::settle(l, res, a),
+            None => Ledger::release(l, res),
+        }
+        if let Some(policy) = policy {
+            self.report_memory(l, &policy, trace.as_deref(), day);
+        }
+    }
+
     fn report_redis(&self, hold: &RedisHold, totals: &[(Picos, Picos)]) {
         let Some(o) = self.observer() else { return };
         for (c, (committed, held)) in hold.counters().iter().zip(totals) {
@@ -525,12 +541,8 @@ impl BudgetStore for Store {
 
     async fn settle(&self, r: StoreReservation, actual: Picos) -> Result<Settlement, StoreError> {
         match (&self.kind, r) {
-            (Kind::Memory(l), StoreReservation::Memory(res)) => {
-                let (policy, trace, day) = res.scope();
-                Ledger::settle(l, res, actual);
-                if let Some(policy) = policy {
-                    self.report_memory(l, &policy, trace.as_deref(), day);
-                }
+            (Kind::Memory(_), StoreReservation::Memory(res)) => {
+                self.finish_memory(res, Some(actual));
                 Ok(Settlement::Settled)
             }
             (Kind::Redis(s), StoreReservation::Redis(hold)) => {
@@ -562,12 +574,8 @@ impl BudgetStore for Store {
 
     async fn release(&self, r: StoreReservation) -> Result<(), StoreError> {
         match (&self.kind, r) {
-            (Kind::Memory(l), StoreReservation::Memory(res)) => {
-                let (policy, trace, day) = res.scope();
-                Ledger::release(l, res);
-                if let Some(policy) = policy {
-                    self.report_memory(l, &policy, trace.as_deref(), day);
-                }
+            (Kind::Memory(_), StoreReservation::Memory(res)) => {
+                self.finish_memory(res, None);
                 Ok(())
             }
             (Kind::Redis(s), StoreReservation::Redis(hold)) => {
@@ -589,12 +597,10 @@ impl BudgetStore for Store {
     async fn status(&self, policies: &[PolicyCaps]) -> Result<Vec<CounterStatus>, StoreError> {
         match &self.kind {
             Kind::Memory(l) => Ok(l.counters(policies)),
-            Kind::Redis(s) => s.read_counters(policies).await.inspect_err(|e| {
-                if let Some(o) = self.observer() {
-                    o.store_error();
-                }
-                let _ = e;
-            }),
+            Kind::Redis(s) => s
+                .read_counters(policies)
+                .await
+                .inspect_err(|e| self.store_error(e, "the budget counters could not be read")),
         }
     }
 }
@@ -633,35 +639,37 @@ impl BudgetHold {
     /// Redis (the caller's answer does not wait for the store; [`Store::wait_settled`] waits
     /// for such tasks before a process exits).
     pub fn settle_soon(mut self, actual: Picos) {
-        if let Some(r) = self.reservation.take() {
-            let store = self.store.clone();
-            now_or_spawn(&self.store, async move {
-                let _ = store.settle(r, actual).await;
-            });
+        match self.reservation.take() {
+            None => {}
+            Some(StoreReservation::Memory(r)) => self.store.finish_memory(r, Some(actual)),
+            Some(r) => {
+                let store = self.store.clone();
+                spawn_counted(&self.store, async move {
+                    let _ = store.settle(r, actual).await;
+                });
+            }
         }
     }
 }
 
 impl Drop for BudgetHold {
     fn drop(&mut self) {
-        if let Some(r) = self.reservation.take() {
-            let store = self.store.clone();
-            now_or_spawn(&self.store, async move {
-                let _ = store.release(r).await;
-            });
+        match self.reservation.take() {
+            None => {}
+            Some(StoreReservation::Memory(r)) => self.store.finish_memory(r, None),
+            Some(r) => {
+                let store = self.store.clone();
+                spawn_counted(&self.store, async move {
+                    let _ = store.release(r).await;
+                });
+            }
         }
     }
 }
 
-/// Runs `f` to completion now if it finishes without waiting (the memory store), else on the
-/// Tokio runtime (a Redis round trip), counted until done. With no runtime left (a process
-/// ending), a Redis hold is left to its lease.
-fn now_or_spawn(store: &Arc<Store>, f: impl Future<Output = ()> + Send + 'static) {
-    let mut f = Box::pin(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    if f.as_mut().poll(&mut cx).is_ready() {
-        return;
-    }
+/// Runs `f` (a Redis round trip) on the Tokio runtime, counted until done. With no runtime
+/// left (a process ending), the hold is left to its lease.
+fn spawn_counted(store: &Arc<Store>, f: impl Future<Output = ()> + Send + 'static) {
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         let store = store.clone();
         store.pending.fetch_add(1, Ordering::AcqRel);
