@@ -6,7 +6,9 @@
 //! - latency: open-loop load at `--rate` requests per second (a request is sent at its
 //!   scheduled time whatever the others do, each from its own task; its latency counts from
 //!   when it was sent), p50 / p90 / p99 per store and the difference;
-//! - throughput: `--connections` clients sending back to back for `--duration` seconds.
+//! - throughput: `--connections` clients sending back to back for `--duration` seconds;
+//! - the store alone: `--pairs` reserve + settle pairs one after the other through the
+//!   library's `Store` (memory, then Redis), no HTTP: what one call's two round trips cost.
 //!
 //! ```text
 //! cargo bench --bench fleet
@@ -28,6 +30,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use serde_json::json;
+use switchyard::money::Picos;
+use switchyard::policy::{Budget, OnExceed};
+use switchyard::runner::budget::{
+    utc_day, BudgetStore, ReserveRequest, Scope, Store, StoreOptions, StoreUrl,
+};
 
 /// The bench's flags.
 #[derive(Debug, Parser)]
@@ -47,6 +54,9 @@ struct Args {
     /// Clients of the throughput cells.
     #[arg(long, default_value_t = 16)]
     connections: usize,
+    /// Reserve + settle pairs timed through the store alone.
+    #[arg(long, default_value_t = 5000)]
+    pairs: u64,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -148,7 +158,7 @@ async fn open_loop(url: &str, rate: u64, secs: u64, record: bool) -> (Histogram<
         .tcp_nodelay(true)
         .build()
         .unwrap();
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3).unwrap()));
+    let hist = Arc::new(Mutex::new(histogram()));
     let errors = Arc::new(AtomicU64::new(0));
     let total = rate * secs;
     let start = tokio::time::Instant::now();
@@ -209,6 +219,44 @@ async fn closed_loop(url: &str, clients: usize, secs: u64) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// An empty histogram from 1 to 60 s in ns (wide enough for µs and ns alike), 3 digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+}
+
+/// `pairs` reserve + settle pairs on `store`, one after the other: ns per pair.
+async fn pairs(store: &Store, pairs: u64) -> Histogram<u64> {
+    let budget = Budget {
+        per_trace: Some(Picos(i64::MAX as u64)),
+        per_workload_day: Some(Picos(i64::MAX as u64)),
+        per_call: None,
+        on_exceed: OnExceed::Reject,
+    };
+    let day = utc_day(std::time::SystemTime::now());
+    let mut h = histogram();
+    for i in 0..pairs {
+        let trace = format!("trace-{}", i % 64);
+        let start = Instant::now();
+        let hold = store
+            .reserve(ReserveRequest {
+                budget: &budget,
+                scope: Scope {
+                    workload: "bench",
+                    trace: Some(&trace),
+                    day,
+                },
+                tier: "cheap",
+                amount: Picos(1_000_000),
+                lease: Duration::from_secs(60),
+            })
+            .await
+            .expect("a hold");
+        store.settle(hold, Picos(900_000)).await.expect("settled");
+        h.saturating_record(start.elapsed().as_nanos() as u64);
+    }
+    h
+}
+
 fn main() {
     let args = Args::parse();
     let redis = redis_server::RedisServer::start();
@@ -224,7 +272,7 @@ fn main() {
         .build()
         .unwrap();
 
-    let mut hists: Vec<Histogram<u64>> = vec![Histogram::new(3).unwrap(); 2];
+    let mut hists: Vec<Histogram<u64>> = vec![histogram(); 2];
     let mut errors = [0u64; 2];
     for _ in 0..args.rounds {
         for (k, (_, addr)) in targets.iter().enumerate() {
@@ -270,5 +318,34 @@ fn main() {
         let url = format!("http://{addr}/v1/chat/completions");
         let rps = rt.block_on(closed_loop(&url, args.connections, args.duration));
         println!("| {name} | {rps:.0} |");
+    }
+    drop((memory, shared));
+
+    println!(
+        "\nthe store alone, {} reserve + settle pairs one after the other (µs per pair):\n",
+        args.pairs
+    );
+    println!("| store | p50 | p90 | p99 | max |\n| --- | --- | --- | --- | --- |");
+    for (name, url) in [
+        ("memory", "memory".to_string()),
+        ("redis", format!("{}?prefix=pairs", redis.url())),
+    ] {
+        let h = rt.block_on(async {
+            let options = StoreOptions {
+                url: url.parse::<StoreUrl>().unwrap(),
+                ..StoreOptions::default()
+            };
+            let store = Store::open(&options).unwrap();
+            pairs(&store, args.pairs / 10).await; // warm-up
+            pairs(&store, args.pairs).await
+        });
+        let us = |ns: u64| ns as f64 / 1000.0;
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            us(h.value_at_quantile(0.5)),
+            us(h.value_at_quantile(0.9)),
+            us(h.value_at_quantile(0.99)),
+            us(h.max())
+        );
     }
 }
