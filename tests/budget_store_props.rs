@@ -54,6 +54,7 @@ mod model {
     use std::time::{Duration, SystemTime};
 
     use proptest::prelude::*;
+    use proptest::test_runner::TestRunner;
     use switchyard::money::Picos;
     use switchyard::policy::{Budget, OnExceed};
     use switchyard::runner::budget::{
@@ -275,27 +276,31 @@ mod model {
         ]
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-        #[test]
-        fn the_scripts_keep_the_ledger_of_the_model(
-            (caps, ops) in caps().prop_flat_map(|c| (Just(c), proptest::collection::vec(op(c.0.min(c.1)), 1..30)))
-        ) {
-            let server = server();
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    #[test]
+    fn the_scripts_keep_the_ledger_of_the_model() {
+        // One server for every case (a case uses its own key prefix), stopped when the test
+        // ends: a `proptest!` body has nowhere to keep it, so the runner is driven here.
+        let server = RedisServer::start();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut runner = TestRunner::new(ProptestConfig {
+            cases: 48,
+            ..ProptestConfig::default()
+        });
+        let cases =
+            caps().prop_flat_map(|c| (Just(c), proptest::collection::vec(op(c.0.min(c.1)), 1..30)));
+        let result = runner.run(&cases, |(caps, ops)| {
             let prefix = format!("props{}", PREFIX.fetch_add(1, Ordering::Relaxed));
             let store = rt.block_on(async {
                 RedisStore::open(&server.url(), &prefix, Duration::from_secs(3600)).unwrap()
             });
-            check_interleaving(&store, caps, &ops)?;
+            check_interleaving(&store, caps, &ops)
+        });
+        if let Err(e) = result {
+            panic!("{e}");
         }
-    }
-
-    /// One server for every case (started once; a case uses its own key prefix).
-    fn server() -> &'static RedisServer {
-        static SERVER: std::sync::OnceLock<RedisServer> = std::sync::OnceLock::new();
-        SERVER.get_or_init(RedisServer::start)
     }
 
     #[test]
@@ -319,7 +324,7 @@ mod model {
                 expired: false,
             },
         ];
-        let server = server();
+        let server = RedisServer::start();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
