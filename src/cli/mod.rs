@@ -1,6 +1,7 @@
 //! The `switchyard` command line: argument parsing with clap, one file per subcommand.
 //! `main.rs` only calls [`main`]; everything a command does is reachable from tests here.
 
+mod budget;
 mod explain;
 mod lint;
 mod rebill;
@@ -103,6 +104,11 @@ pub enum Command {
         after_help = "Loopback only unless --auth-token-env is given (or --insecure-no-auth). The ready line goes to stderr: `switchyard: serving N policies (a, b) on http://ADDR`. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the policies at once.\nExit status: 0 stopped by a signal; 1 the policy did not load; 2 bad flags, a missing token, or the address could not be bound.\n\nExample:\n  switchyard serve --policy policies/\n  curl -s localhost:8790/v1/route -d '{\"role\":\"format\",\"input_tokens\":1200,\"workload\":\"contract-review\"}'"
     )]
     Serve(serve::ServeArgs),
+    /// Budgets held in a store: `budget status` lists every counter of the policies' caps.
+    #[command(
+        after_help = "Example:\n  switchyard budget status --policy policies/ --budget-store redis://127.0.0.1:6379"
+    )]
+    Budget(budget::BudgetArgs),
 }
 
 /// Runs the command line with the process's arguments.
@@ -126,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Rebill(args) => rebill::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Budget(args) => budget::run(args),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::calllog::report::format_usd;
 use crate::clients::{ChatRequest, Clients, MockClient, Part, SizeHints};
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
 use crate::router::{PolicySet, RouteError};
+use crate::runner::budget::Store;
 use crate::runner::{JsonlSink, RunError, RunTotals, Runner, StepOutput};
 use crate::step::{Step, StepError};
 
@@ -37,6 +38,9 @@ pub struct RunArgs {
     /// it every model is served offline by the mock.
     #[arg(long)]
     pub live: bool,
+    /// Where budgets are held (docs/fleet.md).
+    #[command(flatten)]
+    pub budget: super::budget::BudgetStoreArgs,
 }
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
@@ -81,10 +85,25 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(super::PROBLEM);
         }
     };
+    // A Redis store connects on first use, from inside the runtime.
+    match rt.block_on(async { Store::open(&args.budget.options()) }) {
+        Ok(s) => runner = runner.with_budget_store(Arc::new(s)),
+        Err(e) => {
+            eprintln!("error: invalid --budget-store: {e}");
+            return ExitCode::from(super::USAGE);
+        }
+    }
     let set = runner.router().current();
     let mut out = io::stdout().lock();
     let lines = Lines::with_max(input, args.max_line_bytes);
-    let result = rt.block_on(run_all(&runner, &set, lines, &mut out));
+    let result = rt.block_on(async {
+        let r = run_all(&runner, &set, lines, &mut out).await;
+        runner
+            .budget_store()
+            .wait_settled(std::time::Duration::from_secs(10))
+            .await;
+        r
+    });
     // Every record is written (or known lost) before the command says how it went.
     let flushed = runner.flush();
     match (result, flushed) {

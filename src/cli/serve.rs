@@ -12,6 +12,7 @@ use clap::Args;
 
 use crate::reload::WatchOptions;
 use crate::router::Router;
+use crate::runner::budget::Store;
 use crate::runner::sink::{CallSink, JsonlSink};
 use crate::server::{self, AppState, Metrics, ServeOptions, Token};
 
@@ -44,6 +45,9 @@ pub struct ServeArgs {
     /// Allow a non-loopback --listen address without --auth-token-env.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Where budgets are held (docs/fleet.md).
+    #[command(flatten)]
+    pub budget: super::budget::BudgetStoreArgs,
 }
 
 pub(super) fn run(args: ServeArgs) -> ExitCode {
@@ -100,6 +104,12 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
         Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
     };
     let drain = Duration::from_secs(args.drain_seconds);
+    // A Redis store connects on first use, from inside the runtime.
+    let budgets = match runtime.block_on(async { Store::open(&args.budget.options()) }) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return usage(&format!("invalid --budget-store: {e}")),
+    };
+    let state = state.with_budget_store(budgets.clone());
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -118,9 +128,12 @@ pub(super) fn run(args: ServeArgs) -> ExitCode {
             names.len(),
             names.join(", ")
         );
-        server::shutdown::serve(listener, state, drain)
+        let served = server::shutdown::serve(listener, state, drain)
             .await
-            .map_err(|e| format!("serving on {bound} failed: {e}"))
+            .map_err(|e| format!("serving on {bound} failed: {e}"));
+        // Settlements still on their way to a shared store are counted before exiting.
+        budgets.wait_settled(drain).await;
+        served
     });
     // Let the runtime's remaining tasks (the SIGHUP listener) go without waiting on them.
     runtime.shutdown_timeout(Duration::from_millis(100));

@@ -28,7 +28,7 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::budget::{self, BudgetExceeded, Ledger, Reservation, Scope};
+use super::budget::{self, BudgetExceeded, BudgetHold, Ledger, Scope, Store, StoreError};
 use super::record::{rfc3339_utc, step_features};
 use super::sink::{self, CallSink};
 use crate::calllog::record::{CallRecord, CallStatus, TokenSource};
@@ -69,6 +69,9 @@ pub enum RunError {
     /// The call's worst case would cross a budget cap (and no tier fits, with downgrade).
     #[error(transparent)]
     Budget(#[from] BudgetExceeded),
+    /// The call is under a shared cap and the budget store cannot be reached (`closed`).
+    #[error(transparent)]
+    BudgetStoreUnavailable(#[from] StoreError),
     /// A cap applies but nothing bounds the call's output, so its worst case is unknown.
     #[error("the policy caps spending but the call to `{model}` has no output limit: give the request max_output_tokens, or the model max_output_tokens or context_window")]
     Unbounded {
@@ -108,6 +111,7 @@ impl RunError {
         match self {
             RunError::Route(e) => e.kind(),
             RunError::Budget(_) => "budget_exceeded",
+            RunError::BudgetStoreUnavailable(_) => "budget_store_unavailable",
             RunError::Unbounded { .. } => "unbounded_output",
             RunError::NoClient { .. } => "no_client",
             RunError::Client { .. } => "client_error",
@@ -140,7 +144,8 @@ impl RunError {
 pub struct Runner {
     router: Arc<Router>,
     clients: Clients,
-    ledger: Ledger,
+    ledger: Arc<Ledger>,
+    store: Arc<Store>,
     sinks: Vec<Arc<dyn CallSink>>,
 }
 
@@ -150,6 +155,7 @@ impl std::fmt::Debug for Runner {
             .field("router", &self.router)
             .field("clients", &self.clients)
             .field("ledger", &self.ledger)
+            .field("store", &self.store)
             .field("sinks", &self.sinks.len())
             .finish()
     }
@@ -158,10 +164,12 @@ impl std::fmt::Debug for Runner {
 impl Runner {
     /// A runner over a router (its hot reloads apply) and the clients that serve its models.
     pub fn new(router: impl Into<Arc<Router>>, clients: Clients) -> Runner {
+        let ledger = Arc::new(Ledger::new());
         Runner {
             router: router.into(),
             clients,
-            ledger: Ledger::new(),
+            ledger: ledger.clone(),
+            store: Arc::new(Store::memory(ledger)),
             sinks: Vec::new(),
         }
     }
@@ -169,8 +177,24 @@ impl Runner {
     /// Drops a trace's budget spend once it has been idle this long (default: a day,
     /// [`budget::DEFAULT_TRACE_IDLE`]); see [`Ledger::with_trace_idle`].
     pub fn with_trace_idle(mut self, idle: std::time::Duration) -> Runner {
-        self.ledger = Ledger::new().with_trace_idle(idle);
+        self.ledger = Arc::new(Ledger::new().with_trace_idle(idle));
+        self.store = Arc::new(Store::memory(self.ledger.clone()));
         self
+    }
+
+    /// Holds budgets in `store` (`--budget-store`; a Redis store shares them with every
+    /// process given the same URL). A memory store's ledger becomes [`ledger`](Self::ledger).
+    pub fn with_budget_store(mut self, store: Arc<Store>) -> Runner {
+        if let Some(l) = store.ledger() {
+            self.ledger = l.clone();
+        }
+        self.store = store;
+        self
+    }
+
+    /// Where budgets are held.
+    pub fn budget_store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Also sends every call record to `sink`.
@@ -189,7 +213,8 @@ impl Runner {
         self.sinks.iter().try_for_each(|s| s.flush())
     }
 
-    /// Spend so far, by trace and by workload-day.
+    /// Spend so far, by trace and by workload-day, when budgets are held in the process (with
+    /// a shared store it stays empty).
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
@@ -257,7 +282,7 @@ impl Runner {
             usage,
         );
         record.fallback_from = answered.fallback_from;
-        held.hold.settle(record.cost);
+        held.hold.settle(record.cost).await;
         self.deliver(StepOutput {
             response: answered.response,
             record,
@@ -272,7 +297,7 @@ impl Runner {
         &self,
         decision: &'p Decision<'_>,
         step: &Step,
-        held: &Held<'_>,
+        held: &Held,
         request: &mut ChatRequest,
         hints: SizeHints,
     ) -> Result<Answer<'p>, RunError> {
@@ -337,7 +362,7 @@ impl Runner {
         request: &ChatRequest,
         prompt_only: bool,
         time: SystemTime,
-    ) -> Result<Held<'_>, RunError> {
+    ) -> Result<Held, RunError> {
         let cp = decision.compiled_policy();
         let policy = &cp.policy;
         let mut held = Held {
@@ -345,10 +370,7 @@ impl Runner {
             via: decision.via(),
             input: decision.input_tokens(),
             limit: None,
-            hold: Hold {
-                ledger: &self.ledger,
-                reservation: None,
-            },
+            hold: BudgetHold::none(self.store.clone()),
         };
         let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) else {
             return Ok(held);
@@ -367,16 +389,19 @@ impl Runner {
             input: held.input,
             requested: request.max_output_tokens,
         };
-        let tier = budget::hold_tier(&self.ledger, cp, b, scope, call).map_err(|e| match e {
-            budget::HoldError::Unbounded(model) => RunError::Unbounded { model },
-            budget::HoldError::Refused(refused) => RunError::Budget(refused),
-        })?;
+        let tier = budget::hold_tier(&self.store, cp, b, scope, call)
+            .await
+            .map_err(|e| match e {
+                budget::HoldError::Unbounded(model) => RunError::Unbounded { model },
+                budget::HoldError::Refused(refused) => RunError::Budget(refused),
+                budget::HoldError::Unavailable(e) => RunError::BudgetStoreUnavailable(e),
+            })?;
         held.tier = tier.tier;
         if tier.downgraded {
             held.via = crate::router::Via::BudgetDowngrade;
         }
         held.limit = Some(tier.limit);
-        held.hold.reservation = Some(tier.reservation);
+        held.hold.hold(tier.reservation);
         Ok(held)
     }
 
@@ -432,13 +457,13 @@ struct Answer<'p> {
 }
 
 /// The tier a call goes to, why, the input size its worst case was held for, and the hold.
-struct Held<'a> {
+struct Held {
     tier: TierId,
     via: crate::router::Via,
     input: u64,
     /// The worst case held against a cap; `None` when no cap applies (then any fallback fits).
     limit: Option<Picos>,
-    hold: Hold<'a>,
+    hold: BudgetHold,
 }
 
 /// Sends the step's prompt as the user message when the request has no messages; says
@@ -612,7 +637,7 @@ async fn count_off_thread(tokenizer: Tokenizer, texts: Vec<String>) -> u64 {
 fn record(
     decision: &Decision<'_>,
     step: &Step,
-    held: &Held<'_>,
+    held: &Held,
     model: &Model,
     time: SystemTime,
     latency_us: u64,
@@ -651,27 +676,4 @@ fn record(
         PicosPerToken::from_usd_per_mtok(model.cache_write_usd_per_mtok.unwrap_or(input)),
     );
     record
-}
-
-/// A reservation held for one call: settled at the actual cost, or given back when the call
-/// fails — or when the caller drops the call midway (a timeout), so no budget leaks.
-struct Hold<'a> {
-    ledger: &'a Ledger,
-    reservation: Option<Reservation>,
-}
-
-impl Hold<'_> {
-    fn settle(mut self, actual: Picos) {
-        if let Some(r) = self.reservation.take() {
-            self.ledger.settle(r, actual);
-        }
-    }
-}
-
-impl Drop for Hold<'_> {
-    fn drop(&mut self) {
-        if let Some(r) = self.reservation.take() {
-            self.ledger.release(r);
-        }
-    }
 }

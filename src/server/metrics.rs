@@ -163,6 +163,12 @@ pub struct Metrics {
     pub policy_info: Family<PolicyLabels, Gauge>,
     /// `switchyard_budget_spent_usd`.
     pub budget_spent: Family<BudgetLabels, Gauge<f64, AtomicU64>>,
+    /// `switchyard_budget_held_usd`.
+    pub budget_held: Family<BudgetLabels, Gauge<f64, AtomicU64>>,
+    /// `switchyard_budget_store_errors_total`.
+    pub budget_store_errors: Counter,
+    /// `switchyard_budget_late_settlements_total`.
+    pub budget_late_settlements: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -205,6 +211,9 @@ impl Metrics {
             reloads: Family::default(),
             policy_info: Family::default(),
             budget_spent: Family::default(),
+            budget_held: Family::default(),
+            budget_store_errors: Counter::default(),
+            budget_late_settlements: Counter::default(),
             registry: Registry::default(),
         };
         // prometheus-client adds `_total` to counters itself.
@@ -257,6 +266,21 @@ impl Metrics {
             "switchyard_budget_spent_usd",
             "Spend counted against each budget cap in US dollars",
             Listed(m.budget_spent.clone()),
+        );
+        registry.register(
+            "switchyard_budget_held_usd",
+            "Worst cases held by calls still running against each budget cap in US dollars",
+            Listed(m.budget_held.clone()),
+        );
+        registry.register(
+            "switchyard_budget_store_errors",
+            "Times the budget store could not be reached",
+            m.budget_store_errors.clone(),
+        );
+        registry.register(
+            "switchyard_budget_late_settlements",
+            "Settlements that came after their hold's lease ended (their cost still counted)",
+            m.budget_late_settlements.clone(),
         );
         for result in ["ok", "error"] {
             // Created at zero, so both series show before the first reload.
@@ -355,6 +379,16 @@ impl Metrics {
             .set(usd);
     }
 
+    /// Sets the worst cases held against one budget cap.
+    pub fn budget_held(&self, policy: &str, cap: &str, usd: f64) {
+        self.budget_held
+            .get_or_create(&BudgetLabels {
+                policy: policy.into(),
+                cap: cap.into(),
+            })
+            .set(usd);
+    }
+
     /// Records time spent in switchyard on one request to `endpoint`.
     pub fn overhead(&self, endpoint: &str, seconds: f64) {
         self.overhead
@@ -382,6 +416,29 @@ impl Metrics {
     }
 }
 
+/// The budget store reports here: the spent and held gauges of a cap (a trace cap shows the
+/// trace of its latest call), store errors and late settlements.
+impl crate::runner::budget::BudgetObserver for Metrics {
+    fn store_error(&self) {
+        self.budget_store_errors.inc();
+    }
+
+    fn late_settlement(&self) {
+        self.budget_late_settlements.inc();
+    }
+
+    fn counter(
+        &self,
+        policy: &str,
+        scope: crate::runner::budget::BudgetScope,
+        committed: crate::money::Picos,
+        held: crate::money::Picos,
+    ) {
+        self.budget_spent(policy, scope.key(), committed.usd());
+        self.budget_held(policy, scope.key(), held.usd());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +458,9 @@ mod tests {
             "switchyard_policy_reloads_total",
             "switchyard_policy_info",
             "switchyard_budget_spent_usd",
+            "switchyard_budget_held_usd",
+            "switchyard_budget_store_errors_total",
+            "switchyard_budget_late_settlements_total",
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} ")),

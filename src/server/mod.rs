@@ -9,6 +9,7 @@
 //! | `chat.rs` | `POST /v1/chat/completions` and `POST /v1/messages`: a chat request routed |
 //! | `features.rs` | how a chat request becomes a step (given and derived features) |
 //! | `auth.rs` | the API token, compared in constant time |
+//! | `budgets.rs` | `GET /v1/budgets`: every counter of the policies' caps, from the store |
 //! | `error.rs` | error answers in each endpoint's format, and their statuses |
 //! | `metrics.rs` | the Prometheus metrics |
 //! | `shutdown.rs` | SIGTERM/SIGINT drain, SIGHUP reload |
@@ -17,6 +18,7 @@
 //! decided wholly under it, while reloads swap new sets in underneath.
 
 pub mod auth;
+mod budgets;
 mod chat;
 pub mod error;
 pub mod features;
@@ -39,7 +41,7 @@ use tracing::Instrument;
 
 use crate::reload::{Outcome, ReloadReport, Reloader};
 use crate::router::{PolicySet, Router};
-use crate::runner::budget::Ledger;
+use crate::runner::budget::{Ledger, Store};
 use crate::runner::sink::CallSink;
 pub use auth::Token;
 pub use error::{ApiError, Format};
@@ -83,6 +85,7 @@ struct Inner {
     draining: AtomicBool,
     next_request: AtomicU64,
     ledger: Arc<Ledger>,
+    budgets: Arc<Store>,
     calls: Option<Arc<dyn CallSink>>,
 }
 
@@ -108,6 +111,9 @@ impl AppState {
         options: ServeOptions,
         metrics: Arc<Metrics>,
     ) -> AppState {
+        let ledger = Arc::new(Ledger::new());
+        let budgets = Arc::new(Store::memory(ledger.clone()));
+        budgets.observe(metrics.clone());
         AppState(Arc::new(Inner {
             router,
             reloader: None,
@@ -116,7 +122,8 @@ impl AppState {
             started: SystemTime::now(),
             draining: AtomicBool::new(false),
             next_request: AtomicU64::new(1),
-            ledger: Arc::new(Ledger::new()),
+            ledger,
+            budgets,
             calls: None,
         }))
     }
@@ -145,13 +152,31 @@ impl AppState {
         }
     }
 
-    /// The budget ledger every proxied call reserves against.
+    /// Holds budgets in `store` (`--budget-store`), its events counted in the metrics. Call
+    /// before sharing the state.
+    pub fn with_budget_store(self, store: Arc<Store>) -> AppState {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                store.observe(inner.metrics.clone());
+                if let Some(l) = store.ledger() {
+                    inner.ledger = l.clone();
+                }
+                inner.budgets = store;
+                AppState(Arc::new(inner))
+            }
+            Err(shared) => AppState(shared),
+        }
+    }
+
+    /// The budget ledger every proxied call reserves against, when budgets are held in the
+    /// process (with a shared store it stays empty).
     pub fn ledger(&self) -> &Ledger {
         &self.0.ledger
     }
 
-    fn ledger_arc(&self) -> Arc<Ledger> {
-        self.0.ledger.clone()
+    /// Where budgets are held.
+    pub fn budget_store(&self) -> &Arc<Store> {
+        &self.0.budgets
     }
 
     /// Writes out what the call log still holds.
@@ -169,19 +194,6 @@ impl AppState {
             if let Err(e) = s.record(record) {
                 tracing::error!(error = %e, "a call record could not be written");
             }
-        }
-    }
-
-    /// Sets the budget gauges of `policy` from the ledger.
-    fn update_budget_gauges(&self, policy: &str, trace: Option<&str>) {
-        let day = crate::runner::budget::utc_day(SystemTime::now());
-        let spent = self.0.ledger.workload_day_spend(policy, day);
-        self.metrics()
-            .budget_spent(policy, "per_workload_day_usd", spent.committed().usd());
-        if let Some(t) = trace {
-            let spent = self.0.ledger.trace_spend(t);
-            self.metrics()
-                .budget_spent(policy, "per_trace_usd", spent.committed().usd());
         }
     }
 
@@ -251,6 +263,7 @@ pub fn app(state: AppState) -> axum::Router {
         .route("/metrics", get(status::metrics))
         .route("/v1/status", get(status::status))
         .route("/v1/models", get(status::models))
+        .route("/v1/budgets", get(budgets::budgets))
         .route("/v1/route", post(route::route))
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/messages", post(chat::messages))

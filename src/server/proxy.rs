@@ -27,33 +27,14 @@ use crate::money::{Picos, PicosPerToken};
 use crate::policy::TierId;
 use crate::policy::{Model, Provider};
 use crate::router::{Decision, Via};
-use crate::runner::budget::{self, Ledger, Reservation, Scope};
+use crate::runner::budget::{self, BudgetHold, Scope};
 use crate::runner::rfc3339_utc;
 use crate::step::Step;
 use std::sync::Arc;
 
 /// A reservation that is given back if the call never settles it (failure, cancellation,
 /// a dropped task), so no budget leaks.
-struct Hold {
-    ledger: Arc<Ledger>,
-    reservation: Option<Reservation>,
-}
-
-impl Hold {
-    fn settle(mut self, actual: Picos) {
-        if let Some(r) = self.reservation.take() {
-            self.ledger.settle(r, actual);
-        }
-    }
-}
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        if let Some(r) = self.reservation.take() {
-            self.ledger.release(r);
-        }
-    }
-}
+type Hold = BudgetHold;
 
 /// Everything the call needs after the decision.
 pub(super) struct Call {
@@ -120,7 +101,7 @@ async fn forward_inner(state: &AppState, call: Call) -> Result<Response, Failure
         Err(e) => return Err((call_error(&decision.model().key, &e), Some(decision))),
     };
     let time = SystemTime::now();
-    let held = match hold_budget(state, &decision, &step, &mut request, time, format) {
+    let held = match hold_budget(state, &decision, &step, &mut request, time, format).await {
         Ok(h) => h,
         Err(Refusal::Response(resp)) => return Ok(*resp),
         Err(Refusal::Error(e)) => return Err((e, Some(decision))),
@@ -203,7 +184,7 @@ enum Refusal {
 /// Holds the call's worst case against the policy's caps, as `run` does: on the decision's
 /// tier, or with `on_exceed = "downgrade"` on the cheapest tier whose model meets the step's
 /// guards and fits; the request's output limit becomes the one paid for.
-fn hold_budget(
+async fn hold_budget(
     state: &AppState,
     decision: &Decision<'static>,
     step: &Step,
@@ -219,10 +200,7 @@ fn hold_budget(
         via: decision.via(),
         limit: None,
         requested,
-        hold: Hold {
-            ledger: state.ledger_arc(),
-            reservation: None,
-        },
+        hold: Hold::none(state.budget_store().clone()),
     };
     let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) else {
         return Ok(held);
@@ -236,14 +214,14 @@ fn hold_budget(
         input,
         requested,
     };
-    let refused = match budget::hold_tier(state.ledger(), cp, b, scope, call) {
+    let refused = match budget::hold_tier(state.budget_store(), cp, b, scope, call).await {
         Ok(tier) => {
             held.tier = tier.tier;
             if tier.downgraded {
                 held.via = Via::BudgetDowngrade;
             }
             held.limit = Some(tier.limit);
-            held.hold.reservation = Some(tier.reservation);
+            held.hold.hold(tier.reservation);
             // The provider is held to the worst case that was paid for.
             request.max_output_tokens = Some(tier.output_limit);
             return Ok(held);
@@ -261,6 +239,17 @@ fn hold_budget(
             return Err(Refusal::Error(e));
         }
         Err(budget::HoldError::Refused(refused)) => refused,
+        Err(budget::HoldError::Unavailable(e)) => {
+            state
+                .metrics()
+                .route_error(&policy.name, "budget_store_unavailable");
+            let e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "budget_store_unavailable",
+                format!("the call is under a budget cap and {e}; it was not made"),
+            );
+            return Err(Refusal::Error(e));
+        }
     };
     state.metrics().route_error(&policy.name, "budget_exceeded");
     let e = ApiError::new(
@@ -638,9 +627,8 @@ impl Ctx {
         );
         m.tokens(&record.policy, &record.model, input, output);
         self.state.record_call(&record);
-        let Ctx { hold, state, .. } = self;
-        hold.settle(record.cost);
-        state.update_budget_gauges(&record.policy, record.trace_id.as_deref());
+        let Ctx { hold, .. } = self;
+        hold.settle_soon(record.cost);
         record
     }
 }

@@ -1,4 +1,5 @@
-//! The `[budget]` pass: each cap a finite amount of USD, `on_exceed` one of its words.
+//! The `[budget]` pass: each cap a finite amount of USD that a budget counter can hold,
+//! `on_exceed` one of its words.
 
 use toml::Spanned;
 
@@ -22,7 +23,21 @@ impl Cx {
                 );
                 return None;
             }
-            Some(crate::money::usd_to_picos(usd))
+            let picos = crate::money::usd_to_picos(usd);
+            // A shared store (docs/fleet.md) keeps counters as signed 64-bit pico-dollars.
+            if picos.0 > i64::MAX as u64 {
+                self.err_help(
+                    "invalid-value",
+                    v.span(),
+                    format!(
+                        "`{key}` is over the largest cap a budget counter holds, \
+                         $9223372.036854775807; found {usd}"
+                    ),
+                    format!("e.g. {key} = 9000000"),
+                );
+                return None;
+            }
+            Some(picos)
         };
         let per_trace = cap(&b.per_trace_usd, "per_trace_usd");
         let per_workload_day = cap(&b.per_workload_day_usd, "per_workload_day_usd");

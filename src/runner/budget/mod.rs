@@ -10,6 +10,24 @@
 //! still added in full, logged as a warning and counted ([`Ledger::overruns`]); the cap then
 //! refuses every later call under it. Traces idle longer than [`Ledger::trace_idle`] (a day by
 //! default) are dropped, so a long-lived process does not keep every trace it ever saw.
+//!
+//! | file | what it does |
+//! | --- | --- |
+//! | `mod.rs` | caps, scopes, the in-process [`Ledger`], holding a call's worst case on a tier |
+//! | `store.rs` | the [`BudgetStore`] trait, [`Store`] (memory or Redis, fail closed or open) |
+//! | `redis.rs` | [`RedisStore`]: counters shared by a fleet, in Redis (docs/fleet.md) |
+//! | `scripts/*.lua` | the two atomic steps Redis runs: reserve, settle (and release) |
+
+mod redis;
+mod store;
+
+pub use redis::{RedisHold, RedisStore};
+pub use store::{
+    day_date, status_json, BudgetHold, BudgetObserver, BudgetStore, CounterStatus, CounterSubject,
+    InvalidStoreUrl, PolicyCaps, ReserveError, ReserveRequest, Settlement, Store, StoreError,
+    StoreOptions, StoreReservation, StoreUrl, WhenUnavailable, DEFAULT_LEASE_MARGIN,
+    DEFAULT_PREFIX,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -23,6 +41,16 @@ use crate::money::{Picos, PicosPerToken};
 use crate::policy::{Budget, Model, OnExceed, TierId};
 use crate::router::decision;
 use crate::step::Step;
+
+impl CounterSubject {
+    /// Orders listings: days, then trace ids.
+    fn cmp_key(&self) -> (u64, &str) {
+        match self {
+            CounterSubject::Day(d) => (*d, ""),
+            CounterSubject::Trace(t) => (u64::MAX, t.as_str()),
+        }
+    }
+}
 
 // Loading a policy converts its caps too, so the conversion lives with the money types.
 pub use crate::money::usd_to_picos;
@@ -149,6 +177,7 @@ impl Spend {
 #[derive(Debug)]
 #[must_use = "a reservation holds budget until it is settled or released"]
 pub struct Reservation {
+    workload: Option<Arc<str>>,
     trace: Option<Arc<str>>,
     workload_day: Option<(Arc<str>, u64)>,
     amount: Picos,
@@ -158,6 +187,15 @@ impl Reservation {
     /// The amount held.
     pub fn amount(&self) -> Picos {
         self.amount
+    }
+
+    /// The workload, trace and day whose counters it holds.
+    pub(crate) fn scope(&self) -> (Option<Arc<str>>, Option<Arc<str>>, Option<u64>) {
+        (
+            self.workload.clone(),
+            self.trace.clone(),
+            self.workload_day.as_ref().map(|(_, d)| *d),
+        )
     }
 }
 
@@ -208,15 +246,19 @@ struct State {
     traces: HashMap<Arc<str>, TraceSpend>,
     /// Workload → UTC day → spend; only today and yesterday are kept.
     days: HashMap<Arc<str>, BTreeMap<u64, Spend>>,
+    /// Workload names, shared by the reservations and traces that name them.
+    workloads: HashMap<Arc<str>, ()>,
     /// When idle traces were last looked for (none yet: the first reserve looks).
     swept: Option<Instant>,
 }
 
 /// A trace's spend and when a call last touched it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct TraceSpend {
     spend: Spend,
     last_used: Instant,
+    /// The workload of its last call (whose cap a status listing shows).
+    workload: Option<Arc<str>>,
 }
 
 impl Default for TraceSpend {
@@ -224,6 +266,7 @@ impl Default for TraceSpend {
         TraceSpend {
             spend: Spend::default(),
             last_used: Instant::now(),
+            workload: None,
         }
     }
 }
@@ -325,11 +368,15 @@ impl Ledger {
         if let Some(refused) = check(budget, scope, tier, amount, &trace_spend, &day_spend) {
             return Err(refused);
         }
+        let (workload, _) = entry(&mut st.workloads, scope.workload);
         let trace = match (budget.per_trace, scope.trace) {
             (Some(_), Some(t)) => {
                 let (key, trace) = entry(&mut st.traces, t);
                 trace.spend.reserve(amount);
                 trace.last_used = now;
+                if trace.workload.as_deref() != Some(scope.workload) {
+                    trace.workload = Some(workload.clone());
+                }
                 Some(key)
             }
             _ => None,
@@ -348,6 +395,7 @@ impl Ledger {
             None => None,
         };
         Ok(Reservation {
+            workload: Some(workload),
             trace,
             workload_day,
             amount,
@@ -388,6 +436,50 @@ impl Ledger {
     /// Gives a reservation back unspent (the call failed before it was billed).
     pub fn release(&self, reservation: Reservation) {
         self.settle(reservation, Picos::ZERO);
+    }
+
+    /// Every counter of `policies`' caps: today's day counter of each daily cap (empty if
+    /// nothing was spent), and each trace last used under a policy with a trace cap.
+    pub fn counters(&self, policies: &[PolicyCaps]) -> Vec<CounterStatus> {
+        let today = utc_day(SystemTime::now());
+        let st = self.lock();
+        let mut out = Vec::new();
+        for p in policies {
+            if let Some(cap) = p.budget.per_workload_day {
+                let s = st
+                    .days
+                    .get(p.policy.as_str())
+                    .and_then(|d| d.get(&today))
+                    .copied()
+                    .unwrap_or_default();
+                out.push(CounterStatus {
+                    policy: p.policy.clone(),
+                    scope: BudgetScope::WorkloadDay,
+                    subject: CounterSubject::Day(today),
+                    cap,
+                    committed: s.settled,
+                    held: s.reserved,
+                });
+            }
+            if let Some(cap) = p.budget.per_trace {
+                let mut traces: Vec<_> = st
+                    .traces
+                    .iter()
+                    .filter(|(_, t)| t.workload.as_deref() == Some(p.policy.as_str()))
+                    .map(|(id, t)| CounterStatus {
+                        policy: p.policy.clone(),
+                        scope: BudgetScope::Trace,
+                        subject: CounterSubject::Trace(id.to_string()),
+                        cap,
+                        committed: t.spend.settled,
+                        held: t.spend.reserved,
+                    })
+                    .collect();
+                traces.sort_by(|a, b| a.subject.cmp_key().cmp(&b.subject.cmp_key()));
+                out.extend(traces);
+            }
+        }
+        out
     }
 
     /// A trace's spend so far (zero if it has none or no trace cap applies).
@@ -473,7 +565,7 @@ pub(crate) struct TierHold {
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub output_limit: u64,
     /// The reservation, to settle or release.
-    pub reservation: Reservation,
+    pub reservation: StoreReservation,
 }
 
 /// Why no worst case could be held.
@@ -483,6 +575,8 @@ pub(crate) enum HoldError {
     Unbounded(String),
     /// A cap refuses the call (and every tier a downgrade could take, if tried).
     Refused(BudgetExceeded),
+    /// The budget store cannot be reached, and the call is under a shared cap (`closed`).
+    Unavailable(StoreError),
 }
 
 /// What a call asks of the budget: its step and routed tier, its size and output limit.
@@ -504,8 +598,8 @@ pub(crate) struct CallSize<'a> {
 /// on the routed tier, or — refused there, with `on_exceed = "downgrade"` — on the cheapest
 /// tier whose model meets the step's guards and whose worst case fits. The downgrade is
 /// looked for only once a cap refused the routed tier: the common case never pays for it.
-pub(crate) fn hold_tier(
-    ledger: &Ledger,
+pub(crate) async fn hold_tier(
+    store: &Store,
     cp: &CompiledPolicy,
     budget: &Budget,
     scope: Scope<'_>,
@@ -521,7 +615,14 @@ pub(crate) fn hold_tier(
             policy.tier_model(call.tier).key.clone(),
         ));
     };
-    let mut refused = match ledger.reserve(budget, scope, &policy.tiers[call.tier].name, amount) {
+    let request = |tier: TierId, amount: Picos| ReserveRequest {
+        budget,
+        scope,
+        tier: &policy.tiers[tier].name,
+        amount,
+        lease: call_time_limit(policy, tier) + store.lease_margin(),
+    };
+    let mut refused = match store.reserve(request(call.tier, amount)).await {
         Ok(reservation) => {
             return Ok(TierHold {
                 tier: call.tier,
@@ -531,7 +632,8 @@ pub(crate) fn hold_tier(
                 reservation,
             })
         }
-        Err(refused) => refused,
+        Err(ReserveError::Exceeded(refused)) => refused,
+        Err(ReserveError::Unavailable(e)) => return Err(HoldError::Unavailable(e)),
     };
     if downgrades(budget) {
         refused.downgrade_tried = true;
@@ -541,18 +643,42 @@ pub(crate) fn hold_tier(
                 .next()
                 .filter(|&(t, cost)| t != call.tier && cost < amount);
         if let Some((t, cost)) = cheapest {
-            if let Ok(reservation) = ledger.reserve(budget, scope, &policy.tiers[t].name, cost) {
-                return Ok(TierHold {
-                    tier: t,
-                    downgraded: true,
-                    limit: cost,
-                    output_limit: worst(t).map_or(out, |w| w.0),
-                    reservation,
-                });
+            match store.reserve(request(t, cost)).await {
+                Ok(reservation) => {
+                    return Ok(TierHold {
+                        tier: t,
+                        downgraded: true,
+                        limit: cost,
+                        output_limit: worst(t).map_or(out, |w| w.0),
+                        reservation,
+                    })
+                }
+                Err(ReserveError::Unavailable(e)) => return Err(HoldError::Unavailable(e)),
+                Err(ReserveError::Exceeded(_)) => {}
             }
         }
     }
     Err(HoldError::Refused(refused))
+}
+
+/// How long a call on `tier` may run: each model of the tier (its model, then its fallbacks)
+/// tried once plus its retries, each try up to its `timeout_seconds` (600 s by default). A
+/// hold's lease is this plus the lease margin, which covers the waits between retries.
+pub fn call_time_limit(policy: &crate::policy::Policy, tier: TierId) -> Duration {
+    let t = &policy.tiers[tier];
+    std::iter::once(t.model)
+        .chain(t.fallbacks.iter().copied())
+        .map(|m| {
+            let m = &policy.models[m];
+            let each = m
+                .timeout_seconds
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map_or(Duration::from_secs(600), |s| {
+                    Duration::try_from_secs_f64(s).unwrap_or(Duration::from_secs(600))
+                });
+            each.saturating_mul(m.max_retries.unwrap_or(2).saturating_add(1))
+        })
+        .fold(Duration::ZERO, Duration::saturating_add)
 }
 
 /// The tiers a step may be downgraded to: those whose model meets every guard that holds
