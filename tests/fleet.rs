@@ -547,8 +547,8 @@ fn keys_expire_as_the_contract_says() {
             on_exceed: OnExceed::Reject,
         };
         let day = utc_day(SystemTime::now());
-        let hold = store
-            .reserve(ReserveRequest {
+        let reserve = || {
+            store.reserve(ReserveRequest {
                 budget: &budget,
                 scope: Scope {
                     workload: "w",
@@ -559,21 +559,35 @@ fn keys_expire_as_the_contract_says() {
                 amount: CALL,
                 lease: Duration::from_secs(60),
             })
-            .await
-            .unwrap();
-        store.settle(hold, CALL).await.unwrap();
+        };
         let mut con = client.get_multiplexed_async_connection().await.unwrap();
-        let pexpiretime: i64 = ::redis::cmd("PEXPIRETIME")
-            .arg(format!("ttl:c:day:{day}:w"))
-            .query_async(&mut con)
-            .await
-            .unwrap();
         let day_end_ms = (day as i64 + 1) * 86_400_000;
-        assert_eq!(
-            pexpiretime,
-            day_end_ms + 48 * 3_600_000,
-            "48 h after the day ends"
-        );
+        // Every key of the day counter: totals, holds and leases (these two while a hold
+        // lives: Redis drops them once empty, and they must expire again when made again).
+        let mut day_keys_expire = async |which: &[&str], when: &str| {
+            for k in which {
+                let pexpiretime: i64 = ::redis::cmd("PEXPIRETIME")
+                    .arg(format!("ttl:{k}:day:{day}:w"))
+                    .query_async(&mut con)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    pexpiretime,
+                    day_end_ms + 48 * 3_600_000,
+                    "key {k}, {when}: 48 h after the day ends"
+                );
+            }
+        };
+        let first = reserve().await.unwrap();
+        day_keys_expire(&["c", "h", "l"], "one hold").await;
+        let second = reserve().await.unwrap();
+        day_keys_expire(&["c", "h", "l"], "two holds").await;
+        store.settle(first, CALL).await.unwrap();
+        store.settle(second, CALL).await.unwrap();
+        day_keys_expire(&["c"], "settled").await;
+        let third = reserve().await.unwrap();
+        day_keys_expire(&["c", "h", "l"], "holds made again").await;
+        store.settle(third, CALL).await.unwrap();
         let pttl: i64 = ::redis::cmd("PTTL")
             .arg("ttl:c:trace:t")
             .query_async(&mut con)

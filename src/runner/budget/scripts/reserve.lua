@@ -38,15 +38,23 @@ local amount = ARGV[2]
 local lease = tonumber(ARGV[3])
 local n = #KEYS / 3
 
-local function expire(i, c, h, l)
+-- Day counters (`at`) expire at a fixed time: the totals hash gets it when the counter is
+-- created, the holds hash and leases set when they are (Redis deletes them once empty, and
+-- writing them again makes them without an expiry). Trace counters (`in`) expire after an
+-- idle time, so every use pushes their expiry back.
+local function expire(i, c, h, l, fresh, new_holds)
   local kind = ARGV[3 + (i - 1) * 4 + 2]
   local ms = tonumber(ARGV[3 + (i - 1) * 4 + 3])
-  for _, k in ipairs({c, h, l}) do
-    if kind == 'at' then
-      redis.call('PEXPIREAT', k, ms)
-    else
-      redis.call('PEXPIRE', k, ms)
+  if kind == 'at' then
+    if fresh then redis.call('PEXPIREAT', c, ms) end
+    if new_holds then
+      redis.call('PEXPIREAT', h, ms)
+      redis.call('PEXPIREAT', l, ms)
     end
+  else
+    redis.call('PEXPIRE', c, ms)
+    redis.call('PEXPIRE', h, ms)
+    redis.call('PEXPIRE', l, ms)
   end
 end
 
@@ -66,9 +74,11 @@ for i = 1, n do
   if #expired > 0 then
     redis.call('ZREMRANGEBYSCORE', l, '-inf', now)
   end
-  local committed = redis.call('HGET', c, 'committed') or '0'
-  local held = redis.call('HGET', c, 'held') or '0'
-  totals[i] = {committed, held}
+  local v = redis.call('HMGET', c, 'committed', 'held')
+  local committed = v[1] or '0'
+  local held = v[2] or '0'
+  -- A counter not seen before (or expired): its expiry and workload are set once.
+  totals[i] = {committed, held, v[1] == false and v[2] == false}
   if id ~= '' then
     local cap = ARGV[3 + (i - 1) * 4 + 1]
     local ch, cl = limbs(committed)
@@ -87,11 +97,14 @@ local out = {1}
 for i = 1, n do
   local c, h, l = KEYS[i * 3 - 2], KEYS[i * 3 - 1], KEYS[i * 3]
   if id ~= '' then
+    local fresh = totals[i][3]
+    local new_holds = redis.call('EXISTS', l) == 0
     redis.call('HSET', h, id, amount)
     redis.call('ZADD', l, now + lease, id)
     redis.call('HINCRBY', c, 'held', amount)
-    redis.call('HSET', c, 'workload', ARGV[3 + (i - 1) * 4 + 4])
-    expire(i, c, h, l)
+    if fresh then redis.call('HSET', c, 'workload', ARGV[3 + (i - 1) * 4 + 4]) end
+    expire(i, c, h, l, fresh, new_holds)
+    -- Read back as text: HINCRBY's reply would reach Lua as a double.
     totals[i][2] = redis.call('HGET', c, 'held')
   end
   out[#out + 1] = totals[i][1]

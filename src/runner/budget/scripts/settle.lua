@@ -24,9 +24,9 @@ local n = (#KEYS - 1) / 3
 
 local function totals(out)
   for i = 1, n do
-    local c = KEYS[1 + i * 3 - 2]
-    out[#out + 1] = redis.call('HGET', c, 'committed') or '0'
-    out[#out + 1] = redis.call('HGET', c, 'held') or '0'
+    local v = redis.call('HMGET', KEYS[1 + i * 3 - 2], 'committed', 'held')
+    out[#out + 1] = v[1] or '0'
+    out[#out + 1] = v[2] or '0'
   end
   return out
 end
@@ -54,12 +54,14 @@ for i = 1, n do
     redis.call('HINCRBY', c, 'committed', actual)
     local kind = ARGV[4 + (i - 1) * 2 + 1]
     local ms = tonumber(ARGV[4 + (i - 1) * 2 + 2])
-    for _, k in ipairs({c, h, l}) do
-      if kind == 'at' then
-        redis.call('PEXPIREAT', k, ms)
-      else
-        redis.call('PEXPIRE', k, ms)
-      end
+    if kind == 'at' then
+      -- A day's end is fixed; settling creates no holds, only (`open`) perhaps the totals.
+      redis.call('PEXPIREAT', c, ms)
+    else
+      -- Idle time counts from the last use.
+      redis.call('PEXPIRE', c, ms)
+      redis.call('PEXPIRE', h, ms)
+      redis.call('PEXPIRE', l, ms)
     end
   end
 end
