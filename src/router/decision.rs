@@ -335,6 +335,7 @@ impl RouteError {
 }
 
 /// Input tokens of a step under a policy: given, or its prompt counted.
+#[inline]
 pub(crate) fn input_tokens(cp: &CompiledPolicy, step: &Step) -> u64 {
     match (step.input_tokens, &step.prompt) {
         (Some(n), _) => n,
@@ -348,13 +349,22 @@ pub(crate) fn decide<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
 ) -> Result<Decision<'p>, RouteError> {
+    decide_with_role(cp, step, None)
+}
+
+/// [`decide`] for a step whose class in the policy's role column is known (from a role id),
+/// so the role's text is never read.
+#[inline]
+pub(crate) fn decide_with_role<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    role: Option<u32>,
+) -> Result<Decision<'p>, RouteError> {
     if step.input_tokens.is_none() && step.prompt.is_none() {
-        return Err(RouteError::InvalidStep(StepError {
-            message: "the step has neither `input_tokens` nor a `prompt` to count".into(),
-        }));
+        return Err(no_tokens());
     }
     let tokens = input_tokens(cp, step);
-    let probe = cp.columns.probe(step, tokens);
+    let probe = cp.columns.probe_with_role(step, tokens, role);
     let policy = &cp.policy;
     let (tier, rule, via) = cp
         .rules
@@ -426,6 +436,14 @@ pub(crate) fn decide<'p>(
         Ok((tier, moved_by)) => fitted(tier, Via::Guard, moved_by, held),
         Err((g, tier)) => Err(reject(cp, g, tier)),
     }
+}
+
+/// The error for a step with no token count and nothing to count.
+#[cold]
+fn no_tokens() -> RouteError {
+    RouteError::InvalidStep(StepError {
+        message: "the step has neither `input_tokens` nor a `prompt` to count".into(),
+    })
 }
 
 /// The error for a step no tier's model can take.
