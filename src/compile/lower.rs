@@ -279,8 +279,9 @@ impl Lowered {
     /// message the engine would give.
     #[inline]
     pub(crate) fn eval(&self, step: &Step, input_tokens: u64) -> Result<bool, String> {
+        let mut tags = TagReads { step, last: None };
         for t in self.terms.iter() {
-            if !t.holds(step, input_tokens)? {
+            if !t.holds(step, input_tokens, &mut tags)? {
                 return Ok(false);
             }
         }
@@ -288,11 +289,37 @@ impl Lowered {
     }
 }
 
+/// Tag reads of one evaluation: `"k" in step.tags && step.tags.k > …` reads one tag twice,
+/// and looks it up once.
+struct TagReads<'a, 's> {
+    step: &'s Step,
+    last: Option<(&'a str, Option<&'s TagValue>)>,
+}
+
+impl<'a, 's> TagReads<'a, 's> {
+    #[inline]
+    fn get(&mut self, k: &'a str) -> Option<&'s TagValue> {
+        match self.last {
+            Some((name, v)) if name == k => v,
+            _ => {
+                let v = self.step.tags.get(k);
+                self.last = Some((k, v));
+                v
+            }
+        }
+    }
+}
+
 impl Term {
     #[inline]
-    fn holds(&self, step: &Step, input_tokens: u64) -> Result<bool, String> {
+    fn holds<'a, 's>(
+        &'a self,
+        step: &'s Step,
+        input_tokens: u64,
+        tags: &mut TagReads<'a, 's>,
+    ) -> Result<bool, String> {
         match self {
-            Term::HasTag(k) => Ok(step.tags.contains_key(k.as_str())),
+            Term::HasTag(k) => Ok(tags.get(k).is_some()),
             Term::Flag(f) => match read_field(*f, step, input_tokens)? {
                 Seen::Bool(b) => Ok(b),
                 _ => Ok(false),
@@ -305,7 +332,7 @@ impl Term {
             } => {
                 let v = match value {
                     Value::Field(f) => read_field(*f, step, input_tokens)?,
-                    Value::Tag(k) => match step.tags.get(k.as_str()) {
+                    Value::Tag(k) => match tags.get(k) {
                         Some(TagValue::Str(s)) => Seen::Str(s),
                         Some(TagValue::Bool(b)) => Seen::Bool(*b),
                         Some(TagValue::Num(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => {

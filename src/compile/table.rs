@@ -560,27 +560,13 @@ impl Breakpoints {
     }
 }
 
-/// How many of the sorted `points` are `<= x` (the class of `x`), by a binary search whose
-/// steps are conditional moves, not branches: the branch on a random token count is a coin
-/// toss a predictor loses half the time.
+/// How many of the sorted `points` are `<= x` (the class of `x`). The standard library's
+/// binary search compiles to conditional moves, not branches: a branch on a random token
+/// count is a coin toss a predictor loses half the time (a hand-written search with
+/// checked reads compiled to branches and cost the 50-rule policy ~25 ns a step).
 #[inline(always)]
 fn count_at_most(points: &[u64], x: u64) -> usize {
-    let mut size = points.len();
-    if size == 0 {
-        return 0;
-    }
-    let mut base = 0;
-    while size > 1 {
-        let half = size / 2;
-        let mid = base + half;
-        base = if points.get(mid).is_some_and(|&p| p <= x) {
-            mid
-        } else {
-            base
-        };
-        size -= half;
-    }
-    base + usize::from(points.get(base).is_some_and(|&p| p <= x))
+    points.partition_point(|&p| p <= x)
 }
 
 impl Table {

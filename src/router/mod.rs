@@ -6,7 +6,7 @@ pub(crate) mod decision;
 mod explain;
 pub mod wire;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -239,10 +239,25 @@ pub struct Router {
 /// Numbers routers for the per-thread cache.
 static NEXT_ROUTER_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The set a thread last routed under: (router, generation, set).
+type Cached = Option<(u64, u64, Arc<PolicySet>)>;
+
 thread_local! {
-    /// The set this thread last routed under: (router, generation, set). Reading it and one
-    /// atomic counter costs a few nanoseconds, where `ArcSwap::load` costs 10 or more.
-    static CURRENT: RefCell<Option<(u64, u64, Arc<PolicySet>)>> = const { RefCell::new(None) };
+    /// The set this thread last routed under. Reading it and one atomic counter costs a
+    /// nanosecond or two, where `ArcSwap::load` costs 10 or more.
+    static CURRENT: RefCell<Cached> = const { RefCell::new(None) };
+    /// Set while a step is routed under the cached set: a nested call (from a logging
+    /// subscriber, say) must not replace the set being used, so it goes without the cache.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the cached set in use until dropped (on unwinding too).
+struct InUse;
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let _ = BUSY.try_with(|b| b.set(false));
+    }
 }
 
 impl Router {
@@ -255,26 +270,35 @@ impl Router {
         }
     }
 
-    /// Calls `f` with the set being served, from this thread's cache when no swap happened
-    /// since the cache was filled.
+    /// The set being served, from this thread's cache, marked in use; `None` when the
+    /// cache is in use already (a nested call) or gone (the thread is exiting).
     #[inline]
-    fn with_current<T>(&self, f: impl Fn(&PolicySet) -> T) -> T {
+    fn cached(&self) -> Option<(*const PolicySet, InUse)> {
         // Read before loading the set: a swap in between leaves a newer set cached under an
         // older generation, which costs one more load later and nothing else.
         let generation = self.generation.load(Ordering::Acquire);
-        let cached = CURRENT.try_with(|cell| {
-            // Busy only if `f` itself routed (it never does); then go without the cache.
-            let mut slot = cell.try_borrow_mut().ok()?;
-            let fresh = matches!(&*slot, Some((id, g, _)) if *id == self.id && *g == generation);
-            if !fresh {
-                *slot = Some((self.id, generation, self.current.load_full()));
-            }
-            slot.as_ref().map(|(_, _, set)| f(set))
-        });
-        match cached {
-            Ok(Some(t)) => t,
-            _ => f(&self.current.load()),
+        if BUSY.try_with(|b| b.replace(true)).unwrap_or(true) {
+            return None;
         }
+        let in_use = InUse;
+        let set = CURRENT
+            .try_with(|cell| {
+                let mut slot = cell.try_borrow_mut().ok()?;
+                match &*slot {
+                    Some((id, g, set)) if *id == self.id && *g == generation => {
+                        Some(Arc::as_ptr(set))
+                    }
+                    _ => {
+                        let set = self.current.load_full();
+                        let ptr = Arc::as_ptr(&set);
+                        *slot = Some((self.id, generation, set));
+                        Some(ptr)
+                    }
+                }
+            })
+            .ok()
+            .flatten()?;
+        Some((set, in_use))
     }
 
     /// Loads a policy file or directory and serves it.
@@ -290,7 +314,17 @@ impl Router {
     /// thread that used it has routed again (or exited).
     #[inline]
     pub fn route(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
-        self.with_current(|set| set.route(step).map(Decision::into_owned))
+        match self.cached() {
+            Some((set, _in_use)) => {
+                // SAFETY: the set is held by this thread's cache, which is replaced only by
+                // `cached` on this thread and only while not in use; `_in_use` marks it in use
+                // until this statement ends, so the set outlives the borrow. The decision
+                // takes its own handle on the policy before it is returned.
+                let set = unsafe { &*set };
+                set.route(step).map(Decision::into_owned)
+            }
+            None => self.current.load().route(step).map(Decision::into_owned),
+        }
     }
 
     /// The same decision, with the trace of every rule and guard looked at.
