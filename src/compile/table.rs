@@ -544,19 +544,83 @@ struct Breakpoints {
     points: Box<[u64]>,
     /// `points.len() + 1` masks; empty when the table does not constrain the column.
     masks: Box<[u64]>,
+    /// The class of the start of each bucket of `1 << shift` values below
+    /// `buckets.len() << shift`; empty when the points crowd into a few buckets (then the
+    /// search is a binary search).
+    buckets: Box<[u32]>,
+    shift: u32,
 }
 
+/// Buckets per numeric column: 4 KiB, so the table stays in L1.
+const BUCKETS: usize = 1024;
+/// The most points one bucket may hold before bucketing gives way to a binary search.
+const BUCKET_POINTS: usize = 3;
+
 impl Breakpoints {
+    fn new(points: &[u64], masks: &[u64]) -> Breakpoints {
+        let mut bp = Breakpoints {
+            points: points.into(),
+            masks: masks.into(),
+            buckets: Box::new([]),
+            shift: 0,
+        };
+        let Some(&max) = points.last() else {
+            return bp;
+        };
+        // The smallest bucket width with every point below the last bucket's end.
+        let shift = (0..64u32)
+            .find(|&s| (max >> s) < BUCKETS as u64)
+            .unwrap_or(63);
+        let count = ((max >> shift) + 1) as usize;
+        let width_less_one = (1u64 << shift) - 1;
+        let mut buckets = Vec::with_capacity(count);
+        let mut crowded = false;
+        // One sweep: `i` is the first point at or past the bucket's start.
+        let mut i = 0;
+        for b in 0..count as u64 {
+            let start = b << shift;
+            while points.get(i).is_some_and(|&p| p < start) {
+                i += 1;
+            }
+            let mut j = i;
+            while points.get(j).is_some_and(|&p| p <= start | width_less_one) {
+                j += 1;
+            }
+            crowded |= j - i > BUCKET_POINTS;
+            buckets.push(i as u32);
+        }
+        if !crowded {
+            bp.buckets = buckets.into();
+            bp.shift = shift;
+        }
+        bp
+    }
+
+    /// The class of `x`: how many points are `<= x`.
+    #[inline(always)]
+    fn class(&self, x: u64) -> usize {
+        if self.buckets.is_empty() {
+            return count_at_most(&self.points, x);
+        }
+        // Past the last bucket every point is below `x`.
+        let Some(&start) = self.buckets.get((x >> self.shift) as usize) else {
+            return self.points.len();
+        };
+        // A few points at most share a bucket (usually none): step over those <= x.
+        let mut class = start as usize;
+        while self.points.get(class).is_some_and(|&p| p <= x) {
+            class += 1;
+        }
+        class
+    }
+
     /// The rows the class of `x` admits; every row when the column is not constrained.
     #[inline(always)]
     fn rows(&self, x: u64) -> u64 {
         if self.masks.is_empty() {
             return u64::MAX;
         }
-        self.masks
-            .get(count_at_most(&self.points, x))
-            .copied()
-            .unwrap_or(0)
+        self.masks.get(self.class(x)).copied().unwrap_or(0)
     }
 }
 
@@ -636,18 +700,8 @@ impl Table {
                         *m &= masks[usize::from(i & bit != 0)];
                     }
                 }
-                ColumnKind::InputTokens(bp) => {
-                    fast.tokens = Breakpoints {
-                        points: bp.clone().into(),
-                        masks: masks.into(),
-                    }
-                }
-                ColumnKind::DependentToolCalls(bp) => {
-                    fast.calls = Breakpoints {
-                        points: bp.clone().into(),
-                        masks: masks.into(),
-                    }
-                }
+                ColumnKind::InputTokens(bp) => fast.tokens = Breakpoints::new(bp, masks),
+                ColumnKind::DependentToolCalls(bp) => fast.calls = Breakpoints::new(bp, masks),
                 // Columns are ordered flags, counts, then the rest.
                 ColumnKind::Role | ColumnKind::Tag(..) => break,
             }
@@ -796,6 +850,31 @@ impl Table {
                 acc &= self.bits[base + probe.class(col) as usize * self.words + w];
             }
             *slot = acc;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{count_at_most, Breakpoints};
+
+    proptest! {
+        /// The bucketed search finds the class the binary search finds, for spread points,
+        /// crowded ones (where it gives way to the binary search) and huge ones.
+        #[test]
+        fn buckets_find_the_class_binary_search_finds(
+            mut points in prop::collection::vec(prop_oneof![0..200_000u64, 0..64u64, any::<u64>()], 0..120),
+            xs in prop::collection::vec(prop_oneof![0..250_000u64, any::<u64>()], 1..50),
+        ) {
+            points.sort_unstable();
+            points.dedup();
+            let masks: Vec<u64> = (0..=points.len() as u64).collect();
+            let bp = Breakpoints::new(&points, &masks);
+            for x in xs.into_iter().chain(points.iter().flat_map(|&p| [p.saturating_sub(1), p, p.saturating_add(1)])) {
+                prop_assert_eq!(bp.class(x), count_at_most(&points, x), "x = {}", x);
+            }
         }
     }
 }
