@@ -371,13 +371,37 @@ fn compare(op: Op, a: Seen<'_>, b: Seen<'_>) -> Result<bool, String> {
     Ok(match (&a, &b) {
         (Seen::Int(x), Seen::Int(y)) => op.holds(x, y),
         // An integer meeting a float compares as a float, as in the engine.
-        (Seen::Int(x), Seen::Float(y)) => op.holds(*x as FLOAT, *y),
-        (Seen::Float(x), Seen::Int(y)) => op.holds(*x, *y as FLOAT),
-        (Seen::Float(x), Seen::Float(y)) => op.holds(x, y),
+        (Seen::Int(x), Seen::Float(y)) => float_holds(op, *x as FLOAT, *y),
+        (Seen::Float(x), Seen::Int(y)) => float_holds(op, *x, *y as FLOAT),
+        (Seen::Float(x), Seen::Float(y)) => float_holds(op, *x, *y),
         (Seen::Str(x), Seen::Str(y)) => op.holds(x, y),
         (Seen::Bool(x), Seen::Bool(y)) => op.holds(x, y),
         _ => return Err(mixed(op, &a, &b)),
     })
+}
+
+/// A comparison where a float takes part, with the engine's meaning: not IEEE comparison but
+/// the difference relative to the larger magnitude (1 when either side is 0) against
+/// `FLOAT::EPSILON`, so values within a relative epsilon are equal, and a NaN beside a 0
+/// compares as equal to it.
+#[inline]
+fn float_holds(op: Op, x: FLOAT, y: FLOAT) -> bool {
+    let scale = if x * y == 0.0 {
+        1.0
+    } else {
+        x.abs().max(y.abs())
+    };
+    if scale == 0.0 {
+        return matches!(op, Op::Eq | Op::Le | Op::Ge);
+    }
+    match op {
+        Op::Eq => (x - y).abs() / scale <= FLOAT::EPSILON,
+        Op::Ne => (x - y).abs() / scale > FLOAT::EPSILON,
+        Op::Gt => (x - y) / scale > FLOAT::EPSILON,
+        Op::Ge => (x - y) / scale > -FLOAT::EPSILON,
+        Op::Lt => (y - x) / scale > FLOAT::EPSILON,
+        Op::Le => (y - x) / scale > -FLOAT::EPSILON,
+    }
 }
 
 #[cold]
@@ -472,6 +496,11 @@ mod tests {
                 Just(-3.0),
                 Just((1u64 << 53) as f64),
                 Just(f64::NAN),
+                Just(1_000_000.000_000_1),
+                Just(2.500_000_000_000_001),
+                Just(f64::INFINITY),
+                Just(0.0),
+                Just(-0.0),
             ]
             .prop_map(|n| Some(TagValue::Num(n))),
             prop_oneof![Just("EU"), Just("US"), Just("")]
@@ -506,7 +535,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #![proptest_config(ProptestConfig::with_cases(10000))]
 
         /// The native form gives what the engine gives: the same bool, or the same error
         /// (a missing tag or field, a comparison of different types), on every step.
