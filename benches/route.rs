@@ -5,8 +5,12 @@
 //!   contract-review policy, generated 50- and 500-rule policies, and a hand-written if-chain
 //!   of contract-review as the baseline; both through `Router::route` (one atomic load per
 //!   step) and through a held `PolicySet` snapshot.
-//! - `expression/*`: one step won by the expression rule, beside evaluating that expression
-//!   alone with Rhai (step pre-built as a map, scope reused).
+//!   `snapshot_*_role_id`: the same steps carrying their role resolved once with
+//!   `PolicySet::role_id`, so no role text is read.
+//! - `expression/*`: one step won by the expression rule (which runs as native code), beside
+//!   the if-chain on that step and evaluating that expression alone with Rhai (step
+//!   pre-built as a map, scope reused); and a policy whose expression cannot be lowered
+//!   (an `||`), routed, beside that expression alone in bare Rhai.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -175,6 +179,23 @@ fn bench_route(c: &mut Criterion) {
                 }
             })
         });
+        let with_ids: Vec<Step> = steps
+            .iter()
+            .map(|s| s.clone().role_id(snapshot.role_id(&s.role)))
+            .collect();
+        for (a, b) in steps.iter().zip(&with_ids) {
+            assert_eq!(
+                snapshot.route(a).map(|d| (d.tier_id(), d.rule_index())),
+                snapshot.route(b).map(|d| (d.tier_id(), d.rule_index()))
+            );
+        }
+        g.bench_function(format!("snapshot_{name}_role_id"), |b| {
+            b.iter(|| {
+                for s in &with_ids {
+                    let _ = black_box(snapshot.route(black_box(s)));
+                }
+            })
+        });
     }
     g.finish();
 }
@@ -214,7 +235,28 @@ fn bench_expression(c: &mut Criterion) {
         .eval_ast_with_scope::<bool>(&mut scope, &ast)
         .unwrap());
 
+    // An expression with an `||` stays in the engine.
+    let kept = r#"("contract_value_usd" in step.tags && step.tags.contract_value_usd > 1000000) || step.input_tokens > 900000"#;
+    let kept_policy = std::fs::read_to_string("policies/contract-review.toml")
+        .expect("bundled policy")
+        .replace(expr, kept);
+    let kept_router = Router::new(
+        PolicySet::from_policy_text(Path::new("policies/kept.toml"), kept_policy)
+            .expect("the policy with an expression kept in the engine"),
+    );
+    assert_eq!(
+        kept_router.route(&step).unwrap().rule(),
+        Some("high-value-eu-uk")
+    );
+    let kept_ast = engine.compile_expression(kept).expect("compiles");
+    assert!(engine
+        .eval_ast_with_scope::<bool>(&mut scope, &kept_ast)
+        .unwrap());
+
     let mut g = c.benchmark_group("expression");
+    g.bench_function("if_chain", |b| {
+        b.iter(|| black_box(if_chain(black_box(&step))))
+    });
     g.bench_function("bare_rhai_eval", |b| {
         b.iter(|| {
             black_box(
@@ -226,6 +268,23 @@ fn bench_expression(c: &mut Criterion) {
     });
     g.bench_function("router_route", |b| {
         b.iter(|| black_box(contract.route(black_box(&step)).unwrap()))
+    });
+    let snapshot = contract.current();
+    g.bench_function("snapshot_route", |b| {
+        b.iter(|| black_box(snapshot.route(black_box(&step)).unwrap()))
+    });
+    g.bench_function("kept_bare_rhai_eval", |b| {
+        b.iter(|| {
+            black_box(
+                engine
+                    .eval_ast_with_scope::<bool>(&mut scope, &kept_ast)
+                    .unwrap(),
+            )
+        })
+    });
+    let kept_snapshot = kept_router.current();
+    g.bench_function("kept_snapshot_route", |b| {
+        b.iter(|| black_box(kept_snapshot.route(black_box(&step)).unwrap()))
     });
     g.finish();
 }

@@ -90,4 +90,4 @@ pub use compile::CompiledPolicy;
 pub use diag::{Diagnostic, Severity};
 pub use policy::{LoadError, Model, Policy};
 pub use router::{Decision, Explanation, PolicySet, RouteError, Router, Via};
-pub use step::{Step, StepError, TagValue};
+pub use step::{RoleId, Step, StepError, TagValue};

@@ -16,6 +16,7 @@ use rhai::{
     FLOAT, INT,
 };
 
+use super::lower::{lower, Lowered};
 use crate::diag::Diagnostic;
 use crate::policy::Expr;
 use crate::step::{Step, TagValue};
@@ -245,6 +246,9 @@ pub struct CompiledExpr {
     ast: AST,
     /// Whether it reads `step.tags` (then the tags map is filled before each evaluation).
     reads_tags: bool,
+    /// The same expression in native code, when it is only comparisons with constants
+    /// joined by `&&` (see `lower`): what runs instead of the engine.
+    lowered: Option<Lowered>,
 }
 
 /// The variable `step.tags` is rewritten to: a plain Rhai map, so tag reads and `in` take
@@ -291,9 +295,14 @@ impl CompiledExpr {
         {
             return Err(d);
         }
+        let lowered = written.as_ref().ok().and_then(lower);
         written
             .and_then(|_| engine().compile_expression_with_scope(&bound, &rewritten))
-            .map(|ast| CompiledExpr { ast, reads_tags })
+            .map(|ast| CompiledExpr {
+                ast,
+                reads_tags,
+                lowered,
+            })
             .map_err(|e| {
                 let at = expr_offset(expr, e.position());
                 Diagnostic::error(
@@ -310,7 +319,22 @@ impl CompiledExpr {
 
     /// Evaluates against a step whose input tokens are already counted. An error, a result
     /// that is not a bool, or a sandbox limit is an `Err` with a sentence.
+    #[inline]
     pub fn eval(&self, step: &Step, input_tokens: u64) -> Result<bool, String> {
+        match &self.lowered {
+            Some(native) => native.eval(step, input_tokens),
+            None => self.eval_interpreted(step, input_tokens),
+        }
+    }
+
+    /// Whether the expression runs as native code rather than in the engine.
+    pub fn is_lowered(&self) -> bool {
+        self.lowered.is_some()
+    }
+
+    /// [`CompiledExpr::eval`] by the engine even when a native form exists: what the native
+    /// form is checked against.
+    pub fn eval_interpreted(&self, step: &Step, input_tokens: u64) -> Result<bool, String> {
         SCOPE.with(|cell| {
             // A re-entrant call (an expression evaluated from inside another one's callback)
             // cannot happen, but use a fresh scope rather than panic if it ever did.

@@ -5,6 +5,7 @@
 
 pub(crate) mod check;
 pub(crate) mod expr;
+mod lower;
 pub(crate) mod table;
 
 pub use expr::CompiledExpr;

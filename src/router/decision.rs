@@ -88,12 +88,33 @@ impl fmt::Display for Via {
 #[derive(Clone)]
 pub struct Decision<'p> {
     policy: PolicyRef<'p>,
-    tier: TierId,
-    rule: Option<usize>,
-    via: Via,
-    guard: Option<usize>,
+    // Five words, each written once with one store: a decision is returned through memory,
+    // and the caller reading it back over stores of other sizes stalls (store forwarding).
+    /// The tier (bits 0..32), the way (`Via::ALL` index, bits 32..40), and whether the step
+    /// gave expected output tokens (bit 40).
+    tier_via: u64,
+    /// The rule + 1 (bits 0..32) and the guard + 1 (bits 32..64); 0 is none.
+    rule_guard: u64,
     input_tokens: u64,
-    expected_output_tokens: Option<u64>,
+    /// Meaningful when bit 40 of `tier_via` is set.
+    expected_output_tokens: u64,
+}
+
+const HAS_EXPECTED: u64 = 1 << 40;
+
+/// Packs a decision's tier, way and whether it has expected output tokens.
+#[inline(always)]
+fn tier_via(tier: TierId, via: Via, expected: Option<u64>) -> u64 {
+    // `Via` is `repr(u64)` in `Via::ALL` order: its value is its index there.
+    let way = via as u64;
+    (tier as u32 as u64) | way << 32 | if expected.is_some() { HAS_EXPECTED } else { 0 }
+}
+
+/// Packs a rule and a guard index (+ 1, so 0 is none).
+#[inline(always)]
+fn rule_guard(rule: Option<usize>, guard: Option<usize>) -> u64 {
+    let one = |i: Option<usize>| i.map_or(0, |i| i as u32 as u64 + 1);
+    one(rule) | one(guard) << 32
 }
 
 /// The policy a decision was made under: shared, or borrowed from a held policy set.
@@ -123,7 +144,7 @@ impl fmt::Debug for Decision<'_> {
             .field("tier", &self.tier())
             .field("model", &self.model().key)
             .field("rule", &self.rule())
-            .field("via", &self.via)
+            .field("via", &self.via())
             .field("guard", &self.guard())
             .field("input_tokens", &self.input_tokens)
             .finish()
@@ -138,10 +159,8 @@ impl Decision<'_> {
                 PolicyRef::Shared(p) => PolicyRef::Shared(p),
                 PolicyRef::Borrowed(p) => PolicyRef::Shared(p.clone()),
             },
-            tier: self.tier,
-            rule: self.rule,
-            via: self.via,
-            guard: self.guard,
+            tier_via: self.tier_via,
+            rule_guard: self.rule_guard,
             input_tokens: self.input_tokens,
             expected_output_tokens: self.expected_output_tokens,
         }
@@ -154,7 +173,7 @@ impl Decision<'_> {
 
     /// The expected output tokens the step gave, if any.
     pub fn expected_output_tokens(&self) -> Option<u64> {
-        self.expected_output_tokens
+        (self.tier_via & HAS_EXPECTED != 0).then_some(self.expected_output_tokens)
     }
 
     /// The policy's name (the workload).
@@ -169,38 +188,43 @@ impl Decision<'_> {
 
     /// The chosen tier's name.
     pub fn tier(&self) -> &str {
-        &self.policy.policy.tiers[self.tier].name
+        &self.policy.policy.tiers[self.tier_id()].name
     }
 
     /// The chosen tier's index in the policy.
     pub fn tier_id(&self) -> TierId {
-        self.tier
+        self.tier_via as u32 as TierId
     }
 
     /// The model to call: prices, limits, capabilities and provider settings.
     pub fn model(&self) -> &Arc<Model> {
-        self.policy.policy.tier_model(self.tier)
+        self.policy.policy.tier_model(self.tier_id())
     }
 
     /// The rule that chose the tier, or `None` when no rule matched.
     pub fn rule(&self) -> Option<&str> {
-        self.rule.map(|r| self.policy.policy.rules[r].name.as_str())
+        self.rule_index()
+            .map(|r| self.policy.policy.rules[r].name.as_str())
     }
 
     /// The index of the rule that chose the tier.
     pub fn rule_index(&self) -> Option<usize> {
-        self.rule
+        (self.rule_guard as u32).checked_sub(1).map(|r| r as usize)
     }
 
     /// How the decision was reached.
     pub fn via(&self) -> Via {
-        self.via
+        Via::ALL
+            .get((self.tier_via >> 32) as u8 as usize)
+            .copied()
+            .unwrap_or(Via::Rule)
     }
 
     /// The guard that moved the step, if one did.
     pub fn guard(&self) -> Option<&str> {
-        self.guard
-            .map(|g| self.policy.policy.guards[g].name.as_str())
+        ((self.rule_guard >> 32) as u32)
+            .checked_sub(1)
+            .map(|g| self.policy.policy.guards[g as usize].name.as_str())
     }
 
     /// Input tokens: the step's, or its prompt counted with the policy's tokenizer.
@@ -211,7 +235,7 @@ impl Decision<'_> {
     /// The expected cost in US dollars at the chosen model's prices, when the step gives
     /// its expected output tokens.
     pub fn estimated_usd(&self) -> Option<f64> {
-        self.expected_output_tokens
+        self.expected_output_tokens()
             .map(|out| self.model().cost_usd(self.input_tokens, out))
     }
 
@@ -223,7 +247,7 @@ impl Decision<'_> {
             tier: self.tier(),
             model: &self.model().key,
             rule: self.rule(),
-            via: self.via.as_str(),
+            via: self.via().as_str(),
             guard: self.guard(),
             estimated_usd: self.estimated_usd(),
             trace_id,
@@ -335,6 +359,7 @@ impl RouteError {
 }
 
 /// Input tokens of a step under a policy: given, or its prompt counted.
+#[inline]
 pub(crate) fn input_tokens(cp: &CompiledPolicy, step: &Step) -> u64 {
     match (step.input_tokens, &step.prompt) {
         (Some(n), _) => n,
@@ -348,13 +373,22 @@ pub(crate) fn decide<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
 ) -> Result<Decision<'p>, RouteError> {
+    decide_with_role(cp, step, None)
+}
+
+/// [`decide`] for a step whose class in the policy's role column is known (from a role id),
+/// so the role's text is never read.
+#[inline]
+pub(crate) fn decide_with_role<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    role: Option<u32>,
+) -> Result<Decision<'p>, RouteError> {
     if step.input_tokens.is_none() && step.prompt.is_none() {
-        return Err(RouteError::InvalidStep(StepError {
-            message: "the step has neither `input_tokens` nor a `prompt` to count".into(),
-        }));
+        return Err(no_tokens());
     }
     let tokens = input_tokens(cp, step);
-    let probe = cp.columns.probe(step, tokens);
+    let probe = cp.columns.probe_with_role(step, tokens, role);
     let policy = &cp.policy;
     let (tier, rule, via) = cp
         .rules
@@ -381,14 +415,13 @@ pub(crate) fn decide<'p>(
         .unwrap_or((policy.default_tier, None, Via::Default));
     // The decision is built once, in the return value: building it early and copying it
     // out stalls on store forwarding, a measurable share of a decision.
+    let expected = step.expected_output_tokens;
     let decided = |tier, via, guard| Decision {
         policy: PolicyRef::Borrowed(cp),
-        tier,
-        rule,
-        via,
-        guard,
+        tier_via: tier_via(tier, via, expected),
+        rule_guard: rule_guard(rule, guard),
         input_tokens: tokens,
-        expected_output_tokens: step.expected_output_tokens,
+        expected_output_tokens: expected.unwrap_or(0),
     };
     // Step 5: a decision never names a model whose context window the step overflows.
     let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
@@ -426,6 +459,14 @@ pub(crate) fn decide<'p>(
         Ok((tier, moved_by)) => fitted(tier, Via::Guard, moved_by, held),
         Err((g, tier)) => Err(reject(cp, g, tier)),
     }
+}
+
+/// The error for a step with no token count and nothing to count.
+#[cold]
+fn no_tokens() -> RouteError {
+    RouteError::InvalidStep(StepError {
+        message: "the step has neither `input_tokens` nor a `prompt` to count".into(),
+    })
 }
 
 /// The error for a step no tier's model can take.
@@ -512,5 +553,24 @@ fn reject(cp: &CompiledPolicy, g: usize, tier: TierId) -> RouteError {
                 ""
             }
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Decision, Via};
+
+    /// A decision packs its way as the `Via`'s value, read back as an index of `Via::ALL`.
+    #[test]
+    fn every_way_is_its_index() {
+        for (i, v) in Via::ALL.into_iter().enumerate() {
+            assert_eq!(v as u64, i as u64, "{v}");
+        }
+    }
+
+    /// Small enough to return cheaply: five words.
+    #[test]
+    fn a_decision_is_five_words() {
+        assert_eq!(std::mem::size_of::<Decision<'static>>(), 48);
     }
 }

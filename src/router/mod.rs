@@ -6,7 +6,10 @@ pub(crate) mod decision;
 mod explain;
 pub mod wire;
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -16,7 +19,10 @@ pub use explain::{Check, CheckKind, Explanation};
 
 use crate::compile::{self, CompiledPolicy};
 use crate::policy::{self, LoadError};
-use crate::step::Step;
+use crate::step::{RoleId, Step};
+
+/// Numbers policy sets, so a [`RoleId`] is only ever read by the set that made it.
+static NEXT_SET_ID: AtomicU32 = AtomicU32::new(1);
 
 /// Every loaded policy, by workload. Immutable once built; replaced as a whole.
 ///
@@ -32,20 +38,82 @@ use crate::step::Step;
 #[derive(Debug)]
 pub struct PolicySet {
     policies: Vec<Arc<CompiledPolicy>>,
+    /// This set's number, carried by the role ids it makes.
+    id: u32,
+    /// Every role some policy of the set names, numbered: the index of a [`RoleId`].
+    roles: HashMap<String, u32>,
+    /// Per policy, the class in its role column of each numbered role, then of "any other
+    /// role" (the last entry).
+    role_classes: Vec<Box<[u32]>>,
 }
 
 impl PolicySet {
     /// A set of compiled policies. Names must be unique (loading a directory checks that).
     pub fn new(policies: Vec<CompiledPolicy>) -> PolicySet {
-        PolicySet {
-            policies: policies.into_iter().map(Arc::new).collect(),
-        }
+        Self::from_shared(policies.into_iter().map(Arc::new).collect())
     }
 
     /// A set of policies already compiled and shared, e.g. kept from an earlier set by a
     /// reload. Names must be unique.
     pub fn from_shared(policies: Vec<Arc<CompiledPolicy>>) -> PolicySet {
-        PolicySet { policies }
+        let mut roles: HashMap<String, u32> = HashMap::new();
+        let mut names: Vec<&str> = Vec::new();
+        for p in &policies {
+            for r in p.columns.roles.roles() {
+                if !roles.contains_key(r) {
+                    roles.insert(r.clone(), names.len() as u32);
+                    names.push(r);
+                }
+            }
+        }
+        let role_classes = policies
+            .iter()
+            .map(|p| {
+                names
+                    .iter()
+                    .map(|r| p.columns.role_class(r))
+                    .chain([p.columns.role_class_other()])
+                    .collect()
+            })
+            .collect();
+        PolicySet {
+            id: NEXT_SET_ID.fetch_add(1, Ordering::Relaxed),
+            policies,
+            roles,
+            role_classes,
+        }
+    }
+
+    /// Resolves a role once, for steps that will be routed under this set many times:
+    /// attach it with [`Step::role_id`] and routing reads no text for the role. A role no
+    /// policy names gets an id too (it routes as "any other role").
+    ///
+    /// ```
+    /// use switchyard::{PolicySet, Step};
+    /// let set = PolicySet::load("policies/contract-review.toml").unwrap();
+    /// let summarize = set.role_id("summarize");
+    /// for tokens in [1_000, 50_000] {
+    ///     let step = Step::new("summarize").role_id(summarize).input_tokens(tokens);
+    ///     let by_text = Step::new("summarize").input_tokens(tokens);
+    ///     assert_eq!(set.route(&step).unwrap().rule(), set.route(&by_text).unwrap().rule());
+    /// }
+    /// ```
+    pub fn role_id(&self, role: &str) -> RoleId {
+        RoleId::new(self.id, self.roles.get(role).copied().unwrap_or(u32::MAX))
+    }
+
+    /// The class of the step's role in policy `p`'s role column, when the step carries a
+    /// role id made by this set.
+    #[inline]
+    fn role_class(&self, p: usize, step: &Step) -> Option<u32> {
+        let id = step.role_id.filter(|id| id.set == self.id)?;
+        let classes = self.role_classes.get(p)?;
+        debug_assert_eq!(
+            Some(id),
+            Some(self.role_id(&step.role)),
+            "a step's role_id must be its role's"
+        );
+        classes.get(id.index as usize).or(classes.last()).copied()
     }
 
     /// Loads, checks and compiles a policy file or a policy-set directory.
@@ -92,16 +160,37 @@ impl PolicySet {
 
     /// The policy a step is for: the one its `workload` names; with no workload, the only
     /// policy loaded.
+    #[inline]
     pub fn select(&self, step: &Step) -> Result<&Arc<CompiledPolicy>, RouteError> {
+        self.select_index(step).map(|i| &self.policies[i])
+    }
+
+    /// [`PolicySet::select`], as an index into [`PolicySet::policies`].
+    #[inline]
+    fn select_index(&self, step: &Step) -> Result<usize, RouteError> {
         match &step.workload {
-            Some(w) => self.get(w).ok_or_else(|| RouteError::UnknownWorkload {
-                workload: w.clone(),
-                known: self.names(),
-            }),
-            None if self.policies.len() == 1 => Ok(&self.policies[0]),
-            None => Err(RouteError::WorkloadRequired {
-                known: self.names(),
-            }),
+            None if self.policies.len() == 1 => Ok(0),
+            Some(w) => self
+                .policies
+                .iter()
+                .position(|p| p.policy.name == *w)
+                .ok_or_else(|| self.unknown_workload(w)),
+            None => Err(self.workload_required()),
+        }
+    }
+
+    #[cold]
+    fn unknown_workload(&self, workload: &str) -> RouteError {
+        RouteError::UnknownWorkload {
+            workload: workload.to_string(),
+            known: self.names(),
+        }
+    }
+
+    #[cold]
+    fn workload_required(&self) -> RouteError {
+        RouteError::WorkloadRequired {
+            known: self.names(),
         }
     }
 
@@ -114,8 +203,10 @@ impl PolicySet {
 
     /// Routes a step under this set. The decision borrows the set; hold an `Arc<PolicySet>`
     /// from [`Router::current`] to route a batch under one version with no atomic operations.
+    #[inline]
     pub fn route(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
-        decision::decide(self.select(step)?, step)
+        let p = self.select_index(step)?;
+        decision::decide_with_role(&self.policies[p], step, self.role_class(p, step))
     }
 
     /// Routes a step and records every rule and guard looked at, and why each held or not.
@@ -138,6 +229,35 @@ impl PolicySet {
 #[derive(Debug)]
 pub struct Router {
     current: ArcSwap<PolicySet>,
+    /// This router's number, so a thread's cached set is never another router's.
+    id: u64,
+    /// Bumped after every swap: a thread whose cached set carries an older generation loads
+    /// the current one again.
+    generation: AtomicU64,
+}
+
+/// Numbers routers for the per-thread cache.
+static NEXT_ROUTER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The set a thread last routed under: (router, generation, set).
+type Cached = Option<(u64, u64, Arc<PolicySet>)>;
+
+thread_local! {
+    /// The set this thread last routed under. Reading it and one atomic counter costs a
+    /// nanosecond or two, where `ArcSwap::load` costs 10 or more.
+    static CURRENT: RefCell<Cached> = const { RefCell::new(None) };
+    /// Set while a step is routed under the cached set: a nested call (from a logging
+    /// subscriber, say) must not replace the set being used, so it goes without the cache.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the cached set in use until dropped (on unwinding too).
+struct InUse;
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let _ = BUSY.try_with(|b| b.set(false));
+    }
 }
 
 impl Router {
@@ -145,7 +265,40 @@ impl Router {
     pub fn new(set: PolicySet) -> Router {
         Router {
             current: ArcSwap::from_pointee(set),
+            id: NEXT_ROUTER_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// The set being served, from this thread's cache, marked in use; `None` when the
+    /// cache is in use already (a nested call) or gone (the thread is exiting).
+    #[inline]
+    fn cached(&self) -> Option<(*const PolicySet, InUse)> {
+        // Read before loading the set: a swap in between leaves a newer set cached under an
+        // older generation, which costs one more load later and nothing else.
+        let generation = self.generation.load(Ordering::Acquire);
+        if BUSY.try_with(|b| b.replace(true)).unwrap_or(true) {
+            return None;
+        }
+        let in_use = InUse;
+        let set = CURRENT
+            .try_with(|cell| {
+                let mut slot = cell.try_borrow_mut().ok()?;
+                match &*slot {
+                    Some((id, g, set)) if *id == self.id && *g == generation => {
+                        Some(Arc::as_ptr(set))
+                    }
+                    _ => {
+                        let set = self.current.load_full();
+                        let ptr = Arc::as_ptr(&set);
+                        *slot = Some((self.id, generation, set));
+                        Some(ptr)
+                    }
+                }
+            })
+            .ok()
+            .flatten()?;
+        Some((set, in_use))
     }
 
     /// Loads a policy file or directory and serves it.
@@ -155,8 +308,23 @@ impl Router {
 
     /// Decides where a step goes. Never blocks; a decision is made wholly under one policy
     /// set, even when a replace happens at the same time.
+    ///
+    /// Each thread keeps a handle on the set it last routed under, so routing costs no
+    /// atomic read-modify-write of the shared pointer; a replaced set is freed once every
+    /// thread that used it has routed again (or exited).
+    #[inline]
     pub fn route(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
-        self.current.load().route(step).map(Decision::into_owned)
+        match self.cached() {
+            Some((set, _in_use)) => {
+                // SAFETY: the set is held by this thread's cache, which is replaced only by
+                // `cached` on this thread and only while not in use; `_in_use` marks it in use
+                // until this statement ends, so the set outlives the borrow. The decision
+                // takes its own handle on the policy before it is returned.
+                let set = unsafe { &*set };
+                set.route(step).map(Decision::into_owned)
+            }
+            None => self.current.load().route(step).map(Decision::into_owned),
+        }
     }
 
     /// The same decision, with the trace of every rule and guard looked at.
@@ -166,7 +334,9 @@ impl Router {
 
     /// Swaps in a new policy set atomically and returns the old one.
     pub fn replace(&self, set: PolicySet) -> Arc<PolicySet> {
-        self.current.swap(Arc::new(set))
+        let old = self.current.swap(Arc::new(set));
+        self.generation.fetch_add(1, Ordering::Release);
+        old
     }
 
     /// The set being served now. Hold it to route many steps under one version.

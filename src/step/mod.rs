@@ -80,30 +80,56 @@ pub(crate) fn number_to_json(n: f64) -> Value {
 /// let step = Step::new("summarize").input_tokens(12_000).tag("jurisdiction", "EU");
 /// assert_eq!(step.role, "summarize");
 /// ```
+// Laid out by hand and aligned to a cache line: what routing reads on every step (the role,
+// the counts, the flags and a role id) sits in the first 64 bytes, so a decision touches one
+// line of the step; tags, prompt, workload and trace id come after.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[repr(C, align(64))]
 pub struct Step {
     /// What the step does: `format`, `summarize`, `extract`, `plan`, `reason`, …
     pub role: String,
     /// Tokens of context sent; when `None`, `prompt` is counted with the policy's tokenizer.
     pub input_tokens: Option<u64>,
-    /// The prompt text, counted when `input_tokens` is not given.
-    pub prompt: Option<String>,
-    /// Expected output tokens, used only for the cost estimate.
-    pub expected_output_tokens: Option<u64>,
+    /// Length of the dependent tool-call chain so far (the horizon).
+    pub dependent_tool_calls: u64,
+    /// The role resolved once against a policy set ([`Step::role_id`]), so routing under that
+    /// set never reads the role's text. Not part of the step's JSON.
+    pub role_id: Option<RoleId>,
     /// The step asks for chain-of-thought reasoning.
     pub needs_chain_of_thought: bool,
     /// The step's output must be JSON.
     pub output_must_be_json: bool,
     /// The step reads outside text: email, web pages, uploaded files.
     pub untrusted_input: bool,
-    /// Length of the dependent tool-call chain so far (the horizon).
-    pub dependent_tool_calls: u64,
+    /// Expected output tokens, used only for the cost estimate.
+    pub expected_output_tokens: Option<u64>,
+    /// The prompt text, counted when `input_tokens` is not given.
+    pub prompt: Option<String>,
     /// Workload-specific features.
     pub tags: BTreeMap<String, TagValue>,
     /// Picks the policy in a policy set (the policy's `[policy].name`).
     pub workload: Option<String>,
     /// Carried into decisions and call records.
     pub trace_id: Option<String>,
+}
+
+/// A role resolved once against a policy set (`PolicySet::role_id`): a step that carries it
+/// is routed under that set without hashing or comparing its role's text. Under any other
+/// set it is ignored and the text is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoleId {
+    /// The policy set it was made by.
+    pub(crate) set: u32,
+    /// The role's index among every role the set's policies name; `u32::MAX` for a role none
+    /// names.
+    pub(crate) index: u32,
+}
+
+impl RoleId {
+    /// An id made by the set numbered `set`, for role `index` of that set.
+    pub(crate) fn new(set: u32, index: u32) -> RoleId {
+        RoleId { set, index }
+    }
 }
 
 /// Why a step could not be read.
@@ -144,6 +170,22 @@ impl Step {
             role: role.into(),
             ..Step::default()
         }
+    }
+
+    /// Attaches the id of the step's role in a policy set (from `PolicySet::role_id` for
+    /// this step's `role`): routing under that set then reads no text. The id must stand for
+    /// the same role as the text, which expressions, explanations and logs still use.
+    ///
+    /// ```
+    /// use switchyard::{PolicySet, Step};
+    /// let set = PolicySet::load("policies/contract-review.toml").unwrap();
+    /// let format = set.role_id("format");
+    /// let step = Step::new("format").role_id(format).input_tokens(1200);
+    /// assert_eq!(set.route(&step).unwrap().tier(), "cheap");
+    /// ```
+    pub fn role_id(mut self, id: RoleId) -> Self {
+        self.role_id = Some(id);
+        self
     }
 
     /// Sets the input token count.

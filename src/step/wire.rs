@@ -145,6 +145,7 @@ impl<'a> StepWire<'a> {
                 .collect(),
             workload: self.workload.map(Cow::into_owned),
             trace_id: self.trace_id.map(Cow::into_owned),
+            role_id: None,
         })
     }
 }

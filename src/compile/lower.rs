@@ -1,0 +1,585 @@
+//! Lowering: an expression that is only comparisons of step fields and tags with constants
+//! (and `"k" in step.tags` tests, and bare flags), joined with `&&`, is evaluated in native
+//! code instead of by Rhai, with exactly the meaning Rhai gives it: left to right, stopping
+//! at the first `false`; a missing tag or field, or a comparison of values of different
+//! types, is the same error with the same message. Anything else stays a Rhai expression.
+//!
+//! A routing expression costs about a microsecond in the sandboxed engine (every operator
+//! is a function call there) and a few nanoseconds here.
+
+use rhai::{ASTFlags, Expr as Node, FnCallExpr, Stmt, AST, FLOAT, INT};
+
+use crate::step::{Step, TagValue};
+
+/// An expression in native form: its `&&` terms, in order.
+#[derive(Debug, Clone)]
+pub(crate) struct Lowered {
+    terms: Box<[Term]>,
+}
+
+#[derive(Debug, Clone)]
+enum Term {
+    /// `"k" in step.tags`.
+    HasTag(String),
+    /// A bool field read alone, e.g. `step.untrusted_input`.
+    Flag(Field),
+    /// `a OP b`, one side a step value, the other a constant, in the order written.
+    Compare {
+        op: Op,
+        value: Value,
+        constant: Constant,
+        /// The constant is written on the left (`1000 < step.input_tokens`).
+        constant_first: bool,
+    },
+}
+
+/// A step value an expression reads.
+#[derive(Debug, Clone)]
+enum Value {
+    Field(Field),
+    Tag(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Role,
+    InputTokens,
+    DependentToolCalls,
+    ExpectedOutputTokens,
+    ChainOfThought,
+    Json,
+    Untrusted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn of(name: &str) -> Option<Op> {
+        Some(match name {
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            _ => return None,
+        })
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    #[inline]
+    fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            Op::Eq => a == b,
+            Op::Ne => a != b,
+            Op::Lt => a < b,
+            Op::Le => a <= b,
+            Op::Gt => a > b,
+            Op::Ge => a >= b,
+        }
+    }
+}
+
+/// A literal in an expression.
+#[derive(Debug, Clone)]
+enum Constant {
+    Int(INT),
+    Float(FLOAT),
+    Str(String),
+    Bool(bool),
+}
+
+/// A value as the expression sees it (Rhai's types): tag numbers that are whole and small
+/// enough are integers, the rest floats, as the engine's view of a step makes them.
+enum Seen<'a> {
+    Int(INT),
+    Float(FLOAT),
+    Str(&'a str),
+    Bool(bool),
+}
+
+impl Seen<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Seen::Int(_) | Seen::Float(_) => "number",
+            Seen::Str(_) => "string",
+            Seen::Bool(_) => "bool",
+        }
+    }
+}
+
+impl Constant {
+    fn seen(&self) -> Seen<'_> {
+        match self {
+            Constant::Int(i) => Seen::Int(*i),
+            Constant::Float(f) => Seen::Float(*f),
+            Constant::Str(s) => Seen::Str(s),
+            Constant::Bool(b) => Seen::Bool(*b),
+        }
+    }
+}
+
+/// The largest integer every comparison treats alike as an integer and as a float.
+const EXACT_INT: INT = 1 << 53;
+
+/// The native form of an expression, when it has one.
+pub(crate) fn lower(ast: &AST) -> Option<Lowered> {
+    let [stmt] = ast.statements() else {
+        return None;
+    };
+    let mut terms = Vec::new();
+    match stmt {
+        Stmt::Expr(e) => conjunction(e, &mut terms)?,
+        Stmt::FnCall(f, _) => terms.push(call(f)?),
+        _ => return None,
+    }
+    Some(Lowered {
+        terms: terms.into(),
+    })
+}
+
+fn conjunction(e: &Node, out: &mut Vec<Term>) -> Option<()> {
+    match e {
+        Node::And(parts, _) => {
+            for p in parts.iter() {
+                conjunction(p, out)?;
+            }
+        }
+        Node::FnCall(f, _) => out.push(call(f)?),
+        Node::Dot(..) => match value(e)? {
+            Value::Field(f @ (Field::ChainOfThought | Field::Json | Field::Untrusted)) => {
+                out.push(Term::Flag(f))
+            }
+            _ => return None,
+        },
+        Node::BoolConstant(..) | Node::Stmt(..) => return None,
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A comparison or an `in` test.
+fn call(f: &FnCallExpr) -> Option<Term> {
+    if !f.namespace.is_empty() {
+        return None;
+    }
+    let [a, b] = f.args.as_slice() else {
+        return None;
+    };
+    let name = f.name.as_str();
+    if name == "contains" && !f.is_operator_call() {
+        // `"k" in step.tags` compiles to `contains(step.tags, "k")`.
+        return match (a, b) {
+            (Node::Dot(bin, flags, _), Node::StringConstant(k, _))
+                if plain(*flags)
+                    && is_step(&bin.lhs)
+                    && matches!(&bin.rhs, Node::Property(p, _) if p.2 == "tags") =>
+            {
+                Some(Term::HasTag(k.to_string()))
+            }
+            _ => None,
+        };
+    }
+    if !f.is_operator_call() {
+        return None;
+    }
+    let op = Op::of(name)?;
+    let (value, constant, constant_first) = match (constant(a), constant(b)) {
+        (None, Some(c)) => (self::value(a)?, c, false),
+        (Some(c), None) => (self::value(b)?, c, true),
+        _ => return None,
+    };
+    // Only the comparisons whose meaning is plain: numbers in every way; strings and bools
+    // for equality (their ordering is Rhai's business).
+    match &constant {
+        Constant::Int(i) if i.unsigned_abs() <= EXACT_INT as u64 => {}
+        Constant::Float(x) if x.is_finite() => {}
+        Constant::Str(_) | Constant::Bool(_) if matches!(op, Op::Eq | Op::Ne) => {}
+        _ => return None,
+    }
+    Some(Term::Compare {
+        op,
+        value,
+        constant,
+        constant_first,
+    })
+}
+
+fn constant(e: &Node) -> Option<Constant> {
+    Some(match e {
+        Node::IntegerConstant(i, _) => Constant::Int(*i),
+        Node::FloatConstant(x, _) => Constant::Float(**x),
+        Node::StringConstant(s, _) => Constant::Str(s.to_string()),
+        Node::BoolConstant(b, _) => Constant::Bool(*b),
+        _ => return None,
+    })
+}
+
+/// `step.FIELD`, `step.tags.k` or `step.tags["k"]`.
+fn value(e: &Node) -> Option<Value> {
+    let Node::Dot(bin, flags, _) = e else {
+        return None;
+    };
+    if !plain(*flags) || !is_step(&bin.lhs) {
+        return None;
+    }
+    match &bin.rhs {
+        Node::Property(p, _) => Some(Value::Field(match p.2.as_str() {
+            "role" => Field::Role,
+            "input_tokens" => Field::InputTokens,
+            "dependent_tool_calls" => Field::DependentToolCalls,
+            "expected_output_tokens" => Field::ExpectedOutputTokens,
+            "needs_chain_of_thought" => Field::ChainOfThought,
+            "output_must_be_json" => Field::Json,
+            "untrusted_input" => Field::Untrusted,
+            _ => return None,
+        })),
+        Node::Dot(inner, flags, _) if plain(*flags) => match (&inner.lhs, &inner.rhs) {
+            (Node::Property(t, _), Node::Property(k, _)) if t.2 == "tags" => {
+                Some(Value::Tag(k.2.to_string()))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn plain(flags: ASTFlags) -> bool {
+    !flags.intersects(ASTFlags::NEGATED)
+}
+
+fn is_step(e: &Node) -> bool {
+    matches!(e, Node::Variable(v, _, _) if v.1 == "step" && v.2.is_empty())
+}
+
+fn clamp(n: u64) -> INT {
+    INT::try_from(n).unwrap_or(INT::MAX)
+}
+
+impl Lowered {
+    /// The expression's value for a step whose input tokens are counted, or the error
+    /// message the engine would give.
+    #[inline]
+    pub(crate) fn eval(&self, step: &Step, input_tokens: u64) -> Result<bool, String> {
+        let mut tags = TagReads { step, last: None };
+        for t in self.terms.iter() {
+            if !t.holds(step, input_tokens, &mut tags)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Tag reads of one evaluation: `"k" in step.tags && step.tags.k > …` reads one tag twice,
+/// and looks it up once.
+struct TagReads<'a, 's> {
+    step: &'s Step,
+    last: Option<(&'a str, Option<&'s TagValue>)>,
+}
+
+impl<'a, 's> TagReads<'a, 's> {
+    #[inline]
+    fn get(&mut self, k: &'a str) -> Option<&'s TagValue> {
+        match self.last {
+            Some((name, v)) if name == k => v,
+            _ => {
+                let v = self.step.tags.get(k);
+                self.last = Some((k, v));
+                v
+            }
+        }
+    }
+}
+
+impl Term {
+    #[inline]
+    fn holds<'a, 's>(
+        &'a self,
+        step: &'s Step,
+        input_tokens: u64,
+        tags: &mut TagReads<'a, 's>,
+    ) -> Result<bool, String> {
+        match self {
+            Term::HasTag(k) => Ok(tags.get(k).is_some()),
+            Term::Flag(f) => match read_field(*f, step, input_tokens)? {
+                Seen::Bool(b) => Ok(b),
+                _ => Ok(false),
+            },
+            Term::Compare {
+                op,
+                value,
+                constant,
+                constant_first,
+            } => {
+                let v = match value {
+                    Value::Field(f) => read_field(*f, step, input_tokens)?,
+                    Value::Tag(k) => match tags.get(k) {
+                        Some(TagValue::Str(s)) => Seen::Str(s),
+                        Some(TagValue::Bool(b)) => Seen::Bool(*b),
+                        Some(TagValue::Num(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                            Seen::Int(*n as INT)
+                        }
+                        Some(TagValue::Num(n)) => Seen::Float(*n),
+                        None => return Err(missing_tag(k)),
+                    },
+                };
+                let c = constant.seen();
+                let (a, b) = if *constant_first { (c, v) } else { (v, c) };
+                compare(*op, a, b)
+            }
+        }
+    }
+}
+
+#[inline]
+fn read_field(f: Field, step: &Step, input_tokens: u64) -> Result<Seen<'_>, String> {
+    Ok(match f {
+        Field::Role => Seen::Str(&step.role),
+        Field::InputTokens => Seen::Int(clamp(input_tokens)),
+        Field::DependentToolCalls => Seen::Int(clamp(step.dependent_tool_calls)),
+        Field::ExpectedOutputTokens => match step.expected_output_tokens {
+            Some(n) => Seen::Int(clamp(n)),
+            None => return Err("the step has no `expected_output_tokens`".into()),
+        },
+        Field::ChainOfThought => Seen::Bool(step.needs_chain_of_thought),
+        Field::Json => Seen::Bool(step.output_must_be_json),
+        Field::Untrusted => Seen::Bool(step.untrusted_input),
+    })
+}
+
+#[inline]
+fn compare(op: Op, a: Seen<'_>, b: Seen<'_>) -> Result<bool, String> {
+    Ok(match (&a, &b) {
+        (Seen::Int(x), Seen::Int(y)) => op.holds(x, y),
+        // An integer meeting a float compares as a float, as in the engine.
+        (Seen::Int(x), Seen::Float(y)) => float_holds(op, *x as FLOAT, *y),
+        (Seen::Float(x), Seen::Int(y)) => float_holds(op, *x, *y as FLOAT),
+        (Seen::Float(x), Seen::Float(y)) => float_holds(op, *x, *y),
+        (Seen::Str(x), Seen::Str(y)) => op.holds(x, y),
+        (Seen::Bool(x), Seen::Bool(y)) => op.holds(x, y),
+        _ => return Err(mixed(op, &a, &b)),
+    })
+}
+
+/// A comparison where a float takes part, with the engine's meaning: not IEEE comparison but
+/// the difference relative to the larger magnitude (1 when either side is 0) against
+/// `FLOAT::EPSILON`, so values within a relative epsilon are equal, and a NaN beside a 0
+/// compares as equal to it.
+#[inline]
+fn float_holds(op: Op, x: FLOAT, y: FLOAT) -> bool {
+    let scale = if x * y == 0.0 {
+        1.0
+    } else {
+        x.abs().max(y.abs())
+    };
+    if scale == 0.0 {
+        return matches!(op, Op::Eq | Op::Le | Op::Ge);
+    }
+    match op {
+        Op::Eq => (x - y).abs() / scale <= FLOAT::EPSILON,
+        Op::Ne => (x - y).abs() / scale > FLOAT::EPSILON,
+        Op::Gt => (x - y) / scale > FLOAT::EPSILON,
+        Op::Ge => (x - y) / scale > -FLOAT::EPSILON,
+        Op::Lt => (y - x) / scale > FLOAT::EPSILON,
+        Op::Le => (y - x) / scale > -FLOAT::EPSILON,
+    }
+}
+
+#[cold]
+fn missing_tag(k: &str) -> String {
+    format!("the step has no tag `{k}` (test for it first with `\"{k}\" in step.tags`)")
+}
+
+#[cold]
+fn mixed(op: Op, a: &Seen<'_>, b: &Seen<'_>) -> String {
+    format!(
+        "cannot compare a {} with a {} (`{}`): values of different types never compare",
+        a.kind(),
+        b.kind(),
+        op.symbol()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::compile::expr::{test_expr, CompiledExpr};
+    use crate::step::{Step, TagValue};
+
+    const TAGS: [&str; 3] = ["v", "j", "vip"];
+    const OPS: [&str; 6] = ["==", "!=", "<", "<=", ">", ">="];
+
+    /// A constant as written: numbers near the values steps carry, strings, bools.
+    fn constant() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop_oneof![
+                Just(0i64),
+                Just(5),
+                Just(1_000_000),
+                Just(-3),
+                Just(1 << 53)
+            ]
+            .prop_map(|n| n.to_string()),
+            prop_oneof![Just(2.5f64), Just(1_000_000.0), Just(-0.5), Just(5.0)]
+                .prop_map(|x| format!("{x:?}")),
+            prop_oneof![Just("\"EU\""), Just("\"reason\""), Just("\"\"")].prop_map(String::from),
+            prop_oneof![Just("true"), Just("false")].prop_map(String::from),
+        ]
+    }
+
+    /// A step value as written.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("step.role".to_string()),
+            Just("step.input_tokens".to_string()),
+            Just("step.dependent_tool_calls".to_string()),
+            Just("step.expected_output_tokens".to_string()),
+            Just("step.untrusted_input".to_string()),
+            proptest::sample::select(&TAGS[..]).prop_map(|k| format!("step.tags.{k}")),
+        ]
+    }
+
+    /// One `&&` term: a comparison either way round, an `in` test or a bare flag; and
+    /// whether it has a native form (strings and bools are not ordered natively).
+    fn term() -> impl Strategy<Value = (String, bool)> {
+        prop_oneof![
+            4 => (value(), proptest::sample::select(&OPS[..]), constant(), any::<bool>())
+                .prop_map(|(v, op, c, flip)| {
+                    let ordered = !matches!(op, "==" | "!=");
+                    let native = !(ordered && (c.starts_with('"') || c.starts_with(['t', 'f'])));
+                    let text = if flip { format!("{c} {op} {v}") } else { format!("{v} {op} {c}") };
+                    (text, native)
+                }),
+            2 => proptest::sample::select(&TAGS[..])
+                .prop_map(|k| (format!("\"{k}\" in step.tags"), true)),
+            1 => Just(("step.needs_chain_of_thought".to_string(), true)),
+        ]
+    }
+
+    fn expression() -> impl Strategy<Value = (String, bool)> {
+        proptest::collection::vec(term(), 1..4).prop_map(|t| {
+            let native = t.iter().all(|(_, n)| *n);
+            let text: Vec<String> = t.into_iter().map(|(t, _)| t).collect();
+            (text.join(" && "), native)
+        })
+    }
+
+    fn tag_value() -> impl Strategy<Value = Option<TagValue>> {
+        prop_oneof![
+            Just(None),
+            prop_oneof![
+                Just(5.0),
+                Just(2.5),
+                Just(1_000_000.0),
+                Just(2_500_000.0),
+                Just(9.1e15),
+                Just(-3.0),
+                Just((1u64 << 53) as f64),
+                Just(f64::NAN),
+                Just(1_000_000.000_000_1),
+                Just(2.500_000_000_000_001),
+                Just(f64::INFINITY),
+                Just(0.0),
+                Just(-0.0),
+            ]
+            .prop_map(|n| Some(TagValue::Num(n))),
+            prop_oneof![Just("EU"), Just("US"), Just("")]
+                .prop_map(|s| Some(TagValue::Str(s.into()))),
+            any::<bool>().prop_map(|b| Some(TagValue::Bool(b))),
+        ]
+    }
+
+    fn step() -> impl Strategy<Value = (Step, u64)> {
+        (
+            prop_oneof![Just("reason"), Just("format"), Just("")],
+            prop_oneof![Just(0u64), Just(5), Just(1_000_000), Just(u64::MAX)],
+            0..12u64,
+            proptest::option::of(prop_oneof![Just(0u64), Just(5), Just(1_000_001)]),
+            any::<(bool, bool)>(),
+            proptest::collection::vec(tag_value(), 3),
+        )
+            .prop_map(|(role, tokens, dep, out, (cot, untrusted), tags)| {
+                let mut s = Step::new(role)
+                    .input_tokens(tokens)
+                    .dependent_tool_calls(dep)
+                    .needs_chain_of_thought(cot)
+                    .untrusted_input(untrusted);
+                s.expected_output_tokens = out;
+                for (k, v) in TAGS.iter().zip(tags) {
+                    if let Some(v) = v {
+                        s.tags.insert(k.to_string(), v);
+                    }
+                }
+                (s, tokens)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10000))]
+
+        /// The native form gives what the engine gives: the same bool, or the same error
+        /// (a missing tag or field, a comparison of different types), on every step.
+        #[test]
+        fn the_native_form_evaluates_as_the_engine_does((text, native) in expression(), (s, tokens) in step()) {
+            let e = CompiledExpr::compile(&test_expr(&text)).unwrap();
+            prop_assert_eq!(e.is_lowered(), native, "{}", text);
+            prop_assert_eq!(e.eval(&s, tokens), e.eval_interpreted(&s, tokens), "{} on {}", text, s);
+        }
+    }
+
+    #[test]
+    fn only_comparisons_joined_by_and_are_lowered() {
+        for text in [
+            r#""contract_value_usd" in step.tags && step.tags.contract_value_usd > 1000000"#,
+            "step.input_tokens > 5000 && step.role == \"summarize\"",
+            "(step.untrusted_input) && (5 < step.dependent_tool_calls)",
+            "step.tags.j != \"EU\"",
+        ] {
+            assert!(
+                CompiledExpr::compile(&test_expr(text))
+                    .unwrap()
+                    .is_lowered(),
+                "{text}"
+            );
+        }
+        for text in [
+            "step.input_tokens > 5000 || step.role == \"summarize\"",
+            "!(step.input_tokens > 5000)",
+            "step.input_tokens + 1 > 5000",
+            "step.tags[\"j\"] == \"EU\"",
+            "step.role < \"m\"",
+            "step.tags.vip",
+            "step.role.len() > 3",
+            "step.dependent_tool_calls + 1",
+            "step.input_tokens > 9007199254740993",
+            "true",
+        ] {
+            assert!(
+                !CompiledExpr::compile(&test_expr(text))
+                    .unwrap()
+                    .is_lowered(),
+                "{text}"
+            );
+        }
+    }
+}

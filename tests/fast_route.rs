@@ -1,0 +1,154 @@
+//! The fast paths of routing decide exactly as the plain ones: a role resolved once to a
+//! [`RoleId`] routes as its text does, `Router::route` through its per-thread cache serves
+//! the set a swap installed, and a step's hot fields sit in its first cache line.
+
+use std::mem::{align_of, offset_of, size_of};
+use std::path::Path;
+
+use switchyard::{PolicySet, Router, Step};
+
+const ROLES: [&str; 9] = [
+    "format",
+    "extract",
+    "summarize",
+    "reason",
+    "plan",
+    "classify",
+    "",
+    "formats",
+    "reason ",
+];
+
+/// A spread of steps over every role, near every contract-review boundary.
+fn steps() -> Vec<Step> {
+    let mut out = Vec::new();
+    for (i, role) in ROLES.iter().enumerate() {
+        for tokens in [0, 800, 30_000, 30_001, 200_000] {
+            for flags in 0..8u8 {
+                let mut s = Step::new(*role)
+                    .input_tokens(tokens)
+                    .needs_chain_of_thought(flags & 1 != 0)
+                    .output_must_be_json(flags & 2 != 0)
+                    .untrusted_input(flags & 4 != 0)
+                    .dependent_tool_calls((i as u64 + u64::from(flags)) % 10);
+                if i % 2 == 0 {
+                    s = s
+                        .tag("jurisdiction", if flags % 3 == 0 { "EU" } else { "US" })
+                        .tag("contract_value_usd", 2_000_000i64);
+                }
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Decisions and errors as comparable text.
+fn outcome(set: &PolicySet, s: &Step) -> String {
+    match set.route(s) {
+        Ok(d) => format!("{} {:?} {} {:?}", d.tier(), d.rule(), d.via(), d.guard()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_role_id_routes_as_the_role_text_does() {
+    for path in ["policies/contract-review.toml", "policies"] {
+        let set = PolicySet::load(path).unwrap();
+        for workload in [None, Some("contract-review"), Some("code-fix")] {
+            for s in steps() {
+                let s = match workload {
+                    Some(w) => s.workload(w),
+                    None => s,
+                };
+                let with_id = s.clone().role_id(set.role_id(&s.role));
+                assert_eq!(outcome(&set, &s), outcome(&set, &with_id), "{path}: {s}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_role_id_from_another_set_is_ignored() {
+    let one = PolicySet::load("policies/contract-review.toml").unwrap();
+    let other = PolicySet::load("policies/contract-review.toml").unwrap();
+    // An id that does not match the text, made by another set: `one` must not read it, so
+    // the text decides (were the id read, the step would be a summary).
+    let s = Step::new("format")
+        .input_tokens(100)
+        .role_id(other.role_id("summarize"));
+    assert_eq!(one.route(&s).unwrap().rule(), Some("cheap-roles"));
+    assert_ne!(one.role_id("format"), other.role_id("format"));
+}
+
+#[test]
+fn a_role_no_policy_names_gets_the_other_class() {
+    let set = PolicySet::load("policies/contract-review.toml").unwrap();
+    let s = Step::new("translate")
+        .input_tokens(100)
+        .role_id(set.role_id("translate"));
+    let d = set.route(&s).unwrap();
+    assert_eq!((d.tier(), d.rule()), ("standard", None));
+}
+
+#[test]
+fn the_router_serves_a_replaced_set_at_once_on_the_same_thread() {
+    let text = |tier: &str| {
+        format!(
+            "[policy]\nname = \"p\"\ndefault_tier = \"{tier}\"\n\
+             [models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n\
+             [models.n]\nprovider = \"mock\"\ninput_usd_per_mtok = 2.0\noutput_usd_per_mtok = 2.0\n\
+             [tiers]\na = \"m\"\nb = \"n\"\n"
+        )
+    };
+    let set = |tier: &str| PolicySet::from_policy_text(Path::new("p.toml"), text(tier)).unwrap();
+    let router = Router::new(set("a"));
+    let other = Router::new(set("b"));
+    let s = Step::new("x").input_tokens(1);
+    for round in 0..4 {
+        let want = if round % 2 == 0 {
+            ("a", "b")
+        } else {
+            ("b", "a")
+        };
+        // Alternating routers on one thread never see each other's set.
+        assert_eq!(router.route(&s).unwrap().tier(), want.0);
+        assert_eq!(other.route(&s).unwrap().tier(), want.1);
+        assert_eq!(router.route(&s).unwrap().tier(), want.0);
+        router.replace(set(want.1));
+        other.replace(set(want.0));
+    }
+    // Another thread sees the last swap too.
+    std::thread::scope(|t| {
+        t.spawn(|| assert_eq!(router.route(&s).unwrap().tier(), "a"));
+    });
+}
+
+#[test]
+fn the_hot_fields_of_a_step_share_its_first_cache_line() {
+    assert_eq!(align_of::<Step>(), 64);
+    for (name, end) in [
+        ("role", offset_of!(Step, role) + size_of::<String>()),
+        (
+            "input_tokens",
+            offset_of!(Step, input_tokens) + size_of::<Option<u64>>(),
+        ),
+        (
+            "dependent_tool_calls",
+            offset_of!(Step, dependent_tool_calls) + 8,
+        ),
+        ("role_id", offset_of!(Step, role_id) + 12),
+        (
+            "needs_chain_of_thought",
+            offset_of!(Step, needs_chain_of_thought) + 1,
+        ),
+        (
+            "output_must_be_json",
+            offset_of!(Step, output_must_be_json) + 1,
+        ),
+        ("untrusted_input", offset_of!(Step, untrusted_input) + 1),
+    ] {
+        assert!(end <= 64, "{name} ends at byte {end}");
+    }
+    assert!(offset_of!(Step, tags) >= 64);
+}
