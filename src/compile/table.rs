@@ -329,6 +329,8 @@ impl Columns {
     }
 
     /// Looks at a step through these columns.
+    // Only the budget's downgrade search (feature `cost`) looks at a step without a role class.
+    #[cfg_attr(not(feature = "cost"), allow(dead_code))]
     #[inline]
     pub(crate) fn probe<'a>(&'a self, step: &'a Step, input_tokens: u64) -> Probe<'a> {
         self.probe_with_role(step, input_tokens, None)
