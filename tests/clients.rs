@@ -1371,16 +1371,13 @@ mod round_trip {
         }
     }
 
-    /// The events a provider would stream for this answer.
+    /// The events a provider would stream for this answer: the answer's own events, each
+    /// text cut in two, as a stream would send it.
     fn events_of(resp: &ChatResponse) -> Vec<ChatEvent> {
-        let mut events = vec![ChatEvent::Start {
-            id: resp.id.clone(),
-            model: resp.model.clone(),
-        }];
-        for (index, part) in resp.content.iter().enumerate() {
-            match part {
-                Part::Text { text } => {
-                    // Split in two, as a stream would.
+        let mut events = Vec::new();
+        for event in resp.events() {
+            match event {
+                ChatEvent::Text { index, text } => {
                     let cut = text
                         .char_indices()
                         .nth(text.chars().count() / 2)
@@ -1392,49 +1389,8 @@ mod round_trip {
                         });
                     }
                 }
-                Part::Refusal { text } => events.push(ChatEvent::Refusal {
-                    index,
-                    text: text.clone(),
-                }),
-                Part::ToolCall {
-                    id,
-                    name,
-                    arguments,
-                } => {
-                    events.push(ChatEvent::ToolCallStart {
-                        index,
-                        id: id.clone(),
-                        name: name.clone(),
-                    });
-                    if !arguments.is_empty() {
-                        events.push(ChatEvent::ToolArguments {
-                            index,
-                            json: arguments.clone(),
-                        });
-                    }
-                }
-                Part::Thinking { text, signature } => {
-                    events.push(ChatEvent::Thinking {
-                        index,
-                        text: text.clone(),
-                    });
-                    if let Some(signature) = signature {
-                        events.push(ChatEvent::ThinkingSignature {
-                            index,
-                            signature: signature.clone(),
-                        });
-                    }
-                }
-                Part::ToolResult { .. } => {}
+                other => events.push(other),
             }
-        }
-        if let Some(reason) = &resp.stop_reason {
-            events.push(ChatEvent::Stop {
-                reason: reason.clone(),
-            });
-        }
-        if let Some(usage) = resp.usage {
-            events.push(ChatEvent::Usage { usage });
         }
         events
     }

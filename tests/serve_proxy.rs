@@ -59,15 +59,21 @@ tier = "premium"
 
 struct Setup {
     app: axum::Router,
+    state: AppState,
     _dir: tempfile::TempDir,
     log: std::path::PathBuf,
     sink: Arc<JsonlSink>,
 }
 
 fn setup(fake: &FakeProvider, budget: &str) -> Setup {
+    setup_with(&policy(&fake.url(""), budget))
+}
+
+/// The app on this policy text, with a call log.
+fn setup_with(policy_text: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("support.toml");
-    std::fs::write(&file, policy(&fake.url(""), budget)).unwrap();
+    std::fs::write(&file, policy_text).unwrap();
     let log = dir.path().join("calls.jsonl");
     let sink = Arc::new(JsonlSink::append(&log).unwrap());
     let state = AppState::new(
@@ -76,7 +82,8 @@ fn setup(fake: &FakeProvider, budget: &str) -> Setup {
     )
     .with_call_sink(sink.clone());
     Setup {
-        app: app(state),
+        app: app(state.clone()),
+        state,
         _dir: dir,
         log,
         sink,
@@ -294,55 +301,6 @@ async fn a_budget_refusal_is_a_429_the_sdks_do_not_retry() {
 }
 
 #[tokio::test]
-async fn a_client_that_goes_away_cancels_the_upstream_and_is_billed_as_cancelled() {
-    use futures_util::StreamExt;
-    let start = anthropic_event(&json!({"type": "message_start", "message": {
-        "id": "m1", "type": "message", "role": "assistant", "model": "claude-up",
-        "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": {"input_tokens": 40, "output_tokens": 1}}}));
-    let block = anthropic_event(&json!({"type": "content_block_start", "index": 0,
-        "content_block": {"type": "text", "text": ""}}));
-    let delta = anthropic_event(&json!({"type": "content_block_delta", "index": 0,
-        "delta": {"type": "text_delta", "text": "partial answer"}}));
-    let fake = FakeProvider::start(vec![Reply::SseThenHang(vec![start, block, delta])]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("support.toml");
-    std::fs::write(&file, policy(&fake.url(""), "")).unwrap();
-    let state = AppState::new(
-        Arc::new(Router::load(&file).unwrap()),
-        ServeOptions::default(),
-    );
-    let app = app(state.clone());
-    let body = json!({"model": "support", "max_tokens": 100, "stream": true,
-        "messages": [{"role": "user", "content": "hi"}], "switchyard": {"role": "x"}});
-    let req = Request::builder()
-        .method("POST")
-        .uri("/v1/chat/completions")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = app.oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let mut frames = resp.into_body().into_data_stream();
-    let first = frames.next().await.unwrap().unwrap();
-    assert!(String::from_utf8_lossy(&first).starts_with("data: "));
-    drop(frames);
-    assert!(
-        fake.wait_dropped(1, Duration::from_secs(10)).await,
-        "the upstream request was not cancelled"
-    );
-    // The call is counted as cancelled once its task has recorded it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = state.metrics().render(&state.policies());
-        if text.contains("status=\"cancelled\"") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{text}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[tokio::test]
 async fn tool_calls_cross_formats_both_ways() {
     let tool_use = json!({
         "id": "msg_2", "type": "message", "role": "assistant", "model": "claude-up",
@@ -380,7 +338,7 @@ async fn tool_calls_cross_formats_both_ways() {
 }
 
 #[tokio::test]
-async fn a_cancelled_stream_is_logged_with_status_cancelled() {
+async fn a_client_that_goes_away_cancels_the_upstream_and_is_billed_and_logged_as_cancelled() {
     use futures_util::StreamExt;
     let start = anthropic_event(&json!({"type": "message_start", "message": {
         "id": "m1", "type": "message", "role": "assistant", "model": "claude-up",
@@ -402,9 +360,14 @@ async fn a_cancelled_stream_is_logged_with_status_cancelled() {
     let resp = s.app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let mut frames = resp.into_body().into_data_stream();
-    frames.next().await.unwrap().unwrap();
+    let first = frames.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("data: "));
     drop(frames);
-    // The record is written once the call's task sees the caller gone.
+    assert!(
+        fake.wait_dropped(1, Duration::from_secs(10)).await,
+        "the upstream request was not cancelled"
+    );
+    // The record is written, and the call counted, once the call's task sees the caller gone.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let rec = loop {
         if let Some(r) = records(&s).pop() {
@@ -417,6 +380,8 @@ async fn a_cancelled_stream_is_logged_with_status_cancelled() {
     assert_eq!(rec["model"], "claude");
     // Billed for what was produced: the partial text, counted.
     assert!(rec["output_tokens"].as_u64().unwrap() > 0, "{rec}");
+    let text = s.state.metrics().render(&s.state.policies());
+    assert!(text.contains("status=\"cancelled\""), "{text}");
 }
 
 /// A tier of two models at two fakes: `first` (OpenAI format, no retries) falls back to
@@ -479,21 +444,7 @@ async fn a_model_that_still_fails_after_its_retries_falls_back_to_the_next_in_it
         },
     ])
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("support.toml");
-    std::fs::write(&file, fallback_policy(&first.url(""), &second.url(""))).unwrap();
-    let log = dir.path().join("calls.jsonl");
-    let sink = Arc::new(JsonlSink::append(&log).unwrap());
-    let s = Setup {
-        app: app(AppState::new(
-            Arc::new(Router::load(&file).unwrap()),
-            ServeOptions::default(),
-        )
-        .with_call_sink(sink.clone())),
-        _dir: dir,
-        log,
-        sink,
-    };
+    let s = setup_with(&fallback_policy(&first.url(""), &second.url("")));
     let body = json!({"model": "support", "max_tokens": 300,
         "messages": [{"role": "user", "content": "hi"}], "switchyard": {"role": "x"}});
     let (status, headers, text) = post(&s.app, "/v1/chat/completions", &body).await;
