@@ -115,15 +115,9 @@ fn status(args: StatusArgs) -> ExitCode {
         Err(code) => return code,
     };
     let caps = PolicyCaps::of_set(&router.current());
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(super::PROBLEM);
-        }
+        Err(code) => return code,
     };
     let options = StoreOptions {
         url: args.budget_store,

@@ -192,6 +192,17 @@ pub(crate) fn load_set(path: &Path) -> Result<PolicySet, LoadError> {
     PolicySet::load_with(path, &load_options())
 }
 
+/// A current-thread tokio runtime (time and I/O), or the error printed and the exit status.
+pub(crate) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(PROBLEM)
+        })
+}
+
 /// Loads the router, or prints every diagnostic to stderr and returns the exit status.
 pub(crate) fn load_router(path: &Path) -> Result<Router, ExitCode> {
     load_set(path).map(Router::new).map_err(|e| load_failed(&e))

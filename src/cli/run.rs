@@ -75,15 +75,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         }
     }
     // Time for the mock's latency and budgets, I/O for the live clients' sockets.
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(super::PROBLEM);
-        }
+        Err(code) => return code,
     };
     // A Redis store connects on first use, from inside the runtime.
     match rt.block_on(async { Store::open(&args.budget.options()) }) {

@@ -155,7 +155,13 @@ impl PolicySet {
 
     /// The policy serving a workload.
     pub fn get(&self, workload: &str) -> Option<&Arc<CompiledPolicy>> {
-        self.policies.iter().find(|p| p.policy.name == workload)
+        self.index_of(workload).map(|i| &self.policies[i])
+    }
+
+    /// Where the policy named `workload` is in [`PolicySet::policies`].
+    #[inline]
+    fn index_of(&self, workload: &str) -> Option<usize> {
+        self.policies.iter().position(|p| p.policy.name == workload)
     }
 
     /// The policy a step is for: the one its `workload` names; with no workload, the only
@@ -170,11 +176,7 @@ impl PolicySet {
     fn select_index(&self, step: &Step) -> Result<usize, RouteError> {
         match &step.workload {
             None if self.policies.len() == 1 => Ok(0),
-            Some(w) => self
-                .policies
-                .iter()
-                .position(|p| p.policy.name == *w)
-                .ok_or_else(|| self.unknown_workload(w)),
+            Some(w) => self.index_of(w).ok_or_else(|| self.unknown_workload(w)),
             None => Err(self.workload_required()),
         }
     }

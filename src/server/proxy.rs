@@ -32,10 +32,6 @@ use crate::runner::rfc3339_utc;
 use crate::step::Step;
 use std::sync::Arc;
 
-/// A reservation that is given back if the call never settles it (failure, cancellation,
-/// a dropped task), so no budget leaks.
-type Hold = BudgetHold;
-
 /// Everything the call needs after the decision.
 pub(super) struct Call {
     pub decision: Decision<'static>,
@@ -152,7 +148,7 @@ struct Ctx {
     /// The output limit the caller asked for, before the held one replaced it.
     requested: Option<u64>,
     time: SystemTime,
-    hold: Hold,
+    hold: BudgetHold,
     format: ChatFormat,
 }
 
@@ -172,7 +168,7 @@ struct Held {
     via: Via,
     limit: Option<Picos>,
     requested: Option<u64>,
-    hold: Hold,
+    hold: BudgetHold,
 }
 
 /// Why the budget did not hold a call: an answer to send as is (a 429), or an error.
@@ -200,7 +196,7 @@ async fn hold_budget(
         via: decision.via(),
         limit: None,
         requested,
-        hold: Hold::none(state.budget_store().clone()),
+        hold: BudgetHold::none(state.budget_store().clone()),
     };
     let Some(b) = policy.budget.as_ref().filter(|b| budget::has_caps(b)) else {
         return Ok(held);
