@@ -363,7 +363,9 @@ impl Columns {
         self.roles.roles.len() as u32
     }
 
-    #[inline(always)]
+    // Out of line: a decision inlines into its caller, and most decisions are settled by
+    // the flag and count columns before any other class is asked for.
+    #[inline(never)]
     fn class_of(&self, col: usize, step: &Step, input_tokens: u64) -> u32 {
         match &self.kinds[col] {
             ColumnKind::Role => self.roles.class_of(&step.role),
@@ -532,23 +534,49 @@ struct Fast {
     /// For each flag combination (see [`Probe::flags`]), the rows whose flag conditions
     /// hold, ANDed with the rows of the table.
     flags: [u64; 8],
-    /// Input-token breakpoints and one row mask per class (empty: no such column).
-    tokens: Breakpoints,
+    /// Input-token breakpoints and one row mask per class (`None`: the table does not
+    /// constrain the count).
+    tokens: Option<Breakpoints>,
     /// Dependent-tool-call breakpoints and masks.
-    calls: Breakpoints,
+    calls: Option<Breakpoints>,
     /// The position in `active` of the first column not folded in here.
     rest: usize,
 }
 
+impl Fast {
+    /// The rows whose flag and count conditions hold for the step. A count the table does
+    /// not constrain is not looked at (the same branch every step, so it is predicted).
+    #[inline(always)]
+    fn rows(&self, probe: &Probe<'_>) -> u64 {
+        let mut acc = self.flags[probe.flags()];
+        if let Some(t) = &self.tokens {
+            acc &= t.rows(probe.input_tokens);
+        }
+        if let Some(c) = &self.calls {
+            acc &= c.rows(probe.step.dependent_tool_calls);
+        }
+        acc
+    }
+}
+
 /// A numeric column: sorted breakpoints and, per class, the rows it admits.
-#[derive(Debug, Clone, Default)]
+///
+/// A count's class is found without a branch on the count: one load from a bucket table
+/// gives the class at the start of the count's bucket, and the (at most
+/// [`BUCKET_POINTS`]) points from there on are compared all at once. Random counts make any
+/// branch on them a coin toss for the predictor.
+#[derive(Debug, Clone)]
 struct Breakpoints {
+    /// The points, then [`BUCKET_POINTS`] copies of `u64::MAX`, so the compares after a
+    /// bucket's start never run off the end.
     points: Box<[u64]>,
-    /// `points.len() + 1` masks; empty when the table does not constrain the column.
+    /// How many points there are (without the padding).
+    len: usize,
+    /// `len + 1` masks: the rows each class admits.
     masks: Box<[u64]>,
-    /// The class of the start of each bucket of `1 << shift` values below
-    /// `buckets.len() << shift`; empty when the points crowd into a few buckets (then the
-    /// search is a binary search).
+    /// The class of the start of each bucket of `1 << shift` values; every point lies below
+    /// the end of the last bucket. Empty when the points crowd into a few buckets: then the
+    /// search is a binary search.
     buckets: Box<[u32]>,
     shift: u32,
 }
@@ -560,13 +588,18 @@ const BUCKET_POINTS: usize = 3;
 
 impl Breakpoints {
     fn new(points: &[u64], masks: &[u64]) -> Breakpoints {
+        debug_assert_eq!(masks.len(), points.len() + 1);
+        let mut padded = points.to_vec();
+        padded.extend([u64::MAX; BUCKET_POINTS]);
         let mut bp = Breakpoints {
-            points: points.into(),
+            points: padded.into(),
+            len: points.len(),
             masks: masks.into(),
-            buckets: Box::new([]),
-            shift: 0,
+            buckets: Box::new([0]),
+            shift: 63,
         };
         let Some(&max) = points.last() else {
+            // One bucket of class 0 and no points: every count is class 0.
             return bp;
         };
         // The smallest bucket width with every point below the last bucket's end.
@@ -591,7 +624,9 @@ impl Breakpoints {
             crowded |= j - i > BUCKET_POINTS;
             buckets.push(i as u32);
         }
-        if !crowded {
+        if crowded {
+            bp.buckets = Box::new([]);
+        } else {
             bp.buckets = buckets.into();
             bp.shift = shift;
         }
@@ -601,28 +636,30 @@ impl Breakpoints {
     /// The class of `x`: how many points are `<= x`.
     #[inline(always)]
     fn class(&self, x: u64) -> usize {
-        if self.buckets.is_empty() {
-            return count_at_most(&self.points, x);
-        }
-        // Past the last bucket every point is below `x`.
-        let Some(&start) = self.buckets.get((x >> self.shift) as usize) else {
-            return self.points.len();
+        // A few points (the usual case) are compared at once, with no bucket to load.
+        let start = if self.len <= BUCKET_POINTS {
+            0
+        } else if self.buckets.is_empty() {
+            return count_at_most(&self.points[..self.len], x);
+        } else {
+            // A count past the last bucket is read in the last one: every point from its
+            // start on is `<= x`, and it holds at most BUCKET_POINTS of them, so the compares
+            // below count them all.
+            let b = ((x >> self.shift) as usize).min(self.buckets.len() - 1);
+            self.buckets[b] as usize
         };
-        // A few points at most share a bucket (usually none): step over those <= x.
-        let mut class = start as usize;
-        while self.points.get(class).is_some_and(|&p| p <= x) {
-            class += 1;
-        }
-        class
+        // The points of this bucket (at most BUCKET_POINTS) that are `<= x`; points of later
+        // buckets and the padding are above `x`, except the padding when `x` is `u64::MAX`,
+        // which the cap at `len` puts right (every point is `<= u64::MAX`).
+        let window = &self.points[start..start + BUCKET_POINTS];
+        let at_most = window.iter().map(|&p| usize::from(p <= x)).sum::<usize>();
+        (start + at_most).min(self.len)
     }
 
-    /// The rows the class of `x` admits; every row when the column is not constrained.
+    /// The rows the class of `x` admits (every row when the column is not constrained).
     #[inline(always)]
     fn rows(&self, x: u64) -> u64 {
-        if self.masks.is_empty() {
-            return u64::MAX;
-        }
-        self.masks.get(self.class(x)).copied().unwrap_or(0)
+        self.masks[self.class(x)]
     }
 }
 
@@ -684,8 +721,8 @@ impl Table {
     fn fold_fast_columns(&self, cols: &Columns) -> Fast {
         let mut fast = Fast {
             flags: [self.all_rows(0); 8],
-            tokens: Breakpoints::default(),
-            calls: Breakpoints::default(),
+            tokens: None,
+            calls: None,
             rest: 0,
         };
         for &(col, base) in &self.active {
@@ -702,8 +739,10 @@ impl Table {
                         *m &= masks[usize::from(i & bit != 0)];
                     }
                 }
-                ColumnKind::InputTokens(bp) => fast.tokens = Breakpoints::new(bp, masks),
-                ColumnKind::DependentToolCalls(bp) => fast.calls = Breakpoints::new(bp, masks),
+                ColumnKind::InputTokens(bp) => fast.tokens = Some(Breakpoints::new(bp, masks)),
+                ColumnKind::DependentToolCalls(bp) => {
+                    fast.calls = Some(Breakpoints::new(bp, masks))
+                }
                 // Columns are ordered flags, counts, then the rest.
                 ColumnKind::Role | ColumnKind::Tag(..) => break,
             }
@@ -733,24 +772,43 @@ impl Table {
 
     /// Calls `f` on each row whose static conditions hold, in order, until it returns
     /// `Some`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn first<T>(
         &self,
         probe: Probe<'_>,
         mut f: impl FnMut(usize) -> Option<T>,
     ) -> Option<T> {
-        if let Some(fast) = &self.fast {
-            let acc = fast.flags[probe.flags()]
-                & fast.tokens.rows(probe.input_tokens)
-                & fast.calls.rows(probe.step.dependent_tool_calls);
-            return self.first_in_word_from(
-                0,
-                acc,
-                fast.rest,
-                |i| probe.class(self.active[i].0),
-                &mut f,
-            );
+        match &self.fast {
+            Some(fast) => {
+                let mut acc = fast.rows(&probe);
+                let mut i = fast.rest;
+                // `first_in_word_from` for the one word: no word offsets to compute.
+                while acc != 0 {
+                    let lowest = acc & acc.wrapping_neg();
+                    if lowest & self.free_from[i] != 0 {
+                        if let Some(t) = f(lowest.trailing_zeros() as usize) {
+                            return Some(t);
+                        }
+                        acc &= !lowest;
+                        continue;
+                    }
+                    let (col, base) = self.active[i];
+                    acc &= self.bits[base + probe.class(col) as usize];
+                    i += 1;
+                }
+                None
+            }
+            None => self.first_in_words(probe, f),
         }
+    }
+
+    /// [`Table::first`] for a table of more than 64 rows.
+    #[inline(never)]
+    fn first_in_words<T>(
+        &self,
+        probe: Probe<'_>,
+        mut f: impl FnMut(usize) -> Option<T>,
+    ) -> Option<T> {
         // Several words: a column's class is needed once per word, so remember it once found
         // (still lazily, so columns no word reaches are never looked at).
         if self.active.len() <= 64 {
@@ -820,16 +878,11 @@ impl Table {
     /// The rows of a one-word table whose static conditions hold for the step: the common
     /// case of `all_candidates`, kept apart because the general loop costs ~3 ns more per
     /// decision (`cargo bench --bench route`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn candidates_one_word(&self, probe: Probe<'_>) -> u64 {
         debug_assert_eq!(self.words, 1);
         let (mut acc, rest) = match &self.fast {
-            Some(fast) => (
-                fast.flags[probe.flags()]
-                    & fast.tokens.rows(probe.input_tokens)
-                    & fast.calls.rows(probe.step.dependent_tool_calls),
-                fast.rest,
-            ),
+            Some(fast) => (fast.rows(&probe), fast.rest),
             None => (self.all_rows(0), 0),
         };
         for &(col, base) in &self.active[rest..] {
@@ -874,6 +927,7 @@ mod tests {
             points.dedup();
             let masks: Vec<u64> = (0..=points.len() as u64).collect();
             let bp = Breakpoints::new(&points, &masks);
+            prop_assert_eq!(bp.rows(0), bp.masks[bp.class(0)]);
             for x in xs.into_iter().chain(points.iter().flat_map(|&p| [p.saturating_sub(1), p, p.saturating_add(1)])) {
                 prop_assert_eq!(bp.class(x), count_at_most(&points, x), "x = {}", x);
             }
