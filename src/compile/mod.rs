@@ -36,7 +36,27 @@ pub struct CompiledPolicy {
     pub(crate) by_price: Vec<TierId>,
     /// Expressions that failed at run time under this policy (each is also logged).
     pub(crate) expression_errors: AtomicU64,
+    /// Per rule, what a decision reads of a row that wins, packed in four bytes so the rows
+    /// share a cache line or two: its tier, with [`RULE_HAS_EXPR`] set when the rule has an
+    /// expression (then [`CompiledPolicy::rule_exprs`] is read too).
+    pub(crate) rule_rows: Box<[u32]>,
+    /// Per tier, what the common case of a decision reads, side by side.
+    pub(crate) tier_fast: Box<[TierFast]>,
 }
+
+/// What a decision's common case reads of the tier the rules picked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TierFast {
+    /// The guards of a one-word guard table that, when they hold, need the full guard pass:
+    /// those with an expression and those the tier's model does not meet. (Every guard, for
+    /// a larger table.)
+    pub(crate) guard_stop: u64,
+    /// The tier's model's context window (`u64::MAX` when it declares none).
+    pub(crate) context_window: u64,
+}
+
+/// Set in a [`CompiledPolicy::rule_rows`] entry for a rule with an expression.
+pub(crate) const RULE_HAS_EXPR: u32 = 1 << 31;
 
 /// Loads a policy file or a policy-set directory with compile's checks as part of loading:
 /// a policy whose expressions read unknown fields, call refused functions or compare mixed
@@ -100,7 +120,7 @@ impl CompiledPolicy {
         let columns = Columns::build(conds);
         let rules = Table::build(&columns, policy.rules.iter().map(|r| &r.when));
         let guards = Table::build(&columns, policy.guards.iter().map(|g| &g.when));
-        let unmet = (0..policy.tiers.len())
+        let unmet: Vec<Vec<u64>> = (0..policy.tiers.len())
             .map(|tier| {
                 let model = policy.tier_model(tier);
                 let mut bits = vec![0u64; guards.words()];
@@ -112,8 +132,25 @@ impl CompiledPolicy {
                 bits
             })
             .collect();
-        let context_window = (0..policy.tiers.len())
+        let context_window: Vec<u64> = (0..policy.tiers.len())
             .map(|t| policy.tier_model(t).context_window.unwrap_or(u64::MAX))
+            .collect();
+        let guards_with_expr = guard_exprs
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, e)| e.is_some())
+            .fold(0u64, |m, (g, _)| m | 1 << g);
+        let tier_fast = unmet
+            .iter()
+            .zip(&context_window)
+            .map(|(u, &context_window): (&Vec<u64>, &u64)| TierFast {
+                guard_stop: match u.as_slice() {
+                    [one] => one | guards_with_expr,
+                    _ => u64::MAX,
+                },
+                context_window,
+            })
             .collect();
         let mut by_price: Vec<TierId> = (0..policy.tiers.len()).collect();
         by_price.sort_by(|&a, &b| {
@@ -123,7 +160,15 @@ impl CompiledPolicy {
                 .then(ma.output_usd_per_mtok.total_cmp(&mb.output_usd_per_mtok))
                 .then(a.cmp(&b))
         });
+        let rule_rows = policy
+            .rules
+            .iter()
+            .zip(&rule_exprs)
+            .map(|(r, e)| r.tier as u32 | if e.is_some() { RULE_HAS_EXPR } else { 0 })
+            .collect();
         Ok(CompiledPolicy {
+            rule_rows,
+            tier_fast,
             policy,
             context_window,
             by_price,

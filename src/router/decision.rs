@@ -8,7 +8,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::compile::CompiledPolicy;
+use crate::compile::table::Probe;
+use crate::compile::{CompiledPolicy, RULE_HAS_EXPR};
 use crate::policy::{Model, OnExpressionError, TierId};
 use crate::step::{Step, StepError};
 
@@ -378,43 +379,100 @@ pub(crate) fn decide<'p>(
 
 /// [`decide`] for a step whose class in the policy's role column is known (from a role id),
 /// so the role's text is never read.
-#[inline]
+///
+/// The common case runs straight through: the winning row has no expression, and no guard
+/// that holds has an expression or moves the tier. Everything else (expressions, guards that
+/// act, context windows) is out of line, so the common case stays small enough to inline
+/// into the caller, which then reads the decision from registers rather than memory.
+#[inline(always)]
 pub(crate) fn decide_with_role<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     role: Option<u32>,
 ) -> Result<Decision<'p>, RouteError> {
-    if step.input_tokens.is_none() && step.prompt.is_none() {
-        return Err(no_tokens());
-    }
-    let tokens = input_tokens(cp, step);
+    let tokens = match (step.input_tokens, &step.prompt) {
+        (Some(n), _) => n,
+        (None, Some(p)) => cp.policy.tokenizer.count(p),
+        (None, None) => return Err(no_tokens()),
+    };
     let probe = cp.columns.probe_with_role(step, tokens, role);
-    let policy = &cp.policy;
     let (tier, rule, via) = cp
         .rules
-        .first(probe, |row| match &cp.rule_exprs[row] {
-            None => Some((policy.rules[row].tier, Some(row), Via::Rule)),
-            Some(expr) => match expr.eval(step, tokens) {
-                Ok(true) => Some((policy.rules[row].tier, Some(row), Via::Rule)),
-                Ok(false) => None,
-                Err(msg) => {
-                    cp.expression_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        policy = %policy.name,
-                        rule = %policy.rules[row].name,
-                        error = %msg,
-                        "rule expression failed"
-                    );
-                    match policy.on_expression_error {
-                        OnExpressionError::Skip => None,
-                        OnExpressionError::Tier(t) => Some((t, Some(row), Via::ExpressionError)),
-                    }
-                }
-            },
+        .first(probe, |row| {
+            let packed = cp.rule_rows[row];
+            if packed & RULE_HAS_EXPR == 0 {
+                Some((packed as TierId, Some(row), Via::Rule))
+            } else {
+                rule_with_expression(cp, step, tokens, row)
+            }
         })
-        .unwrap_or((policy.default_tier, None, Via::Default));
-    // The decision is built once, in the return value: building it early and copying it
-    // out stalls on store forwarding, a measurable share of a decision.
+        .unwrap_or((cp.policy.default_tier, None, Via::Default));
+    let expected = step.expected_output_tokens;
+    let need = tokens.saturating_add(expected.unwrap_or(0));
+    if cp.guards.words() == 1 {
+        let held = if cp.policy.guards.is_empty() {
+            0
+        } else {
+            cp.guards.candidates_one_word(probe)
+        };
+        // No guard that holds reads an expression or finds the tier's model lacking: the
+        // guard pass leaves the tier as it is.
+        let fast = &cp.tier_fast[tier];
+        if held & fast.guard_stop == 0 && need <= fast.context_window {
+            return Ok(Decision {
+                policy: PolicyRef::Borrowed(cp),
+                tier_via: tier_via(tier, via, expected),
+                rule_guard: rule_guard(rule, None),
+                input_tokens: tokens,
+                expected_output_tokens: expected.unwrap_or(0),
+            });
+        }
+    }
+    guard_and_fit(cp, step, probe, tokens, (tier, rule, via))
+}
+
+/// A winning row with an expression: its value decides, and an error is counted, logged and
+/// handled as the policy's `on_expression_error` says.
+#[inline(never)]
+fn rule_with_expression(
+    cp: &CompiledPolicy,
+    step: &Step,
+    tokens: u64,
+    row: usize,
+) -> Option<(TierId, Option<usize>, Via)> {
+    let policy = &cp.policy;
+    let expr = cp.rule_exprs[row].as_ref()?;
+    match expr.eval(step, tokens) {
+        Ok(true) => Some((policy.rules[row].tier, Some(row), Via::Rule)),
+        Ok(false) => None,
+        Err(msg) => {
+            cp.expression_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                policy = %policy.name,
+                rule = %policy.rules[row].name,
+                error = %msg,
+                "rule expression failed"
+            );
+            match policy.on_expression_error {
+                OnExpressionError::Skip => None,
+                OnExpressionError::Tier(t) => Some((t, Some(row), Via::ExpressionError)),
+            }
+        }
+    }
+}
+
+/// Steps 4 and 5 of a decision in full, once the rules have picked `(tier, rule, via)`: the
+/// guards that hold (expressions included) may move or reject the step, and a step too big
+/// for its tier's model goes to the cheapest tier whose model takes it.
+#[inline(never)]
+fn guard_and_fit<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    probe: Probe<'_>,
+    tokens: u64,
+    (tier, rule, via): (TierId, Option<usize>, Via),
+) -> Result<Decision<'p>, RouteError> {
+    let policy = &cp.policy;
     let expected = step.expected_output_tokens;
     let decided = |tier, via, guard| Decision {
         policy: PolicyRef::Borrowed(cp),
@@ -424,7 +482,7 @@ pub(crate) fn decide_with_role<'p>(
         expected_output_tokens: expected.unwrap_or(0),
     };
     // Step 5: a decision never names a model whose context window the step overflows.
-    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
+    let need = tokens.saturating_add(expected.unwrap_or(0));
     let fitted = |tier, via, guard, held: &[u64]| {
         if cp.fits(tier, need) {
             return Ok(decided(tier, via, guard));

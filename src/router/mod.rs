@@ -205,7 +205,7 @@ impl PolicySet {
 
     /// Routes a step under this set. The decision borrows the set; hold an `Arc<PolicySet>`
     /// from [`Router::current`] to route a batch under one version with no atomic operations.
-    #[inline]
+    #[inline(always)]
     pub fn route(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
         let p = self.select_index(step)?;
         decision::decide_with_role(&self.policies[p], step, self.role_class(p, step))
