@@ -343,7 +343,9 @@ impl Term {
                     },
                 };
                 let c = constant.seen();
-                let (a, b) = if *constant_first { (c, v) } else { (v, c) };
+                // Swapped by reference: moving the two enums by value copied them as raw
+                // bytes, reads that straddled the writes just made and stalled (`perf`).
+                let (a, b) = if *constant_first { (&c, &v) } else { (&v, &c) };
                 compare(*op, a, b)
             }
         }
@@ -367,8 +369,8 @@ fn read_field(f: Field, step: &Step, input_tokens: u64) -> Result<Seen<'_>, Stri
 }
 
 #[inline]
-fn compare(op: Op, a: Seen<'_>, b: Seen<'_>) -> Result<bool, String> {
-    Ok(match (&a, &b) {
+fn compare(op: Op, a: &Seen<'_>, b: &Seen<'_>) -> Result<bool, String> {
+    Ok(match (a, b) {
         (Seen::Int(x), Seen::Int(y)) => op.holds(x, y),
         // An integer meeting a float compares as a float, as in the engine.
         (Seen::Int(x), Seen::Float(y)) => float_holds(op, *x as FLOAT, *y),
@@ -376,7 +378,7 @@ fn compare(op: Op, a: Seen<'_>, b: Seen<'_>) -> Result<bool, String> {
         (Seen::Float(x), Seen::Float(y)) => float_holds(op, *x, *y),
         (Seen::Str(x), Seen::Str(y)) => op.holds(x, y),
         (Seen::Bool(x), Seen::Bool(y)) => op.holds(x, y),
-        _ => return Err(mixed(op, &a, &b)),
+        _ => return Err(mixed(op, a, b)),
     })
 }
 

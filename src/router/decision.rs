@@ -403,7 +403,7 @@ pub(crate) fn decide_with_role<'p>(
             if packed & RULE_HAS_EXPR == 0 {
                 Some((packed as TierId, Some(row), Via::Rule))
             } else {
-                rule_with_expression(cp, step, tokens, row)
+                rule_with_expression(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
             }
         })
         .unwrap_or((cp.policy.default_tier, None, Via::Default));
@@ -432,18 +432,19 @@ pub(crate) fn decide_with_role<'p>(
 }
 
 /// A winning row with an expression: its value decides, and an error is counted, logged and
-/// handled as the policy's `on_expression_error` says.
+/// handled as the policy's `on_expression_error` says. The answer is two words, so it comes
+/// back in registers (a larger one, returned through memory and read back at once, stalled).
 #[inline(never)]
 fn rule_with_expression(
     cp: &CompiledPolicy,
     step: &Step,
     tokens: u64,
     row: usize,
-) -> Option<(TierId, Option<usize>, Via)> {
+) -> Option<(TierId, Via)> {
     let policy = &cp.policy;
     let expr = cp.rule_exprs[row].as_ref()?;
     match expr.eval(step, tokens) {
-        Ok(true) => Some((policy.rules[row].tier, Some(row), Via::Rule)),
+        Ok(true) => Some((policy.rules[row].tier, Via::Rule)),
         Ok(false) => None,
         Err(msg) => {
             cp.expression_errors.fetch_add(1, Ordering::Relaxed);
@@ -455,7 +456,7 @@ fn rule_with_expression(
             );
             match policy.on_expression_error {
                 OnExpressionError::Skip => None,
-                OnExpressionError::Tier(t) => Some((t, Some(row), Via::ExpressionError)),
+                OnExpressionError::Tier(t) => Some((t, Via::ExpressionError)),
             }
         }
     }
