@@ -88,7 +88,7 @@ fn if_chain(s: &Step) -> (&'static str, Option<&'static str>) {
 /// the rule (or the error's kind). Handing the whole `Result` to `black_box` instead measures
 /// copying ~56 bytes through memory, which no caller does: kept as `snapshot_*_whole`.
 #[inline(always)]
-fn answer(r: Result<switchyard::Decision<'_>, switchyard::RouteError>) -> (usize, Option<usize>) {
+fn answer(r: &Result<switchyard::Decision<'_>, switchyard::RouteError>) -> (usize, Option<usize>) {
     match r {
         Ok(d) => (d.tier_id(), d.rule_index()),
         Err(e) => (usize::MAX, Some(e.kind().len())),
@@ -181,7 +181,7 @@ fn bench_route(c: &mut Criterion) {
         g.bench_function(format!("router_{name}"), |b| {
             b.iter(|| {
                 for s in &steps {
-                    black_box(answer(router.route(black_box(s))));
+                    black_box(answer(&router.route(black_box(s))));
                 }
             })
         });
@@ -189,7 +189,7 @@ fn bench_route(c: &mut Criterion) {
         g.bench_function(format!("snapshot_{name}"), |b| {
             b.iter(|| {
                 for s in &steps {
-                    black_box(answer(snapshot.route(black_box(s))));
+                    black_box(answer(&snapshot.route(black_box(s))));
                 }
             })
         });
@@ -213,7 +213,7 @@ fn bench_route(c: &mut Criterion) {
         g.bench_function(format!("snapshot_{name}_role_id"), |b| {
             b.iter(|| {
                 for s in &with_ids {
-                    black_box(answer(snapshot.route(black_box(s))));
+                    black_box(answer(&snapshot.route(black_box(s))));
                 }
             })
         });
@@ -288,11 +288,11 @@ fn bench_expression(c: &mut Criterion) {
         })
     });
     g.bench_function("router_route", |b| {
-        b.iter(|| black_box(answer(contract.route(black_box(&step)))))
+        b.iter(|| black_box(answer(&contract.route(black_box(&step)))))
     });
     let snapshot = contract.current();
     g.bench_function("snapshot_route", |b| {
-        b.iter(|| black_box(answer(snapshot.route(black_box(&step)))))
+        b.iter(|| black_box(answer(&snapshot.route(black_box(&step)))))
     });
     g.bench_function("kept_bare_rhai_eval", |b| {
         b.iter(|| {
@@ -305,7 +305,7 @@ fn bench_expression(c: &mut Criterion) {
     });
     let kept_snapshot = kept_router.current();
     g.bench_function("kept_snapshot_route", |b| {
-        b.iter(|| black_box(answer(kept_snapshot.route(black_box(&step)))))
+        b.iter(|| black_box(answer(&kept_snapshot.route(black_box(&step)))))
     });
     g.finish();
 }

@@ -154,6 +154,7 @@ impl fmt::Debug for Decision<'_> {
 
 impl Decision<'_> {
     /// The decision with its own handle on the policy, free of any borrow.
+    #[inline]
     pub fn into_owned(self) -> Decision<'static> {
         Decision {
             policy: match self.policy {
@@ -374,7 +375,7 @@ pub(crate) fn decide<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
 ) -> Result<Decision<'p>, RouteError> {
-    decide_with_role(cp, step, None)
+    decide_with_role::<false>(cp, step, None)
 }
 
 /// [`decide`] for a step whose class in the policy's role column is known (from a role id),
@@ -384,8 +385,12 @@ pub(crate) fn decide<'p>(
 /// that holds has an expression or moves the tier. Everything else (expressions, guards that
 /// act, context windows) is out of line, so the common case stays small enough to inline
 /// into the caller, which then reads the decision from registers rather than memory.
+///
+/// `OWNED`: the decision takes its own handle on the policy (for a decision that outlives
+/// the set it was made under), made where the decision is built rather than by copying a
+/// finished decision into a new one.
 #[inline(always)]
-pub(crate) fn decide_with_role<'p>(
+pub(crate) fn decide_with_role<'p, const OWNED: bool>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     role: Option<u32>,
@@ -420,7 +425,7 @@ pub(crate) fn decide_with_role<'p>(
         let fast = &cp.tier_fast[tier];
         if held & fast.guard_stop == 0 && need <= fast.context_window {
             return Ok(Decision {
-                policy: PolicyRef::Borrowed(cp),
+                policy: policy_ref::<OWNED>(cp),
                 tier_via: tier_via(tier, via, expected),
                 rule_guard: rule_guard(rule, None),
                 input_tokens: tokens,
@@ -428,7 +433,17 @@ pub(crate) fn decide_with_role<'p>(
             });
         }
     }
-    guard_and_fit(cp, step, probe, tokens, (tier, rule, via))
+    guard_and_fit::<OWNED>(cp, step, probe, tokens, (tier, rule, via))
+}
+
+/// How a decision holds its policy: borrowed, or (`OWNED`) its own handle.
+#[inline(always)]
+fn policy_ref<const OWNED: bool>(cp: &Arc<CompiledPolicy>) -> PolicyRef<'_> {
+    if OWNED {
+        PolicyRef::Shared(cp.clone())
+    } else {
+        PolicyRef::Borrowed(cp)
+    }
 }
 
 /// A winning row with an expression: its value decides, and an error is counted, logged and
@@ -466,7 +481,7 @@ fn rule_with_expression(
 /// guards that hold (expressions included) may move or reject the step, and a step too big
 /// for its tier's model goes to the cheapest tier whose model takes it.
 #[inline(never)]
-fn guard_and_fit<'p>(
+fn guard_and_fit<'p, const OWNED: bool>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     probe: Probe<'_>,
@@ -476,7 +491,7 @@ fn guard_and_fit<'p>(
     let policy = &cp.policy;
     let expected = step.expected_output_tokens;
     let decided = |tier, via, guard| Decision {
-        policy: PolicyRef::Borrowed(cp),
+        policy: policy_ref::<OWNED>(cp),
         tier_via: tier_via(tier, via, expected),
         rule_guard: rule_guard(rule, guard),
         input_tokens: tokens,

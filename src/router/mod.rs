@@ -208,7 +208,15 @@ impl PolicySet {
     #[inline(always)]
     pub fn route(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
         let p = self.select_index(step)?;
-        decision::decide_with_role(&self.policies[p], step, self.role_class(p, step))
+        decision::decide_with_role::<false>(&self.policies[p], step, self.role_class(p, step))
+    }
+
+    /// [`PolicySet::route`] for a decision that owns its handle on the policy.
+    #[inline(always)]
+    fn route_owned(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
+        let p = self.select_index(step)?;
+        decision::decide_with_role::<true>(&self.policies[p], step, self.role_class(p, step))
+            .map(Decision::into_owned)
     }
 
     /// Routes a step and records every rule and guard looked at, and why each held or not.
@@ -257,6 +265,7 @@ thread_local! {
 struct InUse;
 
 impl Drop for InUse {
+    #[inline]
     fn drop(&mut self) {
         let _ = BUSY.try_with(|b| b.set(false));
     }
@@ -314,7 +323,7 @@ impl Router {
     /// Each thread keeps a handle on the set it last routed under, so routing costs no
     /// atomic read-modify-write of the shared pointer; a replaced set is freed once every
     /// thread that used it has routed again (or exited).
-    #[inline]
+    #[inline(always)]
     pub fn route(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
         match self.cached() {
             Some((set, _in_use)) => {
@@ -323,9 +332,9 @@ impl Router {
                 // until this statement ends, so the set outlives the borrow. The decision
                 // takes its own handle on the policy before it is returned.
                 let set = unsafe { &*set };
-                set.route(step).map(Decision::into_owned)
+                set.route_owned(step)
             }
-            None => self.current.load().route(step).map(Decision::into_owned),
+            None => self.current.load().route_owned(step),
         }
     }
 
