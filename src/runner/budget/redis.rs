@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::io::tcp::TcpSettings;
 use ::redis::Script;
 
 use super::store::{
@@ -175,7 +176,13 @@ impl RedisStore {
     /// A store at `url` whose keys start with `prefix`. Connects on first use and reconnects
     /// by itself; must be called inside a Tokio runtime.
     pub fn open(url: &str, prefix: &str, trace_idle: Duration) -> Result<RedisStore, StoreError> {
-        let client = ::redis::Client::open(url).map_err(unavailable)?;
+        // Nagle's algorithm would hold a reserve written right behind a settlement on the
+        // shared connection until Redis acknowledges the settlement: a round trip more,
+        // on the request's path. The replies are small; send every command at once.
+        let info = ::redis::IntoConnectionInfo::into_connection_info(url)
+            .map_err(unavailable)?
+            .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+        let client = ::redis::Client::open(info).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(1)))
