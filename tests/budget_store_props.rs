@@ -292,6 +292,12 @@ mod model {
                                     BudgetScope::Trace
                                 };
                                 prop_assert_eq!(e.scope, scope);
+                                let subject = if trace_ok {
+                                    "workload `billing` today (UTC)".to_string()
+                                } else {
+                                    format!("trace `{}`", TRACES[trace])
+                                };
+                                prop_assert_eq!(&e.subject, &subject);
                             }
                             Err(e) => prop_assert!(false, "store error {e:?}"),
                         }

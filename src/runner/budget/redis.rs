@@ -83,7 +83,6 @@ impl Expiry {
 #[derive(Debug, Clone)]
 pub struct Counter {
     scope: BudgetScope,
-    subject: String,
     cap: Picos,
     key: String,
     expiry: Expiry,
@@ -234,7 +233,6 @@ impl RedisStore {
         let end_ms = day.saturating_add(1).saturating_mul(86_400_000);
         Counter {
             scope: BudgetScope::WorkloadDay,
-            subject: format!("workload `{workload}` today (UTC)"),
             cap,
             // The day comes first: a workload name may hold any character.
             key: self.key("day", &format!("{day}:{workload}")),
@@ -246,7 +244,6 @@ impl RedisStore {
         let idle = self.trace_idle.max(lease);
         Counter {
             scope: BudgetScope::Trace,
-            subject: format!("trace `{trace}`"),
             cap,
             key: self.key("trace", trace),
             expiry: Expiry::In(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1)),
@@ -332,7 +329,11 @@ impl RedisStore {
                 let held = picos(&rest[2]).map_err(ReserveError::Unavailable)?;
                 Err(ReserveError::Exceeded(BudgetExceeded {
                     scope: c.scope,
-                    subject: c.subject.clone(),
+                    // Named only when refused: a reserve that passes formats nothing more.
+                    subject: match c.scope {
+                        BudgetScope::Trace => format!("trace `{}`", r.scope.trace.unwrap_or("")),
+                        _ => format!("workload `{}` today (UTC)", r.scope.workload),
+                    },
                     cap: c.cap,
                     committed: committed.saturating_add(held),
                     needed: r.amount,
