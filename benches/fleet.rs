@@ -8,7 +8,12 @@
 //!   when it was sent), p50 / p90 / p99 per store and the difference;
 //! - throughput: `--connections` clients sending back to back for `--duration` seconds;
 //! - the store alone: `--pairs` reserve + settle pairs one after the other through the
-//!   library's `Store` (memory, then Redis), no HTTP: what one call's two round trips cost.
+//!   library's `Store` (memory, then Redis), no HTTP: what one call's two round trips cost;
+//! - the scripts inside Redis: `--pairs` reserves, then their settlements, each batch timed by
+//!   Redis itself (`INFO commandstats`, µs per `EVALSHA`), the cost the server's CPU pays.
+//!
+//! `--switchyard PATH` runs the serve cells with another build of the binary (an older commit's,
+//! to compare in one run); `--store-only` skips the serve cells.
 //!
 //! ```text
 //! cargo bench --bench fleet
@@ -57,6 +62,12 @@ struct Args {
     /// Reserve + settle pairs timed through the store alone.
     #[arg(long, default_value_t = 5000)]
     pairs: u64,
+    /// The `switchyard` binary the serve cells run (default: this build's).
+    #[arg(long)]
+    switchyard: Option<std::path::PathBuf>,
+    /// Only the store alone and the scripts inside Redis, no serve cells.
+    #[arg(long)]
+    store_only: bool,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -93,8 +104,8 @@ impl Drop for Serve {
     }
 }
 
-fn serve(policy: &std::path::Path, store: &str) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+fn serve(bin: &std::path::Path, policy: &std::path::Path, store: &str) -> Serve {
+    let mut child = Command::new(bin)
         .args(["serve", "--mock", "--listen", "127.0.0.1:0", "--policy"])
         .arg(policy)
         .args(["--budget-store", store])
@@ -257,20 +268,18 @@ async fn pairs(store: &Store, pairs: u64) -> Histogram<u64> {
     h
 }
 
-fn main() {
-    let args = Args::parse();
-    let redis = redis_server::RedisServer::start();
+/// The serve cells: latency at `--rate` and throughput, memory against Redis.
+fn serve_cells(args: &Args, rt: &tokio::runtime::Runtime, redis: &redis_server::RedisServer) {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("bench.toml");
     std::fs::write(&policy, POLICY).unwrap();
-    let memory = serve(&policy, "memory");
-    let shared = serve(&policy, &format!("{}?prefix=bench", redis.url()));
+    let bin = args
+        .switchyard
+        .clone()
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_switchyard").into());
+    let memory = serve(&bin, &policy, "memory");
+    let shared = serve(&bin, &policy, &format!("{}?prefix=bench", redis.url()));
     let targets = [("memory", memory.addr), ("redis", shared.addr)];
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
 
     let mut hists: Vec<Histogram<u64>> = vec![histogram(); 2];
     let mut errors = [0u64; 2];
@@ -319,8 +328,107 @@ fn main() {
         let rps = rt.block_on(closed_loop(&url, args.connections, args.duration));
         println!("| {name} | {rps:.0} |");
     }
-    drop((memory, shared));
+}
 
+/// `INFO commandstats`' µs per `EVALSHA` since the last `CONFIG RESETSTAT`.
+async fn evalsha_usec(con: &mut redis::aio::MultiplexedConnection) -> (u64, f64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(con)
+        .await
+        .unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_evalsha:"))
+        .unwrap_or("");
+    let field = |name: &str| {
+        line.split([':', ','])
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field("calls=") as u64, field("usec_per_call="))
+}
+
+/// The scripts' cost inside Redis: `n` reserves of a call under a daily and a trace cap, then
+/// their `n` settlements, each batch timed by Redis.
+async fn script_cost(url: &str, n: u64) -> [(u64, f64); 2] {
+    let options = StoreOptions {
+        url: format!("{url}?prefix=cost").parse::<StoreUrl>().unwrap(),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&options).unwrap();
+    let budget = Budget {
+        per_trace: Some(Picos(i64::MAX as u64)),
+        per_workload_day: Some(Picos(i64::MAX as u64)),
+        per_call: None,
+        on_exceed: OnExceed::Reject,
+    };
+    let day = utc_day(std::time::SystemTime::now());
+    let mut con = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let reset = |con: &mut redis::aio::MultiplexedConnection| {
+        let mut con = con.clone();
+        async move {
+            let () = redis::cmd("CONFIG")
+                .arg("RESETSTAT")
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+    };
+    let traces: Vec<String> = (0..64).map(|i| format!("trace-{i}")).collect();
+    let mut holds = Vec::with_capacity(n as usize);
+    // One untimed pair first: the scripts are loaded, the counters made.
+    for round in 0..2 {
+        reset(&mut con).await;
+        let count = if round == 0 { 64 } else { n };
+        for i in 0..count {
+            let hold = store
+                .reserve(ReserveRequest {
+                    budget: &budget,
+                    scope: Scope {
+                        workload: "bench",
+                        trace: Some(&traces[(i % 64) as usize]),
+                        day,
+                    },
+                    tier: "cheap",
+                    amount: Picos(1_000_000),
+                    lease: Duration::from_secs(60),
+                })
+                .await
+                .expect("a hold");
+            holds.push(hold);
+        }
+        if round == 0 {
+            for h in holds.drain(..) {
+                store.settle(h, Picos(900_000)).await.expect("settled");
+            }
+        }
+    }
+    let reserve = evalsha_usec(&mut con).await;
+    reset(&mut con).await;
+    for h in holds {
+        store.settle(h, Picos(900_000)).await.expect("settled");
+    }
+    let settle = evalsha_usec(&mut con).await;
+    [reserve, settle]
+}
+
+fn main() {
+    let args = Args::parse();
+    let redis = redis_server::RedisServer::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if !args.store_only {
+        serve_cells(&args, &rt, &redis);
+    }
     println!(
         "\nthe store alone, {} reserve + settle pairs one after the other (µs per pair):\n",
         args.pairs
@@ -347,5 +455,15 @@ fn main() {
             us(h.value_at_quantile(0.99)),
             us(h.max())
         );
+    }
+
+    println!(
+        "\nthe scripts inside Redis, {} calls each (INFO commandstats):\n",
+        args.pairs
+    );
+    println!("| script | calls | µs per call |\n| --- | --- | --- |");
+    let cost = rt.block_on(script_cost(&redis.url(), args.pairs));
+    for (name, (calls, us)) in ["reserve", "settle"].iter().zip(cost) {
+        println!("| {name} | {calls} | {us:.2} |");
     }
 }

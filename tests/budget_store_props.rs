@@ -1,7 +1,9 @@
 //! The budget store's two Redis scripts (reserve, settle/release) against a simple model of
 //! the ledger, on random interleavings of reserve, settle, release, repeated settlements and
 //! lease expiry, run on a real `redis-server` started by the test; and the caps a store can
-//! hold (signed 64-bit pico-dollars, refused at load above that).
+//! hold (signed 64-bit pico-dollars, refused at load above that). After every read of the
+//! counters the keys themselves are checked too: one hash per counter holding exactly its live
+//! holds, `held` their sum, `next` no later than any of their lease ends.
 
 #[path = "common/redis_server.rs"]
 mod redis_server;
@@ -50,6 +52,7 @@ fn a_cap_a_shared_store_cannot_hold_is_refused_at_load() {
 
 mod model {
 
+    use std::collections::{BTreeMap, HashMap};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, SystemTime};
 
@@ -124,7 +127,90 @@ mod model {
 
     static PREFIX: AtomicU64 = AtomicU64::new(0);
 
+    /// The counters' hashes under `prefix` as Redis holds them: key → fields.
+    async fn counter_hashes(url: &str, prefix: &str) -> BTreeMap<String, HashMap<String, String>> {
+        let mut con = redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let mut out = BTreeMap::new();
+        for k in keys {
+            if k.starts_with(&format!("{prefix}:r:")) {
+                continue; // a settled reservation's marker
+            }
+            let fields: HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(&k)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            out.insert(k, fields);
+        }
+        out
+    }
+
+    /// Every key is a marker or a counter's hash, and a counter's hash holds exactly the live
+    /// holds of the model (ended ones were dropped by the read just made), `held` is their
+    /// sum, and `next` is no later than the first of their lease ends.
+    fn check_layout(
+        hashes: &BTreeMap<String, HashMap<String, String>>,
+        prefix: &str,
+        live: &[(Option<usize>, String, u64)],
+    ) -> Result<(), TestCaseError> {
+        for (key, fields) in hashes {
+            let on: Option<Option<usize>> = if key.starts_with(&format!("{prefix}:c:day:")) {
+                Some(None)
+            } else {
+                TRACES
+                    .iter()
+                    .position(|t| *key == format!("{prefix}:c:trace:{t}"))
+                    .map(Some)
+            };
+            let Some(on) = on else {
+                prop_assert!(false, "an unexpected key {key}");
+                return Ok(());
+            };
+            let want: BTreeMap<String, u64> = live
+                .iter()
+                .filter(|(trace, _, _)| on.is_none() || *trace == on)
+                .map(|(_, id, amount)| (format!("h:{id}"), *amount))
+                .collect();
+            let mut got = BTreeMap::new();
+            let mut first_end = u64::MAX;
+            for (f, v) in fields {
+                if let Some(_id) = f.strip_prefix("h:") {
+                    let (amount, end) = v.split_once(':').expect("AMOUNT:END");
+                    got.insert(f.clone(), amount.parse::<u64>().unwrap());
+                    first_end = first_end.min(end.parse().unwrap());
+                } else {
+                    prop_assert!(
+                        ["committed", "held", "workload", "next"].contains(&f.as_str()),
+                        "an unexpected field {f} in {key}"
+                    );
+                }
+            }
+            prop_assert_eq!(&got, &want, "the holds in {}", key);
+            let sum: u64 = want.values().sum();
+            let held: u64 = fields.get("held").map_or(0, |h| h.parse().unwrap());
+            prop_assert_eq!(held, sum, "held in {}", key);
+            match fields.get("next") {
+                Some(next) => prop_assert!(
+                    next.parse::<u64>().unwrap() <= first_end,
+                    "next {next} after a lease end {first_end} in {key}"
+                ),
+                None => prop_assert!(got.is_empty(), "holds without next in {key}"),
+            }
+        }
+        Ok(())
+    }
+
     fn check_interleaving(
+        url: &str,
         store: &RedisStore,
         caps: (u64, u64),
         ops: &[Op],
@@ -206,6 +292,12 @@ mod model {
                                     BudgetScope::Trace
                                 };
                                 prop_assert_eq!(e.scope, scope);
+                                let subject = if trace_ok {
+                                    "workload `billing` today (UTC)".to_string()
+                                } else {
+                                    format!("trace `{}`", TRACES[trace])
+                                };
+                                prop_assert_eq!(&e.subject, &subject);
                             }
                             Err(e) => prop_assert!(false, "store error {e:?}"),
                         }
@@ -240,6 +332,15 @@ mod model {
                     continue;
                 }
                 let status = store.status(&policies).await.unwrap();
+                let live: Vec<(Option<usize>, String, u64)> = model
+                    .holds
+                    .iter()
+                    .zip(&made)
+                    .filter(|(h, _)| !h.finished && !h.expired)
+                    .map(|(h, r)| (Some(h.trace), r.id().to_string(), h.amount))
+                    .collect();
+                let hashes = counter_hashes(url, store.prefix()).await;
+                check_layout(&hashes, store.prefix(), &live)?;
                 for c in &status {
                     let (committed, held) = match &c.subject {
                         CounterSubject::Day(_) => (model.day, model.held(|_| true)),
@@ -296,7 +397,7 @@ mod model {
             let store = rt.block_on(async {
                 RedisStore::open(&server.url(), &prefix, Duration::from_secs(3600)).unwrap()
             });
-            check_interleaving(&store, caps, &ops)
+            check_interleaving(&server.url(), &store, caps, &ops)
         });
         if let Err(e) = result {
             panic!("{e}");
@@ -332,6 +433,6 @@ mod model {
         let store = rt.block_on(async {
             RedisStore::open(&server.url(), "exact53", Duration::from_secs(3600)).unwrap()
         });
-        check_interleaving(&store, (cap, cap), &ops).unwrap();
+        check_interleaving(&server.url(), &store, (cap, cap), &ops).unwrap();
     }
 }

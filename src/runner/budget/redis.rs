@@ -1,9 +1,10 @@
 //! [`RedisStore`]: budget counters kept in Redis, so every replica given the same URL and
 //! prefix holds every cap together (docs/fleet.md).
 //!
-//! Each counter — a workload's UTC day, a trace — is three keys: a totals hash (`committed`,
-//! `held`, `workload`), a holds hash (reservation id → amount) and a leases sorted set
-//! (reservation id → expiry on the Redis server's clock, so replicas' clocks never matter).
+//! Each counter — a workload's UTC day, a trace — is one hash: `committed`, `held`,
+//! `workload`, `next` (the earliest a live hold's lease can end) and a field per live hold
+//! (`h:ID` → amount and lease end on the Redis server's clock, so replicas' clocks never
+//! matter). One hash keeps the usual reserve to two commands per counter inside Redis.
 //! Reserve and settle are each one Lua script (`scripts/`) over all the counters of a call,
 //! loaded once and called by SHA (`EVALSHA`, loaded again on `NOSCRIPT`). A settled
 //! reservation leaves a marker key for [`SETTLED_MARKER_TTL`], which makes a repeated
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::io::tcp::TcpSettings;
 use ::redis::Script;
 
 use super::store::{
@@ -81,9 +83,8 @@ impl Expiry {
 #[derive(Debug, Clone)]
 pub struct Counter {
     scope: BudgetScope,
-    subject: String,
     cap: Picos,
-    keys: [String; 3],
+    key: String,
     expiry: Expiry,
 }
 
@@ -174,7 +175,13 @@ impl RedisStore {
     /// A store at `url` whose keys start with `prefix`. Connects on first use and reconnects
     /// by itself; must be called inside a Tokio runtime.
     pub fn open(url: &str, prefix: &str, trace_idle: Duration) -> Result<RedisStore, StoreError> {
-        let client = ::redis::Client::open(url).map_err(unavailable)?;
+        // Nagle's algorithm would hold a reserve written right behind a settlement on the
+        // shared connection until Redis acknowledges the settlement: a round trip more,
+        // on the request's path. The replies are small; send every command at once.
+        let info = ::redis::IntoConnectionInfo::into_connection_info(url)
+            .map_err(unavailable)?
+            .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+        let client = ::redis::Client::open(info).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(1)))
@@ -218,23 +225,17 @@ impl RedisStore {
         Ok(con)
     }
 
-    fn keys(&self, kind: &str, subject: &str) -> [String; 3] {
-        let p = &self.prefix;
-        [
-            format!("{p}:c:{kind}:{subject}"),
-            format!("{p}:h:{kind}:{subject}"),
-            format!("{p}:l:{kind}:{subject}"),
-        ]
+    fn key(&self, kind: &str, subject: &str) -> String {
+        format!("{}:c:{kind}:{subject}", self.prefix)
     }
 
     fn day_counter(&self, workload: &str, day: u64, cap: Picos) -> Counter {
         let end_ms = day.saturating_add(1).saturating_mul(86_400_000);
         Counter {
             scope: BudgetScope::WorkloadDay,
-            subject: format!("workload `{workload}` today (UTC)"),
             cap,
             // The day comes first: a workload name may hold any character.
-            keys: self.keys("day", &format!("{day}:{workload}")),
+            key: self.key("day", &format!("{day}:{workload}")),
             expiry: Expiry::At(end_ms.saturating_add(DAY_KEY_GRACE.as_millis() as u64)),
         }
     }
@@ -243,9 +244,8 @@ impl RedisStore {
         let idle = self.trace_idle.max(lease);
         Counter {
             scope: BudgetScope::Trace,
-            subject: format!("trace `{trace}`"),
             cap,
-            keys: self.keys("trace", trace),
+            key: self.key("trace", trace),
             expiry: Expiry::In(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1)),
         }
     }
@@ -302,7 +302,7 @@ impl RedisStore {
         let lease_ms = u64::try_from(r.lease.as_millis()).unwrap_or(u64::MAX);
         let mut call = self.reserve.prepare_invoke();
         for c in &hold.counters {
-            call.key(&c.keys[0]).key(&c.keys[1]).key(&c.keys[2]);
+            call.key(&c.key);
         }
         call.arg(&hold.id).arg(arg(r.amount)).arg(lease_ms);
         for c in &hold.counters {
@@ -329,7 +329,11 @@ impl RedisStore {
                 let held = picos(&rest[2]).map_err(ReserveError::Unavailable)?;
                 Err(ReserveError::Exceeded(BudgetExceeded {
                     scope: c.scope,
-                    subject: c.subject.clone(),
+                    // Named only when refused: a reserve that passes formats nothing more.
+                    subject: match c.scope {
+                        BudgetScope::Trace => format!("trace `{}`", r.scope.trace.unwrap_or("")),
+                        _ => format!("workload `{}` today (UTC)", r.scope.workload),
+                    },
                     cap: c.cap,
                     committed: committed.saturating_add(held),
                     needed: r.amount,
@@ -361,7 +365,7 @@ impl RedisStore {
         let mut call = self.settle.prepare_invoke();
         call.key(format!("{}:r:{}", self.prefix, hold.id));
         for c in &hold.counters {
-            call.key(&c.keys[0]).key(&c.keys[1]).key(&c.keys[2]);
+            call.key(&c.key);
         }
         let marker_ms = SETTLED_MARKER_TTL.as_millis() as u64;
         call.arg(&hold.id).arg(arg(actual)).arg(mode).arg(marker_ms);
@@ -403,10 +407,10 @@ impl RedisStore {
     async fn peek(
         &self,
         con: &mut ConnectionManager,
-        keys: &[String; 3],
+        key: &str,
     ) -> Result<(Picos, Picos), StoreError> {
         let mut call = self.reserve.prepare_invoke();
-        call.key(&keys[0]).key(&keys[1]).key(&keys[2]);
+        call.key(key);
         call.arg("").arg(0).arg(0).arg(0).arg("in").arg(0).arg("");
         let reply: Vec<String> = call.invoke_async(con).await.map_err(unavailable)?;
         let t = totals(reply.get(1..).unwrap_or_default())?;
@@ -465,7 +469,7 @@ impl RedisStore {
         for p in policies {
             if let Some(cap) = p.budget.per_workload_day {
                 let c = self.day_counter(&p.policy, today, cap);
-                let (committed, held) = self.peek(&mut con, &c.keys).await?;
+                let (committed, held) = self.peek(&mut con, &c.key).await?;
                 out.push(CounterStatus {
                     policy: p.policy.clone(),
                     scope: BudgetScope::WorkloadDay,
@@ -477,8 +481,8 @@ impl RedisStore {
             }
             if let Some(cap) = p.budget.per_trace {
                 for (_, id) in traces.iter().filter(|(w, _)| *w == p.policy) {
-                    let keys = self.keys("trace", id);
-                    let (committed, held) = self.peek(&mut con, &keys).await?;
+                    let key = self.key("trace", id);
+                    let (committed, held) = self.peek(&mut con, &key).await?;
                     out.push(CounterStatus {
                         policy: p.policy.clone(),
                         scope: BudgetScope::Trace,

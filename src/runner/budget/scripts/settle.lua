@@ -1,7 +1,6 @@
 -- Settle (or release): one atomic step, idempotent by reservation id (docs/fleet.md).
 --
--- KEYS: the reservation's marker key, then for each counter its totals hash, holds hash and
---       leases sorted set (as in reserve.lua).
+-- KEYS: the reservation's marker key, then each counter's hash (as in reserve.lua).
 -- ARGV: id, actual cost, mode, marker ttl ms, then for each counter: expiry kind (`at` or
 --       `in`), expiry ms.
 --       mode `settle`: the hold is removed and the cost added to committed;
@@ -11,62 +10,116 @@
 -- Returns {status, committed_1, held_1, ...}: status 0 settled, 1 settled late (a hold had
 -- expired: the cost still counts), 2 a duplicate (already settled: nothing changed).
 --
--- The cost is added with HINCRBY (exact 64-bit integers); Lua never does arithmetic on it.
+-- Sums are done in two limbs of 10^9 and written back as text (Lua's doubles are exact only
+-- up to 2^53); a counter costs one HMGET, one HDEL and one HSET (and, for a trace, its
+-- PEXPIRE). The marker is set first with NX: a duplicate is known in one command.
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local LIMB = 1000000000
+-- i64::MAX in limbs: no total is written above it.
+local MAXH, MAXL = 9223372036, 854775807
+
+local function limbs(s)
+  s = tostring(s or '0')
+  local n = #s
+  if n <= 9 then return 0, tonumber(s) end
+  return tonumber(string.sub(s, 1, n - 9)), tonumber(string.sub(s, n - 8))
+end
+
+local function le(ah, al, bh, bl)
+  return ah < bh or (ah == bh and al <= bl)
+end
+
+local function add(ah, al, bh, bl)
+  local l = al + bl
+  local h = ah + bh + math.floor(l / LIMB)
+  l = l % LIMB
+  if not le(h, l, MAXH, MAXL) then return MAXH, MAXL end
+  return h, l
+end
+
+-- a - b, never below zero (a total below zero would be a broken store).
+local function sub(ah, al, bh, bl)
+  local h, l = ah - bh, al - bl
+  if l < 0 then
+    l = l + LIMB
+    h = h - 1
+  end
+  if h < 0 then return 0, 0 end
+  return h, l
+end
+
+local function text(h, l)
+  if h == 0 then return string.format('%.0f', l) end
+  return string.format('%.0f%09.0f', h, l)
+end
+
 local marker = KEYS[1]
 local id = ARGV[1]
-local actual = ARGV[2]
+local xh, xl = limbs(ARGV[2])
 local mode = ARGV[3]
-local marker_ttl = tonumber(ARGV[4])
-local n = (#KEYS - 1) / 3
+local n = #KEYS - 1
+local field = 'h:' .. id
 
-local function totals(out)
+if not redis.call('SET', marker, mode, 'PX', ARGV[4], 'NX') then
+  local out = {2}
   for i = 1, n do
-    local v = redis.call('HMGET', KEYS[1 + i * 3 - 2], 'committed', 'held')
+    local v = redis.call('HMGET', KEYS[1 + i], 'committed', 'held')
     out[#out + 1] = v[1] or '0'
     out[#out + 1] = v[2] or '0'
   end
   return out
 end
 
-if redis.call('EXISTS', marker) == 1 then
-  return totals({2})
+-- The server's clock, read only when a hold's lease end is compared.
+local now = nil
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
 end
 
 local late = false
+local out = {0}
 for i = 1, n do
-  local c, h, l = KEYS[1 + i * 3 - 2], KEYS[1 + i * 3 - 1], KEYS[1 + i * 3]
-  local held = redis.call('HGET', h, id)
-  if held then
-    local expiry = tonumber(redis.call('ZSCORE', l, id) or '0')
-    if expiry <= now then late = true end
-    redis.call('HDEL', h, id)
-    redis.call('ZREM', l, id)
-    -- Redis reads `-0` as no integer.
-    if held ~= '0' then redis.call('HINCRBY', c, 'held', '-' .. held) end
+  local c = KEYS[1 + i]
+  local v = redis.call('HMGET', c, 'committed', 'held', field)
+  local ch, cl = limbs(v[1])
+  local hh, hl = limbs(v[2])
+  local fresh = v[1] == false and v[2] == false
+  local write = false
+  if v[3] then
+    local amt, ends = string.match(v[3], '^(%d+):(%d+)$')
+    if tonumber(ends or '0') <= clock() then late = true end
+    redis.call('HDEL', c, field)
+    hh, hl = sub(hh, hl, limbs(amt))
+    write = true
   elseif mode ~= 'open' then
     -- Dropped by a later reserve once its lease ended.
     late = true
   end
   if mode ~= 'release' then
-    redis.call('HINCRBY', c, 'committed', actual)
+    ch, cl = add(ch, cl, xh, xl)
+    write = true
+  end
+  if write then
+    redis.call('HSET', c, 'committed', text(ch, cl), 'held', text(hh, hl))
+  end
+  if mode ~= 'release' then
     local kind = ARGV[4 + (i - 1) * 2 + 1]
-    local ms = tonumber(ARGV[4 + (i - 1) * 2 + 2])
+    local ms = ARGV[4 + (i - 1) * 2 + 2]
     if kind == 'at' then
-      -- A day's end is fixed; settling creates no holds, only (`open`) perhaps the totals.
-      redis.call('PEXPIREAT', c, ms)
+      -- A day's end is fixed: set when the hash is made (only `open` makes it here).
+      if fresh then redis.call('PEXPIREAT', c, ms) end
     else
       -- Idle time counts from the last use.
       redis.call('PEXPIRE', c, ms)
-      redis.call('PEXPIRE', h, ms)
-      redis.call('PEXPIRE', l, ms)
     end
   end
+  out[#out + 1] = text(ch, cl)
+  out[#out + 1] = text(hh, hl)
 end
-redis.call('SET', marker, mode, 'PX', marker_ttl)
 
-local status = 0
-if late and mode == 'settle' then status = 1 end
-return totals({status})
+if late and mode == 'settle' then out[1] = 1 end
+return out
