@@ -193,8 +193,15 @@ impl RedisStore {
             manager,
             prefix: prefix.to_string(),
             trace_idle,
-            reserve: Script::new(include_str!("scripts/reserve.lua")),
-            settle: Script::new(include_str!("scripts/settle.lua")),
+            // Each script is its arithmetic prelude, then its own body.
+            reserve: Script::new(concat!(
+                include_str!("scripts/limbs.lua"),
+                include_str!("scripts/reserve.lua")
+            )),
+            settle: Script::new(concat!(
+                include_str!("scripts/limbs.lua"),
+                include_str!("scripts/settle.lua")
+            )),
             loaded: AtomicBool::new(false),
             tag: format!("{:016x}", fastrand::u64(..)),
             next_id: AtomicU64::new(1),
