@@ -1185,3 +1185,25 @@ fn reading_stdin_from_a_pipe_prints_no_notice() {
         .unwrap();
     assert_eq!(stderr(&out), "");
 }
+
+/// A budget store that cannot be reached is reported once, as the command's error line, not
+/// also as a log warning before it.
+#[test]
+fn budget_status_reports_an_unreachable_store_once() {
+    // Nothing listens on port 1 of the loopback address.
+    let out = switchyard()
+        .args([
+            "budget",
+            "status",
+            "--policy",
+            "policies/contract-review.toml",
+            "--budget-store",
+            "redis://127.0.0.1:1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("cannot be reached").count(), 1, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+}

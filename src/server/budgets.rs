@@ -17,11 +17,14 @@ pub(super) async fn budgets(State(state): State<AppState>) -> Response {
     let store = state.budget_store();
     match store.status(&caps).await {
         Ok(counters) => Json(budget::status_json(store.kind_name(), &counters)).into_response(),
-        Err(e) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "budget_store_unavailable",
-            e.to_string(),
-        )
-        .into_response_as(Format::OpenAi),
+        Err(e) => {
+            tracing::warn!(target: "switchyard::budget", error = %e, "the budget counters could not be read");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "budget_store_unavailable",
+                e.to_string(),
+            )
+            .into_response_as(Format::OpenAi)
+        }
     }
 }

@@ -600,7 +600,13 @@ impl BudgetStore for Store {
             Kind::Redis(s) => s
                 .read_counters(policies)
                 .await
-                .inspect_err(|e| self.store_error(e, "the budget counters could not be read")),
+                // Counted, not logged: a status read's caller reports the error itself (the
+                // CLI's error line, serve's 503 and its log line), so it is said once.
+                .inspect_err(|_| {
+                    if let Some(o) = self.observer() {
+                        o.store_error();
+                    }
+                }),
         }
     }
 }
