@@ -522,6 +522,52 @@ pub(crate) struct Table {
     free_from: Vec<u64>,
     /// The flag and count columns of a one-word table, folded together (see [`Fast`]).
     fast: Option<Fast>,
+    /// The same for a table of more than 64 rows (see [`WideFast`]).
+    wide: Option<WideFast>,
+}
+
+/// [`Fast`] for a table of more than 64 rows: the flag and count columns folded together,
+/// each count's class found once per decision, and one mask per word.
+#[derive(Debug, Clone)]
+struct WideFast {
+    words: usize,
+    /// For each flag combination, `words` words of the rows whose flag conditions hold.
+    flags: Box<[u64]>,
+    /// Input-token breakpoints (their class only) and, per class, `words` words of rows.
+    tokens: Option<(Breakpoints, Box<[u64]>)>,
+    /// Dependent-tool-call breakpoints and masks, likewise.
+    calls: Option<(Breakpoints, Box<[u64]>)>,
+    /// The position in `active` of the first column not folded in here.
+    rest: usize,
+}
+
+impl WideFast {
+    /// The step's flag combination and count classes.
+    #[inline(always)]
+    fn classes(&self, probe: &Probe<'_>) -> (usize, usize, usize) {
+        (
+            probe.flags(),
+            self.tokens
+                .as_ref()
+                .map_or(0, |(b, _)| b.class(probe.input_tokens)),
+            self.calls
+                .as_ref()
+                .map_or(0, |(b, _)| b.class(probe.step.dependent_tool_calls)),
+        )
+    }
+
+    /// The rows of word `w` whose flag and count conditions hold for those classes.
+    #[inline(always)]
+    fn rows(&self, (f, t, c): (usize, usize, usize), w: usize) -> u64 {
+        let mut acc = self.flags[f * self.words + w];
+        if let Some((_, m)) = &self.tokens {
+            acc &= m[t * self.words + w];
+        }
+        if let Some((_, m)) = &self.calls {
+            acc &= m[c * self.words + w];
+        }
+        acc
+    }
 }
 
 /// The columns every step can be looked up in without reading past its first cache line
@@ -710,11 +756,60 @@ impl Table {
             bits,
             free_from,
             fast: None,
+            wide: None,
         };
         if words == 1 {
             table.fast = Some(table.fold_fast_columns(cols));
+        } else {
+            table.wide = Some(table.fold_wide_columns(cols));
         }
         table
+    }
+
+    /// Folds the leading flag and count columns of a table of several words into a
+    /// [`WideFast`].
+    fn fold_wide_columns(&self, cols: &Columns) -> WideFast {
+        let words = self.words;
+        let mut wide = WideFast {
+            words,
+            flags: (0..8)
+                .flat_map(|_| (0..words).map(|w| self.all_rows(w)))
+                .collect(),
+            tokens: None,
+            calls: None,
+            rest: 0,
+        };
+        for &(col, base) in &self.active {
+            let classes = cols.class_count(col);
+            let masks = &self.bits[base..base + classes * words];
+            // A count's class is searched on its breakpoints; word 0's masks stand in for
+            // the ones the search itself would carry.
+            let counts = |bp: &[u64]| {
+                let first: Vec<u64> = (0..classes).map(|k| masks[k * words]).collect();
+                Some((Breakpoints::new(bp, &first), masks.into()))
+            };
+            match &cols.kinds[col] {
+                ColumnKind::Flag(f) => {
+                    let bit = match f {
+                        Flag::ChainOfThought => 1,
+                        Flag::Json => 2,
+                        Flag::Untrusted => 4,
+                    };
+                    for i in 0..8 {
+                        let k = usize::from(i & bit != 0);
+                        for w in 0..words {
+                            wide.flags[i * words + w] &= masks[k * words + w];
+                        }
+                    }
+                }
+                ColumnKind::InputTokens(bp) => wide.tokens = counts(bp),
+                ColumnKind::DependentToolCalls(bp) => wide.calls = counts(bp),
+                // Columns are ordered flags, counts, then the rest.
+                ColumnKind::Role | ColumnKind::Tag(..) => break,
+            }
+            wide.rest += 1;
+        }
+        wide
     }
 
     /// Folds the leading flag and count columns of a one-word table into a [`Fast`].
@@ -809,6 +904,13 @@ impl Table {
         probe: Probe<'_>,
         mut f: impl FnMut(usize) -> Option<T>,
     ) -> Option<T> {
+        // Each word starts from its rows that the folded flag and count columns admit, the
+        // classes found once for all words.
+        let start = self.wide.as_ref().map(|wide| (wide, wide.classes(&probe)));
+        let start = |w: usize| match start {
+            Some((wide, classes)) => (wide.rows(classes, w), wide.rest),
+            None => (self.all_rows(w), 0),
+        };
         // Several words: a column's class is needed once per word, so remember it once found
         // (still lazily, so columns no word reaches are never looked at).
         if self.active.len() <= 64 {
@@ -822,32 +924,27 @@ impl Table {
                 }
                 classes[i].get()
             };
-            (0..self.words).find_map(|w| self.first_in_word(w, class, &mut f))
+            (0..self.words).find_map(|w| {
+                let (acc, i) = start(w);
+                self.first_in_word_from(w, acc, i, class, &mut f)
+            })
         } else {
             let classes: Vec<u32> = self
                 .active
                 .iter()
                 .map(|&(col, _)| probe.class(col))
                 .collect();
-            (0..self.words).find_map(|w| self.first_in_word(w, |i| classes[i], &mut f))
+            (0..self.words).find_map(|w| {
+                let (acc, i) = start(w);
+                self.first_in_word_from(w, acc, i, |i| classes[i], &mut f)
+            })
         }
     }
 
-    /// `first` over the rows of word `w`; `class(i)` is the step's class in the i-th active
-    /// column. Columns are applied in order only until the lowest remaining row is settled:
-    /// often the winner is known before the costlier columns are looked at.
-    #[inline(always)]
-    fn first_in_word<T>(
-        &self,
-        w: usize,
-        class: impl Fn(usize) -> u32,
-        f: &mut impl FnMut(usize) -> Option<T>,
-    ) -> Option<T> {
-        self.first_in_word_from(w, self.all_rows(w), 0, class, f)
-    }
-
-    /// [`Table::first_in_word`] once the candidates `acc` have passed the first `i` active
-    /// columns.
+    /// `first` over the rows of word `w`, once the candidates `acc` have passed the first `i`
+    /// active columns; `class(i)` is the step's class in the i-th active column. Columns are
+    /// applied in order only until the lowest remaining row is settled: often the winner is
+    /// known before the costlier columns are looked at.
     #[inline(always)]
     fn first_in_word_from<T>(
         &self,
