@@ -542,6 +542,19 @@ struct WideFast {
 }
 
 impl WideFast {
+    /// The [`Fast`] of a one-word table.
+    fn one_word(self) -> Fast {
+        debug_assert_eq!(self.words, 1);
+        let mut flags = [0; 8];
+        flags.copy_from_slice(&self.flags);
+        Fast {
+            flags,
+            tokens: self.tokens.map(|(b, _)| b),
+            calls: self.calls.map(|(b, _)| b),
+            rest: self.rest,
+        }
+    }
+
     /// The step's flag combination and count classes.
     #[inline(always)]
     fn classes(&self, probe: &Probe<'_>) -> (usize, usize, usize) {
@@ -758,17 +771,18 @@ impl Table {
             fast: None,
             wide: None,
         };
+        let folded = table.fold_fast_columns(cols);
         if words == 1 {
-            table.fast = Some(table.fold_fast_columns(cols));
+            table.fast = Some(folded.one_word());
         } else {
-            table.wide = Some(table.fold_wide_columns(cols));
+            table.wide = Some(folded);
         }
         table
     }
 
-    /// Folds the leading flag and count columns of a table of several words into a
-    /// [`WideFast`].
-    fn fold_wide_columns(&self, cols: &Columns) -> WideFast {
+    /// Folds the leading flag and count columns into a [`WideFast`] (of one word, for a
+    /// one-word table's [`Fast`]).
+    fn fold_fast_columns(&self, cols: &Columns) -> WideFast {
         let words = self.words;
         let mut wide = WideFast {
             words,
@@ -782,8 +796,8 @@ impl Table {
         for &(col, base) in &self.active {
             let classes = cols.class_count(col);
             let masks = &self.bits[base..base + classes * words];
-            // A count's class is searched on its breakpoints; word 0's masks stand in for
-            // the ones the search itself would carry.
+            // A count's class is searched on its breakpoints, which carry word 0's masks:
+            // for a one-word table, all of them.
             let counts = |bp: &[u64]| {
                 let first: Vec<u64> = (0..classes).map(|k| masks[k * words]).collect();
                 Some((Breakpoints::new(bp, &first), masks.into()))
@@ -810,40 +824,6 @@ impl Table {
             wide.rest += 1;
         }
         wide
-    }
-
-    /// Folds the leading flag and count columns of a one-word table into a [`Fast`].
-    fn fold_fast_columns(&self, cols: &Columns) -> Fast {
-        let mut fast = Fast {
-            flags: [self.all_rows(0); 8],
-            tokens: None,
-            calls: None,
-            rest: 0,
-        };
-        for &(col, base) in &self.active {
-            let classes = cols.class_count(col);
-            let masks = &self.bits[base..base + classes];
-            match &cols.kinds[col] {
-                ColumnKind::Flag(f) => {
-                    let bit = match f {
-                        Flag::ChainOfThought => 1,
-                        Flag::Json => 2,
-                        Flag::Untrusted => 4,
-                    };
-                    for (i, m) in fast.flags.iter_mut().enumerate() {
-                        *m &= masks[usize::from(i & bit != 0)];
-                    }
-                }
-                ColumnKind::InputTokens(bp) => fast.tokens = Some(Breakpoints::new(bp, masks)),
-                ColumnKind::DependentToolCalls(bp) => {
-                    fast.calls = Some(Breakpoints::new(bp, masks))
-                }
-                // Columns are ordered flags, counts, then the rest.
-                ColumnKind::Role | ColumnKind::Tag(..) => break,
-            }
-            fast.rest += 1;
-        }
-        fast
     }
 
     /// Number of 64-bit words per bitset.
