@@ -29,8 +29,6 @@ pub struct CompiledPolicy {
     pub(crate) guard_exprs: Vec<Option<CompiledExpr>>,
     /// For each tier, the guards whose `require` its model does not meet, as a bitset.
     pub(crate) unmet: Vec<Vec<u64>>,
-    /// For each tier, its model's context window (`u64::MAX` when it declares none).
-    pub(crate) context_window: Vec<u64>,
     /// The tiers from cheapest to dearest (input price, then output price, then `[tiers]`
     /// order): where a step too big for its tier's model goes.
     pub(crate) by_price: Vec<TierId>,
@@ -40,7 +38,8 @@ pub struct CompiledPolicy {
     /// share a cache line or two: its tier, with [`RULE_HAS_EXPR`] set when the rule has an
     /// expression (then [`CompiledPolicy::rule_exprs`] is read too).
     pub(crate) rule_rows: Box<[u32]>,
-    /// Per tier, what the common case of a decision reads, side by side.
+    /// Per tier, what the common case of a decision reads, side by side: the guards that stop
+    /// it and the tier's model's context window.
     pub(crate) tier_fast: Box<[TierFast]>,
 }
 
@@ -132,9 +131,6 @@ impl CompiledPolicy {
                 bits
             })
             .collect();
-        let context_window: Vec<u64> = (0..policy.tiers.len())
-            .map(|t| policy.tier_model(t).context_window.unwrap_or(u64::MAX))
-            .collect();
         let guards_with_expr = guard_exprs
             .iter()
             .take(64)
@@ -143,13 +139,13 @@ impl CompiledPolicy {
             .fold(0u64, |m, (g, _)| m | 1 << g);
         let tier_fast = unmet
             .iter()
-            .zip(&context_window)
-            .map(|(u, &context_window): (&Vec<u64>, &u64)| TierFast {
+            .enumerate()
+            .map(|(tier, u): (TierId, &Vec<u64>)| TierFast {
                 guard_stop: match u.as_slice() {
                     [one] => one | guards_with_expr,
                     _ => u64::MAX,
                 },
-                context_window,
+                context_window: policy.tier_model(tier).context_window.unwrap_or(u64::MAX),
             })
             .collect();
         let mut by_price: Vec<TierId> = (0..policy.tiers.len()).collect();
@@ -170,7 +166,6 @@ impl CompiledPolicy {
             rule_rows,
             tier_fast,
             policy,
-            context_window,
             by_price,
             columns,
             rules,
@@ -231,7 +226,7 @@ impl CompiledPolicy {
     /// Whether `tier`'s model can take a step of `tokens` (input plus expected output).
     #[inline]
     pub(crate) fn fits(&self, tier: TierId, tokens: u64) -> bool {
-        tokens <= self.context_window[tier]
+        tokens <= self.tier_fast[tier].context_window
     }
 
     /// Evaluation step 5: the cheapest tier whose model takes `tokens` and meets every guard

@@ -360,13 +360,14 @@ impl RouteError {
     }
 }
 
-/// Input tokens of a step under a policy: given, or its prompt counted.
-#[inline]
-pub(crate) fn input_tokens(cp: &CompiledPolicy, step: &Step) -> u64 {
+/// Input tokens of a step under a policy: given, or its prompt counted; `None` when the step
+/// has neither.
+#[inline(always)]
+pub(crate) fn input_tokens(cp: &CompiledPolicy, step: &Step) -> Option<u64> {
     match (step.input_tokens, &step.prompt) {
-        (Some(n), _) => n,
-        (None, Some(p)) => cp.policy.tokenizer.count(p),
-        (None, None) => 0,
+        (Some(n), _) => Some(n),
+        (None, Some(p)) => Some(cp.policy.tokenizer.count(p)),
+        (None, None) => None,
     }
 }
 
@@ -395,10 +396,8 @@ pub(crate) fn decide_with_role<'p, const OWNED: bool>(
     step: &Step,
     role: Option<u32>,
 ) -> Result<Decision<'p>, RouteError> {
-    let tokens = match (step.input_tokens, &step.prompt) {
-        (Some(n), _) => n,
-        (None, Some(p)) => cp.policy.tokenizer.count(p),
-        (None, None) => return Err(no_tokens()),
+    let Some(tokens) = input_tokens(cp, step) else {
+        return Err(no_tokens());
     };
     let probe = cp.columns.probe_with_role(step, tokens, role);
     let (tier, rule, via) = cp
@@ -547,14 +546,19 @@ fn no_tokens() -> RouteError {
 #[cold]
 fn too_big(cp: &CompiledPolicy, tier: TierId, need: u64) -> RouteError {
     let p = &cp.policy;
-    let largest = cp.context_window.iter().copied().max().unwrap_or(0);
+    let largest = cp
+        .tier_fast
+        .iter()
+        .map(|t| t.context_window)
+        .max()
+        .unwrap_or(0);
     RouteError::ContextWindowExceeded {
         tokens: need,
         message: format!(
             "the step needs {need} tokens (input plus expected output), more than the context window of tier `{}` (model `{}`, {} tokens), and no tier whose model meets every guard that holds takes it (the largest window is {largest})",
             p.tiers[tier].name,
             p.tier_model(tier).key,
-            cp.context_window[tier],
+            cp.tier_fast[tier].context_window,
         ),
     }
 }

@@ -80,7 +80,8 @@ impl Explanation {
 
 pub(super) fn explain(cp: &Arc<CompiledPolicy>, step: &Step) -> Explanation {
     let p = &cp.policy;
-    let tokens = input_tokens(cp, step);
+    // A step with nothing to count fails to decide; its checks are shown at 0 tokens.
+    let tokens = input_tokens(cp, step).unwrap_or(0);
     let result = decide(cp, step).map(Decision::into_owned);
     let mut checks = Vec::new();
 
