@@ -235,31 +235,41 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
 }
 
-/// `pairs` reserve + settle pairs on `store`, one after the other: ns per pair.
-async fn pairs(store: &Store, pairs: u64) -> Histogram<u64> {
-    let budget = Budget {
+/// Caps no call reaches, so the store's own timing sections never see a refusal.
+fn uncapped() -> Budget {
+    Budget {
         per_trace: Some(Picos(i64::MAX as u64)),
         per_workload_day: Some(Picos(i64::MAX as u64)),
         per_call: None,
         on_exceed: OnExceed::Reject,
-    };
+    }
+}
+
+/// The timing sections' reserve: $0.000001 worst case under trace `trace`, a minute's lease.
+fn request<'a>(budget: &'a Budget, trace: &'a str, day: u64) -> ReserveRequest<'a> {
+    ReserveRequest {
+        budget,
+        scope: Scope {
+            workload: "bench",
+            trace: Some(trace),
+            day,
+        },
+        tier: "cheap",
+        amount: Picos(1_000_000),
+        lease: Duration::from_secs(60),
+    }
+}
+
+/// `pairs` reserve + settle pairs on `store`, one after the other: ns per pair.
+async fn pairs(store: &Store, pairs: u64) -> Histogram<u64> {
+    let budget = uncapped();
     let day = utc_day(std::time::SystemTime::now());
     let mut h = histogram();
     for i in 0..pairs {
         let trace = format!("trace-{}", i % 64);
         let start = Instant::now();
         let hold = store
-            .reserve(ReserveRequest {
-                budget: &budget,
-                scope: Scope {
-                    workload: "bench",
-                    trace: Some(&trace),
-                    day,
-                },
-                tier: "cheap",
-                amount: Picos(1_000_000),
-                lease: Duration::from_secs(60),
-            })
+            .reserve(request(&budget, &trace, day))
             .await
             .expect("a hold");
         store.settle(hold, Picos(900_000)).await.expect("settled");
@@ -358,12 +368,7 @@ async fn script_cost(url: &str, n: u64) -> [(u64, f64); 2] {
         ..StoreOptions::default()
     };
     let store = Store::open(&options).unwrap();
-    let budget = Budget {
-        per_trace: Some(Picos(i64::MAX as u64)),
-        per_workload_day: Some(Picos(i64::MAX as u64)),
-        per_call: None,
-        on_exceed: OnExceed::Reject,
-    };
+    let budget = uncapped();
     let day = utc_day(std::time::SystemTime::now());
     let mut con = redis::Client::open(url)
         .unwrap()
@@ -388,17 +393,7 @@ async fn script_cost(url: &str, n: u64) -> [(u64, f64); 2] {
         let count = if round == 0 { 64 } else { n };
         for i in 0..count {
             let hold = store
-                .reserve(ReserveRequest {
-                    budget: &budget,
-                    scope: Scope {
-                        workload: "bench",
-                        trace: Some(&traces[(i % 64) as usize]),
-                        day,
-                    },
-                    tier: "cheap",
-                    amount: Picos(1_000_000),
-                    lease: Duration::from_secs(60),
-                })
+                .reserve(request(&budget, &traces[(i % 64) as usize], day))
                 .await
                 .expect("a hold");
             holds.push(hold);

@@ -459,8 +459,14 @@ impl Store {
         self.observer.get()
     }
 
+    /// Logs and counts a store error.
     fn store_error(&self, e: &StoreError, what: &str) {
         tracing::warn!(target: "switchyard::budget", error = %e, "{what}");
+        self.count_store_error();
+    }
+
+    /// Counts a store error its caller reports.
+    fn count_store_error(&self) {
         if let Some(o) = self.observer() {
             o.store_error();
         }
@@ -602,11 +608,7 @@ impl BudgetStore for Store {
                 .await
                 // Counted, not logged: a status read's caller reports the error itself (the
                 // CLI's error line, serve's 503 and its log line), so it is said once.
-                .inspect_err(|_| {
-                    if let Some(o) = self.observer() {
-                        o.store_error();
-                    }
-                }),
+                .inspect_err(|_| self.count_store_error()),
         }
     }
 }
