@@ -88,6 +88,16 @@ impl BudgetScope {
             BudgetScope::WorkloadDay => "per_workload_day_usd",
         }
     }
+
+    /// What this cap is on, for a refusal's message: the tier for a call, the trace, or the
+    /// workload's day.
+    pub(crate) fn subject(self, scope: &Scope<'_>, tier: &str) -> String {
+        match self {
+            BudgetScope::Call => format!("tier `{tier}`"),
+            BudgetScope::Trace => format!("trace `{}`", scope.trace.unwrap_or("")),
+            BudgetScope::WorkloadDay => format!("workload `{}` today (UTC)", scope.workload),
+        }
+    }
 }
 
 /// A call refused because its worst case would cross a cap.
@@ -515,7 +525,7 @@ fn check(
         if amount > cap {
             return Some(BudgetExceeded {
                 scope: BudgetScope::Call,
-                subject: format!("tier `{tier}`"),
+                subject: BudgetScope::Call.subject(&scope, tier),
                 cap,
                 committed: Picos::ZERO,
                 needed: amount,
@@ -523,11 +533,11 @@ fn check(
             });
         }
     }
-    if let (Some(cap), Some(t)) = (budget.per_trace, scope.trace) {
+    if let (Some(cap), Some(_)) = (budget.per_trace, scope.trace) {
         if trace.committed().0 as u128 + amount.0 as u128 > cap.0 as u128 {
             return Some(BudgetExceeded {
                 scope: BudgetScope::Trace,
-                subject: format!("trace `{t}`"),
+                subject: BudgetScope::Trace.subject(&scope, tier),
                 cap,
                 committed: trace.committed(),
                 needed: amount,
@@ -539,7 +549,7 @@ fn check(
         if day.committed().0 as u128 + amount.0 as u128 > cap.0 as u128 {
             return Some(BudgetExceeded {
                 scope: BudgetScope::WorkloadDay,
-                subject: format!("workload `{}` today (UTC)", scope.workload),
+                subject: BudgetScope::WorkloadDay.subject(&scope, tier),
                 cap,
                 committed: day.committed(),
                 needed: amount,

@@ -337,10 +337,7 @@ impl RedisStore {
                 Err(ReserveError::Exceeded(BudgetExceeded {
                     scope: c.scope,
                     // Named only when refused: a reserve that passes formats nothing more.
-                    subject: match c.scope {
-                        BudgetScope::Trace => format!("trace `{}`", r.scope.trace.unwrap_or("")),
-                        _ => format!("workload `{}` today (UTC)", r.scope.workload),
-                    },
+                    subject: c.scope.subject(&r.scope, r.tier),
                     cap: c.cap,
                     committed: committed.saturating_add(held),
                     needed: r.amount,
