@@ -304,6 +304,17 @@ fn check_case(p: &GenPolicy, steps: &[Step], cov: &Coverage) -> Result<(), TestC
         if let Ok(d) = &got {
             prop_assert_eq!(d.input_tokens(), tokens_of(s));
         }
+        // The same step carrying its role resolved once decides the same (the role-id path
+        // reads the role's class, never its text).
+        let with_id = s.clone().role_id(set.role_id(&s.role));
+        let by_id = outcome_of(&set.route(&with_id)).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(
+            &by_id,
+            &want.outcome,
+            "step {} by role id\npolicy:\n{}",
+            s,
+            text
+        );
 
         // `explain` reaches the same result and shows the same walk: each rule up to the
         // winner (or every rule, then the default), then every guard.

@@ -5,6 +5,7 @@
 
 pub(crate) mod check;
 pub(crate) mod expr;
+pub(crate) mod fast;
 mod lower;
 pub(crate) mod table;
 
@@ -41,6 +42,8 @@ pub struct CompiledPolicy {
     /// Per tier, what the common case of a decision reads, side by side: the guards that stop
     /// it and the tier's model's context window.
     pub(crate) tier_fast: Box<[TierFast]>,
+    /// The common case of a decision, for a policy of at most 64 rules and 64 guards.
+    pub(crate) fast: Option<fast::FastPath>,
 }
 
 /// What a decision's common case reads of the tier the rules picked.
@@ -52,6 +55,16 @@ pub(crate) struct TierFast {
     pub(crate) guard_stop: u64,
     /// The tier's model's context window (`u64::MAX` when it declares none).
     pub(crate) context_window: u64,
+}
+
+/// The rows among the first 64 that have an expression, as a bitset.
+fn with_expr_mask(exprs: &[Option<CompiledExpr>]) -> u64 {
+    exprs
+        .iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, e)| e.is_some())
+        .fold(0, |m, (r, _)| m | 1 << r)
 }
 
 /// Set in a [`CompiledPolicy::rule_rows`] entry for a rule with an expression.
@@ -131,13 +144,8 @@ impl CompiledPolicy {
                 bits
             })
             .collect();
-        let guards_with_expr = guard_exprs
-            .iter()
-            .take(64)
-            .enumerate()
-            .filter(|(_, e)| e.is_some())
-            .fold(0u64, |m, (g, _)| m | 1 << g);
-        let tier_fast = unmet
+        let guards_with_expr = with_expr_mask(&guard_exprs);
+        let tier_fast: Box<[TierFast]> = unmet
             .iter()
             .enumerate()
             .map(|(tier, u): (TierId, &Vec<u64>)| TierFast {
@@ -156,13 +164,24 @@ impl CompiledPolicy {
                 .then(ma.output_usd_per_mtok.total_cmp(&mb.output_usd_per_mtok))
                 .then(a.cmp(&b))
         });
-        let rule_rows = policy
+        let rule_rows: Box<[u32]> = policy
             .rules
             .iter()
             .zip(&rule_exprs)
             .map(|(r, e)| r.tier as u32 | if e.is_some() { RULE_HAS_EXPR } else { 0 })
             .collect();
+
+        let fast = fast::FastPath::build(
+            &columns,
+            &rules,
+            &guards,
+            &rule_rows,
+            with_expr_mask(&rule_exprs),
+            policy.default_tier,
+            &tier_fast,
+        );
         Ok(CompiledPolicy {
+            fast,
             rule_rows,
             tier_fast,
             policy,

@@ -133,33 +133,83 @@ impl TagPartition {
     }
 }
 
-/// A role string → class lookup, done once per step: an open-addressing table keyed by the
-/// role's length and first and last bytes, then one full compare. No hashing of the whole
-/// string, and no run of compares whose outcome a branch predictor cannot guess.
+/// A role string → class lookup, done once per step: a table keyed by the role's length and
+/// first and last bytes, then one full compare. No hashing of the whole string; and the
+/// table's multiplier is chosen at load so that no two named roles share a slot, so a
+/// lookup is one probe with no loop (roles whose keys coincide, e.g. `reason` and `rezzon`,
+/// fall back to linear probing).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RoleIndex {
     roles: Vec<String>,
     /// Role index + 1 per slot; 0 is empty.
     slots: Vec<u32>,
     shift: u32,
+    multiplier: u64,
+    /// No two named roles share a slot: a lookup probes once.
+    perfect: bool,
 }
+
+/// Odd multipliers tried, in turn, for a table where no two named roles share a slot.
+const MULTIPLIERS: [u64; 8] = [
+    0x9e37_79b9_7f4a_7c15,
+    0xc2b2_ae3d_27d4_eb4f,
+    0x1656_67b1_9e37_79f9,
+    0xd6e8_feb8_6659_fd93,
+    0xa076_1d64_78bd_642f,
+    0xe703_7ed1_a0b4_28db,
+    0x8ebc_6af0_9c88_c6e3,
+    0x5899_65cc_7537_4cc3,
+];
 
 impl RoleIndex {
     fn new(roles: Vec<String>) -> Self {
-        let size = (roles.len() * 4).next_power_of_two().max(8);
+        let base = (roles.len() * 4).next_power_of_two().max(8);
+        // Look for a collision-free table, growing it up to 64 slots per role.
+        for size in (0..5).map(|k| base << k) {
+            for multiplier in MULTIPLIERS {
+                let mut idx = RoleIndex {
+                    slots: vec![0; size],
+                    shift: 64 - size.trailing_zeros(),
+                    multiplier,
+                    perfect: true,
+                    roles: Vec::new(),
+                };
+                let free = roles.iter().all(|r| {
+                    let slot = idx.slot_of(r.as_bytes());
+                    let empty = idx.slots[slot] == 0;
+                    idx.slots[slot] = 1;
+                    empty
+                });
+                if free {
+                    idx.roles = roles;
+                    idx.fill();
+                    return idx;
+                }
+            }
+        }
+        let size = base;
         let mut idx = RoleIndex {
             slots: vec![0; size],
             shift: 64 - size.trailing_zeros(),
+            multiplier: MULTIPLIERS[0],
+            perfect: false,
             roles,
         };
-        for (i, r) in idx.roles.iter().enumerate() {
-            let mut slot = idx.slot_of(r.as_bytes());
-            while idx.slots[slot] != 0 {
-                slot = (slot + 1) & (size - 1);
-            }
-            idx.slots[slot] = i as u32 + 1;
-        }
+        idx.fill();
         idx
+    }
+
+    /// Puts every role in its slot (the next free one after it, when taken).
+    fn fill(&mut self) {
+        self.slots.fill(0);
+        let mask = self.slots.len() - 1;
+        for (i, r) in self.roles.iter().enumerate() {
+            let mut slot = self.slot_of(r.as_bytes());
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = i as u32 + 1;
+        }
     }
 
     #[inline]
@@ -167,16 +217,34 @@ impl RoleIndex {
         let first = role.first().copied().unwrap_or(0) as u64;
         let last = role.last().copied().unwrap_or(0) as u64;
         let key = (role.len() as u64) | first << 32 | last << 48;
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+        (key.wrapping_mul(self.multiplier) >> self.shift) as usize
     }
 
-    #[inline]
+    // Inlined into a decision: the call's register saves cost a third of the lookup.
+    #[inline(always)]
     fn class_of(&self, role: &str) -> u32 {
+        let other = self.roles.len() as u32;
+        let slot = self.slot_of(role.as_bytes());
+        if !self.perfect {
+            return self.probe_from(slot, role);
+        }
+        // The one named role that can be this one, if any.
+        let i = self.slots.get(slot).copied().unwrap_or(0).wrapping_sub(1);
+        match self.roles.get(i as usize) {
+            Some(r) if r == role => i,
+            _ => other,
+        }
+    }
+
+    /// [`RoleIndex::class_of`] for a table where named roles share slots.
+    #[cold]
+    #[inline(never)]
+    fn probe_from(&self, mut slot: usize, role: &str) -> u32 {
+        let other = self.roles.len() as u32;
         let mask = self.slots.len() - 1;
-        let mut slot = self.slot_of(role.as_bytes());
         loop {
             match self.slots[slot] {
-                0 => return self.roles.len() as u32,
+                0 => return other,
                 i if self.roles[i as usize - 1] == role => return i - 1,
                 _ => slot = (slot + 1) & mask,
             }
@@ -221,10 +289,16 @@ impl Probe<'_> {
     /// The three flags as one index: chain of thought, JSON, untrusted (bits 0, 1, 2).
     #[inline(always)]
     fn flags(&self) -> usize {
-        usize::from(self.step.needs_chain_of_thought)
-            | usize::from(self.step.output_must_be_json) << 1
-            | usize::from(self.step.untrusted_input) << 2
+        flag_index(self.step)
     }
+}
+
+/// A step's three flags as one index: chain of thought, JSON, untrusted (bits 0, 1, 2).
+#[inline(always)]
+pub(crate) fn flag_index(step: &Step) -> usize {
+    usize::from(step.needs_chain_of_thought)
+        | usize::from(step.output_must_be_json) << 1
+        | usize::from(step.untrusted_input) << 2
 }
 
 impl Columns {
@@ -354,6 +428,7 @@ impl Columns {
     }
 
     /// The class of a role in the role column ("any other role" for one no rule names).
+    #[inline(always)]
     pub(crate) fn role_class(&self, role: &str) -> u32 {
         self.roles.class_of(role)
     }
@@ -625,7 +700,7 @@ impl Fast {
 /// [`BUCKET_POINTS`]) points from there on are compared all at once. Random counts make any
 /// branch on them a coin toss for the predictor.
 #[derive(Debug, Clone)]
-struct Breakpoints {
+pub(crate) struct Breakpoints {
     /// The points, then [`BUCKET_POINTS`] copies of `u64::MAX`, so the compares after a
     /// bucket's start never run off the end.
     points: Box<[u64]>,
@@ -692,9 +767,14 @@ impl Breakpoints {
         bp
     }
 
+    /// Breakpoints searched only for a count's class (their masks kept elsewhere).
+    pub(crate) fn classes_only(points: &[u64]) -> Breakpoints {
+        Breakpoints::new(points, &vec![0; points.len() + 1])
+    }
+
     /// The class of `x`: how many points are `<= x`.
     #[inline(always)]
-    fn class(&self, x: u64) -> usize {
+    pub(crate) fn class(&self, x: u64) -> usize {
         // A few points (the usual case) are compared at once, with no bucket to load.
         let start = if self.len <= BUCKET_POINTS {
             0
@@ -832,9 +912,19 @@ impl Table {
         self.words
     }
 
+    /// The rows of a one-word table that admit class `class` of column `col` (every row,
+    /// when no row constrains the column).
+    pub(crate) fn class_rows(&self, col: usize, class: usize) -> u64 {
+        debug_assert_eq!(self.words, 1);
+        match self.active.iter().find(|&&(c, _)| c == col) {
+            Some(&(_, base)) => self.bits[base + class],
+            None => self.all_rows(0),
+        }
+    }
+
     /// The rows of word `w`, before any condition is applied.
     #[inline]
-    fn all_rows(&self, w: usize) -> u64 {
+    pub(crate) fn all_rows(&self, w: usize) -> u64 {
         let tail = self.rows.saturating_sub(w * 64);
         if tail >= 64 {
             u64::MAX
@@ -952,23 +1042,51 @@ impl Table {
         None
     }
 
-    /// The rows of a one-word table whose static conditions hold for the step: the common
-    /// case of `all_candidates`, kept apart because the general loop costs ~3 ns more per
-    /// decision (`cargo bench --bench route`).
+    /// [`Table::first`] for a one-word table, from the candidates `acc` that have passed the
+    /// first `i` active columns.
     #[inline(always)]
-    pub(crate) fn candidates_one_word(&self, probe: Probe<'_>) -> u64 {
-        debug_assert_eq!(self.words, 1);
-        let (mut acc, rest) = match &self.fast {
-            Some(fast) => (fast.rows(&probe), fast.rest),
-            None => (self.all_rows(0), 0),
-        };
-        for &(col, base) in &self.active[rest..] {
+    pub(crate) fn first_from<T>(
+        &self,
+        probe: Probe<'_>,
+        acc: u64,
+        i: usize,
+        mut f: impl FnMut(usize) -> Option<T>,
+    ) -> Option<T> {
+        self.first_in_word_from(0, acc, i, |i| probe.class(self.active[i].0), &mut f)
+    }
+
+    /// The rows of a one-word table among `acc` (which have passed the first `rest` active
+    /// columns) whose static conditions hold for the step.
+    #[inline(always)]
+    pub(crate) fn candidates_from(&self, probe: Probe<'_>, mut acc: u64, rest: usize) -> u64 {
+        for &(col, base) in self.active.get(rest..).unwrap_or(&[]) {
             if acc == 0 {
                 break;
             }
             acc &= self.bits[base + probe.class(col) as usize];
         }
         acc
+    }
+
+    /// Where column `col` or the first active column after it is in the active columns.
+    pub(crate) fn active_from_column(&self, col: usize) -> usize {
+        self.active
+            .iter()
+            .position(|&(c, _)| c >= col)
+            .unwrap_or(self.active.len())
+    }
+
+    /// The rows of a one-word table whose static conditions hold for the step: the common
+    /// case of `all_candidates`, kept apart because the general loop costs ~3 ns more per
+    /// decision (`cargo bench --bench route`).
+    #[inline(always)]
+    pub(crate) fn candidates_one_word(&self, probe: Probe<'_>) -> u64 {
+        debug_assert_eq!(self.words, 1);
+        let (acc, rest) = match &self.fast {
+            Some(fast) => (fast.rows(&probe), fast.rest),
+            None => (self.all_rows(0), 0),
+        };
+        self.candidates_from(probe, acc, rest)
     }
 
     /// The rows whose static conditions hold, as one bitset word per 64 rows.
@@ -990,7 +1108,7 @@ impl Table {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{count_at_most, Breakpoints};
+    use super::{count_at_most, Breakpoints, RoleIndex};
 
     proptest! {
         /// The bucketed search finds the class the binary search finds, for spread points,
@@ -1007,6 +1125,40 @@ mod tests {
             prop_assert_eq!(bp.rows(0), bp.masks[bp.class(0)]);
             for x in xs.into_iter().chain(points.iter().flat_map(|&p| [p.saturating_sub(1), p, p.saturating_add(1)])) {
                 prop_assert_eq!(bp.class(x), count_at_most(&points, x), "x = {}", x);
+            }
+        }
+    }
+
+    /// Every named role finds its class and any other role the last class, with one probe
+    /// when the roles' keys differ, and by probing when two share a key (same length, first
+    /// and last byte), which no multiplier can separate.
+    #[test]
+    fn roles_find_their_class_with_or_without_a_perfect_table() {
+        let usual = [
+            "format",
+            "extract",
+            "summarize",
+            "plan",
+            "reason",
+            "tool_call",
+            "edit",
+        ];
+        let many: Vec<String> = (0..300).map(|i| format!("role-{i}")).collect();
+        let twins = ["reason", "rezzon", "plan", "format", ""];
+        for (roles, perfect) in [
+            (usual.map(String::from).to_vec(), Some(true)),
+            (many, None),
+            (twins.map(String::from).to_vec(), Some(false)),
+        ] {
+            let idx = RoleIndex::new(roles.clone());
+            if let Some(p) = perfect {
+                assert_eq!(idx.perfect, p, "{roles:?}");
+            }
+            for (i, r) in roles.iter().enumerate() {
+                assert_eq!(idx.class_of(r), i as u32, "{r}");
+            }
+            for other in ["reaxon", "role-300", "x", "plans", "classify"] {
+                assert_eq!(idx.class_of(other), roles.len() as u32, "{other}");
             }
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::compile::table::Probe;
+use crate::compile::table::{flag_index, Probe};
 use crate::compile::{CompiledPolicy, RULE_HAS_EXPR};
 use crate::policy::{Model, OnExpressionError, TierId};
 use crate::step::{Step, StepError};
@@ -382,16 +382,111 @@ pub(crate) fn decide<'p>(
 /// [`decide`] for a step whose class in the policy's role column is known (from a role id),
 /// so the role's text is never read.
 ///
-/// The common case runs straight through: the winning row has no expression, and no guard
-/// that holds has an expression or moves the tier. Everything else (expressions, guards that
-/// act, context windows) is out of line, so the common case stays small enough to inline
-/// into the caller, which then reads the decision from registers rather than memory.
+/// The common case runs straight through [`FastPath`](crate::compile::fast::FastPath): the
+/// step's flags, counts and role class give the candidate rules and guards; the lowest
+/// candidate rule gives the winner (or the default) with no branch on which; and the
+/// decision is made when that rule needs nothing the fast path leaves out (an expression, a
+/// tag), no candidate guard could act on its tier, and the step fits the tier's model.
+/// Everything else takes the general path, out of line, so the common case stays small
+/// enough to inline into the caller, which then reads the decision from registers.
 ///
 /// `OWNED`: the decision takes its own handle on the policy (for a decision that outlives
 /// the set it was made under), made where the decision is built rather than by copying a
 /// finished decision into a new one.
 #[inline(always)]
 pub(crate) fn decide_with_role<'p, const OWNED: bool>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    role: Option<u32>,
+) -> Result<Decision<'p>, RouteError> {
+    if let (Some(fast), Some(tokens)) = (&cp.fast, step.input_tokens) {
+        let [mut rules, mut guards] = fast.rows(
+            flag_index(step),
+            tokens,
+            step.dependent_tool_calls,
+            role.unwrap_or(u32::MAX),
+        );
+        // Without a role id, the role's text is read only when the lowest candidate has a
+        // role condition: the text sits in the step's own allocation, often the one cache
+        // miss of a decision, and many steps are settled before any rule names a role.
+        let mut role = role;
+        if role.is_none() && rules & rules.wrapping_neg() & fast.role_rows != 0 {
+            let class = cp.columns.role_class(&step.role);
+            let [r, g] = fast.role(class);
+            rules &= r;
+            guards &= g;
+            role = Some(class);
+        }
+        let lowest = rules & rules.wrapping_neg();
+        // 64 (no candidate) is the default's entry.
+        let w = &fast.winners[rules.trailing_zeros() as usize];
+        let expected = step.expected_output_tokens;
+        let need = tokens.saturating_add(expected.unwrap_or(0));
+        if (lowest & fast.slow) | (guards & w.guard_stop) == 0 && need <= w.context_window {
+            // `Via::Rule` is 0 and `Via::Default` 1: a winner without a rule is the default.
+            let way = u64::from(w.rule == 0);
+            return Ok(Decision {
+                policy: policy_ref::<OWNED>(cp),
+                tier_via: w.tier as u64
+                    | way << 32
+                    | if expected.is_some() { HAS_EXPECTED } else { 0 },
+                rule_guard: w.rule as u64,
+                input_tokens: tokens,
+                expected_output_tokens: expected.unwrap_or(0),
+            });
+        }
+        return decide_from_fast::<OWNED>(cp, step, tokens, role, [rules, guards]);
+    }
+    decide_general::<OWNED>(cp, step, role)
+}
+
+/// The rest of a decision the fast path started: the candidate rules and holding guards of
+/// its columns go on through the tag columns and expressions, and the guards and context
+/// window are settled in full.
+#[inline(never)]
+fn decide_from_fast<'p, const OWNED: bool>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    tokens: u64,
+    role: Option<u32>,
+    [rules, guards]: [u64; 2],
+) -> Result<Decision<'p>, RouteError> {
+    let Some(fast) = &cp.fast else {
+        return decide_general::<OWNED>(cp, step, role);
+    };
+    let from = match role {
+        Some(_) => fast.from_tags,
+        None => fast.from_role,
+    };
+    let probe = cp.columns.probe_with_role(step, tokens, role);
+    let picked = cp
+        .rules
+        .first_from(probe, rules, from[0], |row| {
+            rule_at(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
+        })
+        .unwrap_or((cp.policy.default_tier, None, Via::Default));
+    let mut held = [cp.guards.candidates_from(probe, guards, from[1])];
+    settle_guards::<OWNED>(cp, step, tokens, picked, &mut held)
+}
+
+/// A candidate row's answer: its tier, or its expression's (see [`rule_with_expression`]).
+#[inline(always)]
+fn rule_at(cp: &CompiledPolicy, step: &Step, tokens: u64, row: usize) -> Option<(TierId, Via)> {
+    let packed = cp.rule_rows[row];
+    if packed & RULE_HAS_EXPR == 0 {
+        Some((packed as TierId, Via::Rule))
+    } else {
+        rule_with_expression(cp, step, tokens, row)
+    }
+}
+
+const _: () = assert!(Via::Rule as u64 == 0 && Via::Default as u64 == 1);
+
+/// Every decision the fast path leaves: rules through the table (expressions and tags
+/// included), then guards, then the context window. Inlined where a policy of over 64 rules
+/// or guards is decided (it has no fast path), so such a decision makes no extra call.
+#[inline(always)]
+fn decide_general<'p, const OWNED: bool>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     role: Option<u32>,
@@ -403,12 +498,7 @@ pub(crate) fn decide_with_role<'p, const OWNED: bool>(
     let (tier, rule, via) = cp
         .rules
         .first(probe, |row| {
-            let packed = cp.rule_rows[row];
-            if packed & RULE_HAS_EXPR == 0 {
-                Some((packed as TierId, Some(row), Via::Rule))
-            } else {
-                rule_with_expression(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
-            }
+            rule_at(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
         })
         .unwrap_or((cp.policy.default_tier, None, Via::Default));
     let expected = step.expected_output_tokens;
@@ -485,9 +575,32 @@ fn guard_and_fit<'p, const OWNED: bool>(
     step: &Step,
     probe: Probe<'_>,
     tokens: u64,
-    (tier, rule, via): (TierId, Option<usize>, Via),
+    picked: (TierId, Option<usize>, Via),
 ) -> Result<Decision<'p>, RouteError> {
-    let policy = &cp.policy;
+    if cp.policy.guards.is_empty() {
+        return settle_guards::<OWNED>(cp, step, tokens, picked, &mut []);
+    }
+    // Which guards hold: static conditions from the table (expressions are settled next).
+    let words = cp.guards.words();
+    if words == 1 {
+        let mut one = [cp.guards.candidates_one_word(probe)];
+        settle_guards::<OWNED>(cp, step, tokens, picked, &mut one)
+    } else {
+        let mut many = vec![0; words];
+        cp.guards.all_candidates(probe, &mut many);
+        settle_guards::<OWNED>(cp, step, tokens, picked, &mut many)
+    }
+}
+
+/// Steps 4 and 5 once the guards whose static conditions hold are known (`held`): their
+/// expressions, the guard pass, and the context window.
+fn settle_guards<'p, const OWNED: bool>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    tokens: u64,
+    (tier, rule, via): (TierId, Option<usize>, Via),
+    held: &mut [u64],
+) -> Result<Decision<'p>, RouteError> {
     let expected = step.expected_output_tokens;
     let decided = |tier, via, guard| Decision {
         policy: policy_ref::<OWNED>(cp),
@@ -507,25 +620,9 @@ fn guard_and_fit<'p, const OWNED: bool>(
             None => Err(too_big(cp, tier, need)),
         }
     };
-    if policy.guards.is_empty() {
-        return fitted(tier, via, None, &[]);
+    if held.iter().all(|&w| w == 0) {
+        return fitted(tier, via, None, held);
     }
-
-    // Which guards hold: static conditions from the table, then expressions.
-    let words = cp.guards.words();
-    let mut one = [0u64; 1];
-    let mut many = Vec::new();
-    let held: &mut [u64] = if words == 1 {
-        one[0] = cp.guards.candidates_one_word(probe);
-        if one[0] == 0 {
-            return fitted(tier, via, None, &one);
-        }
-        &mut one
-    } else {
-        many.resize(words, 0);
-        cp.guards.all_candidates(probe, &mut many);
-        &mut many
-    };
     drop_guards_whose_expression_is_false(cp, step, tokens, held);
     match cp.guard_pass(tier, || set_bits(held)) {
         Ok((tier, None)) => fitted(tier, via, None, held),

@@ -99,7 +99,10 @@ impl PolicySet {
     /// }
     /// ```
     pub fn role_id(&self, role: &str) -> RoleId {
-        RoleId::new(self.id, self.roles.get(role).copied().unwrap_or(u32::MAX))
+        // A role no policy names takes the index past the named ones: each policy's
+        // "any other role" entry, so the lookup in `role_class` never misses.
+        let other = self.roles.len() as u32;
+        RoleId::new(self.id, self.roles.get(role).copied().unwrap_or(other))
     }
 
     /// The class of the step's role in policy `p`'s role column, when the step carries a
@@ -113,7 +116,7 @@ impl PolicySet {
             Some(self.role_id(&step.role)),
             "a step's role_id must be its role's"
         );
-        classes.get(id.index as usize).or(classes.last()).copied()
+        classes.get(id.index as usize).copied()
     }
 
     /// Loads, checks and compiles a policy file or a policy-set directory.

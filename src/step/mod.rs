@@ -120,8 +120,8 @@ pub struct Step {
 pub struct RoleId {
     /// The policy set it was made by.
     pub(crate) set: u32,
-    /// The role's index among every role the set's policies name; `u32::MAX` for a role none
-    /// names.
+    /// The role's index among every role the set's policies name; their number for a role
+    /// none names.
     pub(crate) index: u32,
 }
 

@@ -1,0 +1,248 @@
+//! The common case of a decision, for a policy of at most 64 rules and 64 guards: every
+//! column a step is classed in from its own fields (the flags, the two counts, the role)
+//! folded into pairs of row masks — the rules' and the guards' side by side, so one lookup
+//! per column serves both tables — and the winning row read from a table indexed by the
+//! lowest set bit, so the default needs no branch.
+//!
+//! Rules this cannot settle (with an expression or a tag condition) are marked `slow`: when
+//! the lowest candidate is among them, the decision goes on over the [`Table`]s. So does a
+//! winner that a guard among the candidates might act on, or whose model the step
+//! overflows (the tier's `guard_stop` and context window are copied into its entry). The
+//! guards' mask ignores their tag columns, so it is a superset of the guards that hold: when
+//! none of it can act, none that holds can.
+
+use super::table::{ColumnKind, Columns, Flag, Table};
+use super::{TierFast, RULE_HAS_EXPR};
+use crate::policy::TierId;
+
+/// The rules' rows (`[0]`) and the guards' rows (`[1]`) one class of a column admits.
+pub(crate) type Pair = [u64; 2];
+
+/// Both tables' rows, before any condition.
+const ALL: Pair = [u64::MAX, u64::MAX];
+
+/// See the module docs.
+#[derive(Debug, Clone)]
+pub(crate) struct FastPath {
+    /// Per flag combination (chain of thought, JSON, untrusted: bits 0, 1, 2), the rows whose
+    /// flag conditions hold, ANDed with each table's rows.
+    flags: [Pair; 8],
+    tokens: Counts,
+    calls: Counts,
+    /// Per role class (empty when no row names a role).
+    roles: Box<[Pair]>,
+    /// Rules the general path must settle: those with an expression or a tag condition.
+    pub(crate) slow: u64,
+    /// Rules with a role condition: when the step's role class is not known and the lowest
+    /// candidate is among them, the class is looked up (see [`FastPath::role`]).
+    pub(crate) role_rows: u64,
+    /// Per table, where its role column (or, without one, its tag columns) starts among its
+    /// active columns: where a decision goes on from when the role's class was not known.
+    pub(crate) from_role: [usize; 2],
+    /// Per table, where its tag columns start among its active columns: where a decision
+    /// goes on from when it was.
+    pub(crate) from_tags: [usize; 2],
+    /// Indexed by the lowest candidate rule (64: none): what a decision reads of it.
+    pub(crate) winners: [Winner; 65],
+}
+
+/// What a decision reads of a winning rule row (or, past the rules, of the default).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Winner {
+    pub(crate) tier: u32,
+    /// The rule + 1; 0 for the default.
+    pub(crate) rule: u32,
+    /// The tier's [`TierFast`], copied so the decision reads one entry.
+    pub(crate) guard_stop: u64,
+    pub(crate) context_window: u64,
+}
+
+/// A count column: its class found without a branch on the count, and the rows per class.
+#[derive(Debug, Clone)]
+enum Counts {
+    /// At most three points (padded with `u64::MAX`), compared all at once; a class past the
+    /// real points (only `u64::MAX` reaches it) repeats the last real one.
+    Few { points: [u64; 3], masks: [Pair; 4] },
+    /// More: the bucket search of the table's breakpoints.
+    Many {
+        points: super::table::Breakpoints,
+        masks: Box<[Pair]>,
+    },
+}
+
+impl Counts {
+    /// A column no row constrains.
+    const NONE: Counts = Counts::Few {
+        points: [u64::MAX; 3],
+        masks: [ALL; 4],
+    };
+
+    fn new(points: &[u64], masks: Vec<Pair>) -> Counts {
+        debug_assert_eq!(masks.len(), points.len() + 1);
+        if points.len() <= 3 {
+            let mut padded = [u64::MAX; 3];
+            padded[..points.len()].copy_from_slice(points);
+            let last = points.len();
+            Counts::Few {
+                points: padded,
+                masks: std::array::from_fn(|k| masks[k.min(last)]),
+            }
+        } else {
+            Counts::Many {
+                points: super::table::Breakpoints::classes_only(points),
+                masks: masks.into(),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn rows(&self, x: u64) -> Pair {
+        match self {
+            Counts::Few { points, masks } => {
+                let k = points.iter().map(|&p| usize::from(p <= x)).sum::<usize>();
+                masks[k & 3]
+            }
+            Counts::Many { points, masks } => masks.get(points.class(x)).copied().unwrap_or(ALL),
+        }
+    }
+}
+
+impl FastPath {
+    /// The fast path of a policy whose rule and guard tables are one word each; `None` for a
+    /// larger one.
+    pub(crate) fn build(
+        columns: &Columns,
+        rules: &Table,
+        guards: &Table,
+        rule_rows: &[u32],
+        slow_rules: u64,
+        default_tier: TierId,
+        tier_fast: &[TierFast],
+    ) -> Option<FastPath> {
+        if rules.words() != 1 || guards.words() != 1 {
+            return None;
+        }
+        let both = |col: usize, class: usize| -> Pair {
+            [rules.class_rows(col, class), guards.class_rows(col, class)]
+        };
+        let and = |a: Pair, b: Pair| [a[0] & b[0], a[1] & b[1]];
+        let mut flags = [[rules.all_rows(0), guards.all_rows(0)]; 8];
+        let mut tokens = Counts::NONE;
+        let mut calls = Counts::NONE;
+        let mut roles: Box<[Pair]> = Box::new([]);
+        let mut slow = slow_rules;
+        let mut role_rows = 0;
+        let first = |f: fn(&ColumnKind) -> bool| {
+            let col = columns
+                .kinds
+                .iter()
+                .position(f)
+                .unwrap_or(columns.kinds.len());
+            [
+                rules.active_from_column(col),
+                guards.active_from_column(col),
+            ]
+        };
+        // Columns are ordered flags, counts, role, tags.
+        let from_role = first(|k| matches!(k, ColumnKind::Role | ColumnKind::Tag(..)));
+        let from_tags = first(|k| matches!(k, ColumnKind::Tag(..)));
+        for (col, kind) in columns.kinds.iter().enumerate() {
+            let classes = columns.class_count(col);
+            let per_class = || (0..classes).map(|k| both(col, k)).collect::<Vec<_>>();
+            match kind {
+                ColumnKind::Flag(f) => {
+                    let bit = match f {
+                        Flag::ChainOfThought => 1,
+                        Flag::Json => 2,
+                        Flag::Untrusted => 4,
+                    };
+                    for (i, m) in flags.iter_mut().enumerate() {
+                        *m = and(*m, both(col, usize::from(i & bit != 0)));
+                    }
+                }
+                ColumnKind::InputTokens(bp) => tokens = Counts::new(bp, per_class()),
+                ColumnKind::DependentToolCalls(bp) => calls = Counts::new(bp, per_class()),
+                ColumnKind::Role => {
+                    roles = per_class().into();
+                    let every = roles.iter().copied().fold(ALL, and);
+                    role_rows = rules.all_rows(0) & !every[0];
+                }
+                ColumnKind::Tag(..) => {
+                    // A rule some class of the tag does not admit depends on the tag.
+                    let every = per_class().into_iter().fold(ALL, and);
+                    slow |= rules.all_rows(0) & !every[0];
+                }
+            }
+        }
+        let winners = std::array::from_fn(|i| {
+            let (tier, rule) = match rule_rows.get(i) {
+                Some(&packed) => ((packed & !RULE_HAS_EXPR) as TierId, i as u32 + 1),
+                None => (default_tier, 0),
+            };
+            let t = tier_fast[tier];
+            Winner {
+                tier: tier as u32,
+                rule,
+                guard_stop: t.guard_stop,
+                context_window: t.context_window,
+            }
+        });
+        Some(FastPath {
+            flags,
+            tokens,
+            calls,
+            roles,
+            slow,
+            role_rows,
+            from_role,
+            from_tags,
+            winners,
+        })
+    }
+
+    /// The rules and guards whose flag, count and role conditions hold for a step with these
+    /// flags (see [`FastPath::flags`]), counts and role class. An unknown class (`u32::MAX`)
+    /// admits every row: the role conditions are left to the general path (the rows of
+    /// [`FastPath::role_rows`]).
+    #[inline(always)]
+    pub(crate) fn rows(&self, flags: usize, input_tokens: u64, calls: u64, role: u32) -> Pair {
+        let f = self.flags[flags & 7];
+        let t = self.tokens.rows(input_tokens);
+        let c = self.calls.rows(calls);
+        let r = self.role(role);
+        [f[0] & t[0] & c[0] & r[0], f[1] & t[1] & c[1] & r[1]]
+    }
+
+    /// The rules and guards a role class admits (every row for `u32::MAX`, or with no role
+    /// column).
+    #[inline(always)]
+    pub(crate) fn role(&self, class: u32) -> Pair {
+        self.roles.get(class as usize).copied().unwrap_or(ALL)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Counts, Pair};
+
+    /// A count's rows for each class, and for `u64::MAX`, which passes the padding too.
+    #[test]
+    fn counts_class_every_count_like_the_points_say() {
+        for points in [
+            vec![],
+            vec![10],
+            vec![10, 20],
+            vec![10, 20, 30],
+            vec![1, 5, 9, 1_000, 70_000],
+        ] {
+            let masks: Vec<Pair> = (0..=points.len() as u64).map(|k| [k, 100 + k]).collect();
+            let c = Counts::new(&points, masks.clone());
+            let mut xs = vec![0, u64::MAX, u64::MAX - 1];
+            xs.extend(points.iter().flat_map(|&p| [p - 1, p, p + 1]));
+            for x in xs {
+                let class = points.iter().filter(|&&p| p <= x).count();
+                assert_eq!(c.rows(x), masks[class], "points {points:?}, x = {x}");
+            }
+        }
+    }
+}
