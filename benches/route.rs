@@ -3,8 +3,9 @@
 //!
 //! - `route/*`: 10,000 random steps (role given as a string) through the bundled
 //!   contract-review policy, generated 50- and 500-rule policies, and a hand-written if-chain
-//!   of contract-review as the baseline; both through `Router::route` (the thread's cached
-//!   set) and through a held `PolicySet` snapshot. Each side's answer is read as a caller reads
+//!   of contract-review as the baseline; through `Router::route` (the thread's cached
+//!   set), through `Router::route_with` (the same, the decision borrowed in a closure), and
+//!   through a held `PolicySet` snapshot. Each side's answer is read as a caller reads
 //!   it: the if-chain's tier and rule, the decision's tier and rule.
 //!   `snapshot_*_role_id`: the same steps carrying their role resolved once with
 //!   `PolicySet::role_id`, so no role text is read.
@@ -182,6 +183,13 @@ fn bench_route(c: &mut Criterion) {
             b.iter(|| {
                 for s in &steps {
                     black_box(answer(&router.route(black_box(s))));
+                }
+            })
+        });
+        g.bench_function(format!("router_with_{name}"), |b| {
+            b.iter(|| {
+                for s in &steps {
+                    black_box(router.route_with(black_box(s), |r| answer(&r)));
                 }
             })
         });

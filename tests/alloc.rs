@@ -213,13 +213,17 @@ fn routing_allocates_nothing() {
                 let r = router.route(black_box(s));
                 tally(&mut seen, &r);
                 black_box(r.ok());
+                router.route_with(black_box(s), |r| {
+                    tally(&mut seen, &r);
+                    black_box(r.ok());
+                });
             }
         }
     });
     assert_eq!(
         allocations,
         0,
-        "Router::route allocated over {} steps",
+        "Router::route and route_with allocated over {} steps",
         3 * steps.len()
     );
     assert_covered(&seen);

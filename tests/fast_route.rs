@@ -93,15 +93,7 @@ fn a_role_no_policy_names_gets_the_other_class() {
 
 #[test]
 fn the_router_serves_a_replaced_set_at_once_on_the_same_thread() {
-    let text = |tier: &str| {
-        format!(
-            "[policy]\nname = \"p\"\ndefault_tier = \"{tier}\"\n\
-             [models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n\
-             [models.n]\nprovider = \"mock\"\ninput_usd_per_mtok = 2.0\noutput_usd_per_mtok = 2.0\n\
-             [tiers]\na = \"m\"\nb = \"n\"\n"
-        )
-    };
-    let set = |tier: &str| PolicySet::from_policy_text(Path::new("p.toml"), text(tier)).unwrap();
+    let set = tier_set;
     let router = Router::new(set("a"));
     let other = Router::new(set("b"));
     let s = Step::new("x").input_tokens(1);
@@ -122,6 +114,83 @@ fn the_router_serves_a_replaced_set_at_once_on_the_same_thread() {
     std::thread::scope(|t| {
         t.spawn(|| assert_eq!(router.route(&s).unwrap().tier(), "a"));
     });
+}
+
+/// A one-policy set that sends every step to tier `a` or `b`.
+fn tier_set(tier: &str) -> PolicySet {
+    let text = format!(
+        "[policy]\nname = \"p\"\ndefault_tier = \"{tier}\"\n\
+         [models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n\
+         [models.n]\nprovider = \"mock\"\ninput_usd_per_mtok = 2.0\noutput_usd_per_mtok = 2.0\n\
+         [tiers]\na = \"m\"\nb = \"n\"\n"
+    );
+    PolicySet::from_policy_text(Path::new("p.toml"), text).unwrap()
+}
+
+#[test]
+fn route_with_decides_as_route_does() {
+    let router = Router::load("policies").unwrap();
+    for s in steps() {
+        for s in [s.clone(), s.workload("code-fix")] {
+            let by_route = match router.route(&s) {
+                Ok(d) => format!("{} {:?} {} {:?}", d.tier(), d.rule(), d.via(), d.guard()),
+                Err(e) => e.to_string(),
+            };
+            let by_with = router.route_with(&s, |r| match r {
+                Ok(d) => format!("{} {:?} {} {:?}", d.tier(), d.rule(), d.via(), d.guard()),
+                Err(e) => e.to_string(),
+            });
+            assert_eq!(by_route, by_with, "{s}");
+        }
+    }
+}
+
+#[test]
+fn a_borrowed_decision_keeps_its_set_through_a_nested_route_and_a_swap() {
+    let router = Router::new(tier_set("a"));
+    let s = Step::new("x").input_tokens(1);
+    router.route_with(&s, |d| {
+        let d = d.unwrap();
+        // A nested route (a logging subscriber, say) goes without the cache, and a swap
+        // made meanwhile must not free the set `d` borrows.
+        assert_eq!(router.route(&s).unwrap().tier(), "a");
+        router.replace(tier_set("b"));
+        assert_eq!(router.route(&s).unwrap().tier(), "b");
+        assert_eq!(
+            router.route_with(&s, |n| n.unwrap().tier().to_string()),
+            "b"
+        );
+        assert_eq!(d.tier(), "a");
+    });
+    assert_eq!(
+        router.route_with(&s, |d| d.unwrap().tier().to_string()),
+        "b"
+    );
+    assert_eq!(router.route(&s).unwrap().tier(), "b");
+}
+
+#[test]
+fn a_thread_lets_go_of_a_replaced_set_when_it_routes_again_or_exits() {
+    let router = Router::new(tier_set("a"));
+    let s = Step::new("x").input_tokens(1);
+    let first = router.current();
+    let alone = std::sync::Arc::strong_count(&first);
+    // A thread that routed and exited holds nothing.
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            router.route(&s).unwrap();
+            assert_eq!(std::sync::Arc::strong_count(&first), alone + 1);
+        });
+    });
+    assert_eq!(std::sync::Arc::strong_count(&first), alone);
+    // This thread holds the set it routed under until it routes under the next one.
+    router.route_with(&s, |d| assert_eq!(d.unwrap().tier(), "a"));
+    assert_eq!(std::sync::Arc::strong_count(&first), alone + 1);
+    // The router lets go at once; this thread's cache, when it next routes.
+    router.replace(tier_set("b"));
+    assert_eq!(std::sync::Arc::strong_count(&first), alone);
+    assert_eq!(router.route(&s).unwrap().tier(), "b");
+    assert_eq!(std::sync::Arc::strong_count(&first), alone - 1);
 }
 
 #[test]

@@ -252,25 +252,50 @@ pub struct Router {
 /// Numbers routers for the per-thread cache.
 static NEXT_ROUTER_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The set a thread last routed under: (router, generation, set).
-type Cached = Option<(u64, u64, Arc<PolicySet>)>;
-
-thread_local! {
-    /// The set this thread last routed under. Reading it and one atomic counter costs a
-    /// nanosecond or two, where `ArcSwap::load` costs 10 or more.
-    static CURRENT: RefCell<Cached> = const { RefCell::new(None) };
+/// Which set a thread last routed under, read on every route: plain cells with no
+/// destructor, so reading them is one thread-relative load each, with no check of whether the
+/// thread is being torn down.
+struct Slot {
+    /// The router the cached set is from (0: nothing cached).
+    router: Cell<u64>,
+    /// That router's generation when the set was cached.
+    generation: Cell<u64>,
+    /// The set, kept alive by [`HELD`] for as long as `router` is not 0.
+    set: Cell<*const PolicySet>,
     /// Set while a step is routed under the cached set: a nested call (from a logging
     /// subscriber, say) must not replace the set being used, so it goes without the cache.
-    static BUSY: Cell<bool> = const { Cell::new(false) };
+    busy: Cell<bool>,
+}
+
+/// The handle that keeps [`Slot::set`] alive; its destructor empties the slot first, so a
+/// route made while the thread is being torn down never reads a freed set.
+struct Held(Option<Arc<PolicySet>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = SLOT.try_with(|s| s.router.set(0));
+    }
+}
+
+thread_local! {
+    static SLOT: Slot = const {
+        Slot {
+            router: Cell::new(0),
+            generation: Cell::new(0),
+            set: Cell::new(std::ptr::null()),
+            busy: Cell::new(false),
+        }
+    };
+    static HELD: RefCell<Held> = const { RefCell::new(Held(None)) };
 }
 
 /// Marks the cached set in use until dropped (on unwinding too).
 struct InUse;
 
 impl Drop for InUse {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        let _ = BUSY.try_with(|b| b.set(false));
+        SLOT.with(|s| s.busy.set(false));
     }
 }
 
@@ -285,34 +310,61 @@ impl Router {
     }
 
     /// The set being served, from this thread's cache, marked in use; `None` when the
-    /// cache is in use already (a nested call) or gone (the thread is exiting).
-    #[inline]
+    /// cache is in use already (a nested call) or gone (the thread is exiting). The common
+    /// case, the same set as last time, is a few loads and compares, inlined.
+    #[inline(always)]
     fn cached(&self) -> Option<(*const PolicySet, InUse)> {
         // Read before loading the set: a swap in between leaves a newer set cached under an
         // older generation, which costs one more load later and nothing else.
         let generation = self.generation.load(Ordering::Acquire);
-        if BUSY.try_with(|b| b.replace(true)).unwrap_or(true) {
+        let hit = SLOT.with(|s| {
+            let hit =
+                !s.busy.get() && s.router.get() == self.id && s.generation.get() == generation;
+            s.busy.set(s.busy.get() | hit);
+            hit.then(|| s.set.get())
+        });
+        match hit {
+            Some(set) => Some((set, InUse)),
+            None => self.recache(generation),
+        }
+    }
+
+    /// [`Router::cached`] when this thread's cache holds another set (or none): caches the
+    /// current one.
+    #[cold]
+    #[inline(never)]
+    fn recache(&self, generation: u64) -> Option<(*const PolicySet, InUse)> {
+        if SLOT.with(|s| s.busy.replace(true)) {
             return None;
         }
         let in_use = InUse;
-        let set = CURRENT
-            .try_with(|cell| {
-                let mut slot = cell.try_borrow_mut().ok()?;
-                match &*slot {
-                    Some((id, g, set)) if *id == self.id && *g == generation => {
-                        Some(Arc::as_ptr(set))
-                    }
-                    _ => {
-                        let set = self.current.load_full();
-                        let ptr = Arc::as_ptr(&set);
-                        *slot = Some((self.id, generation, set));
-                        Some(ptr)
-                    }
-                }
+        let set = HELD
+            .try_with(|held| {
+                let mut held = held.try_borrow_mut().ok()?;
+                let set = self.current.load_full();
+                let ptr = Arc::as_ptr(&set);
+                // Emptied first: the old set's drop may run code that routes.
+                SLOT.with(|s| s.router.set(0));
+                let old = held.0.replace(set);
+                SLOT.with(|s| {
+                    s.set.set(ptr);
+                    s.generation.set(generation);
+                    s.router.set(self.id);
+                });
+                drop(held);
+                drop(old);
+                Some(ptr)
             })
             .ok()
             .flatten()?;
         Some((set, in_use))
+    }
+
+    /// [`Router::route`] without the cache (a nested call, or a thread being torn down).
+    #[cold]
+    #[inline(never)]
+    fn route_uncached(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
+        self.current.load().route_owned(step)
     }
 
     /// Loads a policy file or directory and serves it.
@@ -331,14 +383,56 @@ impl Router {
         match self.cached() {
             Some((set, _in_use)) => {
                 // SAFETY: the set is held by this thread's cache, which is replaced only by
-                // `cached` on this thread and only while not in use; `_in_use` marks it in use
+                // `recache` on this thread and only while not in use; `_in_use` marks it in use
                 // until this statement ends, so the set outlives the borrow. The decision
                 // takes its own handle on the policy before it is returned.
                 let set = unsafe { &*set };
                 set.route_owned(step)
             }
-            None => self.current.load().route_owned(step),
+            None => self.route_uncached(step),
         }
+    }
+
+    /// Decides where a step goes and hands the decision to `f`, borrowed from this thread's
+    /// cached set: the same decision as [`Router::route`] without the two atomic operations
+    /// an owned decision costs (taking and dropping its handle on the policy), for a hot loop
+    /// that reads the decision and moves on. Call [`Decision::into_owned`] inside `f` to keep
+    /// it longer.
+    ///
+    /// ```
+    /// use switchyard::{Router, Step};
+    /// let router = Router::load("policies/contract-review.toml").unwrap();
+    /// let tier = router.route_with(&Step::new("format").input_tokens(1200), |d| {
+    ///     d.map(|d| d.tier_id())
+    /// });
+    /// assert_eq!(tier.unwrap(), router.route(&Step::new("format").input_tokens(1200)).unwrap().tier_id());
+    /// ```
+    #[inline(always)]
+    pub fn route_with<R>(
+        &self,
+        step: &Step,
+        f: impl FnOnce(Result<Decision<'_>, RouteError>) -> R,
+    ) -> R {
+        match self.cached() {
+            Some((set, _in_use)) => {
+                // SAFETY: as in `route`: the cached set is not replaced while `_in_use` lives,
+                // which is until `f` has returned, and `f` cannot keep the borrow past that.
+                let set = unsafe { &*set };
+                f(set.route(step))
+            }
+            None => Self::route_with_uncached(&self.current.load(), step, f),
+        }
+    }
+
+    /// [`Router::route_with`] without the cache.
+    #[cold]
+    #[inline(never)]
+    fn route_with_uncached<R>(
+        set: &PolicySet,
+        step: &Step,
+        f: impl FnOnce(Result<Decision<'_>, RouteError>) -> R,
+    ) -> R {
+        f(set.route(step))
     }
 
     /// The same decision, with the trace of every rule and guard looked at.
