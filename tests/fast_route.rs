@@ -171,17 +171,16 @@ fn a_borrowed_decision_keeps_its_set_through_a_nested_route_and_a_swap() {
 
 #[test]
 fn a_thread_lets_go_of_a_replaced_set_when_it_routes_again_or_exits() {
-    let router = Router::new(tier_set("a"));
+    let router = std::sync::Arc::new(Router::new(tier_set("a")));
     let s = Step::new("x").input_tokens(1);
     let first = router.current();
     let alone = std::sync::Arc::strong_count(&first);
-    // A thread that routed and exited holds nothing.
-    std::thread::scope(|t| {
-        t.spawn(|| {
-            router.route(&s).unwrap();
-            assert_eq!(std::sync::Arc::strong_count(&first), alone + 1);
-        });
-    });
+    // A thread that routed and exited holds nothing. (Joined by its handle, which waits for
+    // the thread's thread-local destructors; a scope's implicit join does not.)
+    let (r, step) = (router.clone(), s.clone());
+    std::thread::spawn(move || assert_eq!(r.route(&step).unwrap().tier(), "a"))
+        .join()
+        .unwrap();
     assert_eq!(std::sync::Arc::strong_count(&first), alone);
     // This thread holds the set it routed under until it routes under the next one.
     router.route_with(&s, |d| assert_eq!(d.unwrap().tier(), "a"));
