@@ -115,7 +115,6 @@ impl FastPath {
         rules: &Table,
         guards: &Table,
         rule_rows: &[u32],
-        slow_rules: u64,
         default_tier: TierId,
         tier_fast: &[TierFast],
     ) -> Option<FastPath> {
@@ -130,7 +129,12 @@ impl FastPath {
         let mut tokens = Counts::NONE;
         let mut calls = Counts::NONE;
         let mut roles: Box<[Pair]> = Box::new([]);
-        let mut slow = slow_rules;
+        // Rules with an expression, then (below) those with a tag condition.
+        let mut slow = rule_rows
+            .iter()
+            .enumerate()
+            .filter(|(_, &packed)| packed & RULE_HAS_EXPR != 0)
+            .fold(0u64, |m, (r, _)| m | 1 << r);
         let mut role_rows = 0;
         let first = |f: fn(&ColumnKind) -> bool| {
             let col = columns

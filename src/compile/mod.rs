@@ -57,16 +57,6 @@ pub(crate) struct TierFast {
     pub(crate) context_window: u64,
 }
 
-/// The rows among the first 64 that have an expression, as a bitset.
-fn with_expr_mask(exprs: &[Option<CompiledExpr>]) -> u64 {
-    exprs
-        .iter()
-        .take(64)
-        .enumerate()
-        .filter(|(_, e)| e.is_some())
-        .fold(0, |m, (r, _)| m | 1 << r)
-}
-
 /// Set in a [`CompiledPolicy::rule_rows`] entry for a rule with an expression.
 pub(crate) const RULE_HAS_EXPR: u32 = 1 << 31;
 
@@ -144,7 +134,12 @@ impl CompiledPolicy {
                 bits
             })
             .collect();
-        let guards_with_expr = with_expr_mask(&guard_exprs);
+        let guards_with_expr = guard_exprs
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, e)| e.is_some())
+            .fold(0u64, |m, (g, _)| m | 1 << g);
         let tier_fast: Box<[TierFast]> = unmet
             .iter()
             .enumerate()
@@ -176,7 +171,6 @@ impl CompiledPolicy {
             &rules,
             &guards,
             &rule_rows,
-            with_expr_mask(&rule_exprs),
             policy.default_tier,
             &tier_fast,
         );

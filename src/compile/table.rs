@@ -167,13 +167,7 @@ impl RoleIndex {
         // Look for a collision-free table, growing it up to 64 slots per role.
         for size in (0..5).map(|k| base << k) {
             for multiplier in MULTIPLIERS {
-                let mut idx = RoleIndex {
-                    slots: vec![0; size],
-                    shift: 64 - size.trailing_zeros(),
-                    multiplier,
-                    perfect: true,
-                    roles: Vec::new(),
-                };
+                let mut idx = RoleIndex::empty(size, multiplier, true);
                 let free = roles.iter().all(|r| {
                     let slot = idx.slot_of(r.as_bytes());
                     let empty = idx.slots[slot] == 0;
@@ -187,16 +181,21 @@ impl RoleIndex {
                 }
             }
         }
-        let size = base;
-        let mut idx = RoleIndex {
-            slots: vec![0; size],
-            shift: 64 - size.trailing_zeros(),
-            multiplier: MULTIPLIERS[0],
-            perfect: false,
-            roles,
-        };
+        let mut idx = RoleIndex::empty(base, MULTIPLIERS[0], false);
+        idx.roles = roles;
         idx.fill();
         idx
+    }
+
+    /// A table of `size` (a power of two) empty slots.
+    fn empty(size: usize, multiplier: u64, perfect: bool) -> RoleIndex {
+        RoleIndex {
+            roles: Vec::new(),
+            slots: vec![0; size],
+            shift: 64 - size.trailing_zeros(),
+            multiplier,
+            perfect,
+        }
     }
 
     /// Puts every role in its slot (the next free one after it, when taken).
@@ -1043,16 +1042,16 @@ impl Table {
     }
 
     /// [`Table::first`] for a one-word table, from the candidates `acc` that have passed the
-    /// first `i` active columns.
+    /// first `rest` active columns.
     #[inline(always)]
     pub(crate) fn first_from<T>(
         &self,
         probe: Probe<'_>,
         acc: u64,
-        i: usize,
+        rest: usize,
         mut f: impl FnMut(usize) -> Option<T>,
     ) -> Option<T> {
-        self.first_in_word_from(0, acc, i, |i| probe.class(self.active[i].0), &mut f)
+        self.first_in_word_from(0, acc, rest, |i| probe.class(self.active[i].0), &mut f)
     }
 
     /// The rows of a one-word table among `acc` (which have passed the first `rest` active

@@ -154,7 +154,7 @@ impl fmt::Debug for Decision<'_> {
 
 impl Decision<'_> {
     /// The decision with its own handle on the policy, free of any borrow.
-    #[inline]
+    #[inline(always)]
     pub fn into_owned(self) -> Decision<'static> {
         Decision {
             policy: match self.policy {
@@ -376,7 +376,7 @@ pub(crate) fn decide<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
 ) -> Result<Decision<'p>, RouteError> {
-    decide_with_role::<false>(cp, step, None)
+    decide_with_role(cp, step, None)
 }
 
 /// [`decide`] for a step whose class in the policy's role column is known (from a role id),
@@ -389,12 +389,8 @@ pub(crate) fn decide<'p>(
 /// tag), no candidate guard could act on its tier, and the step fits the tier's model.
 /// Everything else takes the general path, out of line, so the common case stays small
 /// enough to inline into the caller, which then reads the decision from registers.
-///
-/// `OWNED`: the decision takes its own handle on the policy (for a decision that outlives
-/// the set it was made under), made where the decision is built rather than by copying a
-/// finished decision into a new one.
 #[inline(always)]
-pub(crate) fn decide_with_role<'p, const OWNED: bool>(
+pub(crate) fn decide_with_role<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     role: Option<u32>,
@@ -423,41 +419,34 @@ pub(crate) fn decide_with_role<'p, const OWNED: bool>(
         let expected = step.expected_output_tokens;
         let need = tokens.saturating_add(expected.unwrap_or(0));
         if (lowest & fast.slow) | (guards & w.guard_stop) == 0 && need <= w.context_window {
-            // `Via::Rule` is 0 and `Via::Default` 1: a winner without a rule is the default.
-            let way = u64::from(w.rule == 0);
-            return Ok(Decision {
-                policy: policy_ref::<OWNED>(cp),
-                tier_via: w.tier as u64
-                    | way << 32
-                    | if expected.is_some() { HAS_EXPECTED } else { 0 },
-                rule_guard: w.rule as u64,
-                input_tokens: tokens,
-                expected_output_tokens: expected.unwrap_or(0),
-            });
+            // A winner without a rule (0) is the default.
+            let (rule, via) = match (w.rule as usize).checked_sub(1) {
+                Some(r) => (Some(r), Via::Rule),
+                None => (None, Via::Default),
+            };
+            return Ok(made(cp, step, tokens, w.tier as TierId, via, rule, None));
         }
-        return decide_from_fast::<OWNED>(cp, step, tokens, role, [rules, guards]);
+        let from = match role {
+            Some(_) => fast.from_tags,
+            None => fast.from_role,
+        };
+        return decide_from_fast(cp, step, tokens, role, [rules, guards], from);
     }
-    decide_general::<OWNED>(cp, step, role)
+    decide_general(cp, step, role)
 }
 
 /// The rest of a decision the fast path started: the candidate rules and holding guards of
-/// its columns go on through the tag columns and expressions, and the guards and context
-/// window are settled in full.
+/// its columns go on through the tables' remaining columns (from the active column `from`
+/// of each) and expressions, and the guards and context window are settled in full.
 #[inline(never)]
-fn decide_from_fast<'p, const OWNED: bool>(
+fn decide_from_fast<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     tokens: u64,
     role: Option<u32>,
     [rules, guards]: [u64; 2],
+    from: [usize; 2],
 ) -> Result<Decision<'p>, RouteError> {
-    let Some(fast) = &cp.fast else {
-        return decide_general::<OWNED>(cp, step, role);
-    };
-    let from = match role {
-        Some(_) => fast.from_tags,
-        None => fast.from_role,
-    };
     let probe = cp.columns.probe_with_role(step, tokens, role);
     let picked = cp
         .rules
@@ -466,7 +455,7 @@ fn decide_from_fast<'p, const OWNED: bool>(
         })
         .unwrap_or((cp.policy.default_tier, None, Via::Default));
     let mut held = [cp.guards.candidates_from(probe, guards, from[1])];
-    settle_guards::<OWNED>(cp, step, tokens, picked, &mut held)
+    settle_guards(cp, step, tokens, picked, &mut held)
 }
 
 /// A candidate row's answer: its tier, or its expression's (see [`rule_with_expression`]).
@@ -480,13 +469,11 @@ fn rule_at(cp: &CompiledPolicy, step: &Step, tokens: u64, row: usize) -> Option<
     }
 }
 
-const _: () = assert!(Via::Rule as u64 == 0 && Via::Default as u64 == 1);
-
 /// Every decision the fast path leaves: rules through the table (expressions and tags
 /// included), then guards, then the context window. Inlined where a policy of over 64 rules
 /// or guards is decided (it has no fast path), so such a decision makes no extra call.
 #[inline(always)]
-fn decide_general<'p, const OWNED: bool>(
+fn decide_general<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     role: Option<u32>,
@@ -513,25 +500,30 @@ fn decide_general<'p, const OWNED: bool>(
         // guard pass leaves the tier as it is.
         let fast = &cp.tier_fast[tier];
         if held & fast.guard_stop == 0 && need <= fast.context_window {
-            return Ok(Decision {
-                policy: policy_ref::<OWNED>(cp),
-                tier_via: tier_via(tier, via, expected),
-                rule_guard: rule_guard(rule, None),
-                input_tokens: tokens,
-                expected_output_tokens: expected.unwrap_or(0),
-            });
+            return Ok(made(cp, step, tokens, tier, via, rule, None));
         }
     }
-    guard_and_fit::<OWNED>(cp, step, probe, tokens, (tier, rule, via))
+    guard_and_fit(cp, step, probe, tokens, (tier, rule, via))
 }
 
-/// How a decision holds its policy: borrowed, or (`OWNED`) its own handle.
+/// A decision under `cp` for `step`, packed: every way of deciding builds it here.
 #[inline(always)]
-fn policy_ref<const OWNED: bool>(cp: &Arc<CompiledPolicy>) -> PolicyRef<'_> {
-    if OWNED {
-        PolicyRef::Shared(cp.clone())
-    } else {
-        PolicyRef::Borrowed(cp)
+fn made<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    tokens: u64,
+    tier: TierId,
+    via: Via,
+    rule: Option<usize>,
+    guard: Option<usize>,
+) -> Decision<'p> {
+    let expected = step.expected_output_tokens;
+    Decision {
+        policy: PolicyRef::Borrowed(cp),
+        tier_via: tier_via(tier, via, expected),
+        rule_guard: rule_guard(rule, guard),
+        input_tokens: tokens,
+        expected_output_tokens: expected.unwrap_or(0),
     }
 }
 
@@ -570,7 +562,7 @@ fn rule_with_expression(
 /// guards that hold (expressions included) may move or reject the step, and a step too big
 /// for its tier's model goes to the cheapest tier whose model takes it.
 #[inline(never)]
-fn guard_and_fit<'p, const OWNED: bool>(
+fn guard_and_fit<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     probe: Probe<'_>,
@@ -578,23 +570,23 @@ fn guard_and_fit<'p, const OWNED: bool>(
     picked: (TierId, Option<usize>, Via),
 ) -> Result<Decision<'p>, RouteError> {
     if cp.policy.guards.is_empty() {
-        return settle_guards::<OWNED>(cp, step, tokens, picked, &mut []);
+        return settle_guards(cp, step, tokens, picked, &mut []);
     }
     // Which guards hold: static conditions from the table (expressions are settled next).
     let words = cp.guards.words();
     if words == 1 {
         let mut one = [cp.guards.candidates_one_word(probe)];
-        settle_guards::<OWNED>(cp, step, tokens, picked, &mut one)
+        settle_guards(cp, step, tokens, picked, &mut one)
     } else {
         let mut many = vec![0; words];
         cp.guards.all_candidates(probe, &mut many);
-        settle_guards::<OWNED>(cp, step, tokens, picked, &mut many)
+        settle_guards(cp, step, tokens, picked, &mut many)
     }
 }
 
 /// Steps 4 and 5 once the guards whose static conditions hold are known (`held`): their
 /// expressions, the guard pass, and the context window.
-fn settle_guards<'p, const OWNED: bool>(
+fn settle_guards<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     tokens: u64,
@@ -602,13 +594,7 @@ fn settle_guards<'p, const OWNED: bool>(
     held: &mut [u64],
 ) -> Result<Decision<'p>, RouteError> {
     let expected = step.expected_output_tokens;
-    let decided = |tier, via, guard| Decision {
-        policy: policy_ref::<OWNED>(cp),
-        tier_via: tier_via(tier, via, expected),
-        rule_guard: rule_guard(rule, guard),
-        input_tokens: tokens,
-        expected_output_tokens: expected.unwrap_or(0),
-    };
+    let decided = |tier, via, guard| made(cp, step, tokens, tier, via, rule, guard);
     // Step 5: a decision never names a model whose context window the step overflows.
     let need = tokens.saturating_add(expected.unwrap_or(0));
     let fitted = |tier, via, guard, held: &[u64]| {

@@ -211,15 +211,7 @@ impl PolicySet {
     #[inline(always)]
     pub fn route(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
         let p = self.select_index(step)?;
-        decision::decide_with_role::<false>(&self.policies[p], step, self.role_class(p, step))
-    }
-
-    /// [`PolicySet::route`] for a decision that owns its handle on the policy.
-    #[inline(always)]
-    fn route_owned(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
-        let p = self.select_index(step)?;
-        decision::decide_with_role::<true>(&self.policies[p], step, self.role_class(p, step))
-            .map(Decision::into_owned)
+        decision::decide_with_role(&self.policies[p], step, self.role_class(p, step))
     }
 
     /// Routes a step and records every rule and guard looked at, and why each held or not.
@@ -360,13 +352,6 @@ impl Router {
         Some((set, in_use))
     }
 
-    /// [`Router::route`] without the cache (a nested call, or a thread being torn down).
-    #[cold]
-    #[inline(never)]
-    fn route_uncached(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
-        self.current.load().route_owned(step)
-    }
-
     /// Loads a policy file or directory and serves it.
     pub fn load(path: impl AsRef<Path>) -> Result<Router, LoadError> {
         PolicySet::load(path).map(Router::new)
@@ -377,20 +362,12 @@ impl Router {
     ///
     /// Each thread keeps a handle on the set it last routed under, so routing costs no
     /// atomic read-modify-write of the shared pointer; a replaced set is freed once every
-    /// thread that used it has routed again (or exited).
+    /// thread that used it has routed again (or exited). The decision takes its own handle
+    /// on the policy (one atomic increment, and a decrement when dropped); see
+    /// [`Router::route_with`] for a loop that need not keep it.
     #[inline(always)]
     pub fn route(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
-        match self.cached() {
-            Some((set, _in_use)) => {
-                // SAFETY: the set is held by this thread's cache, which is replaced only by
-                // `recache` on this thread and only while not in use; `_in_use` marks it in use
-                // until this statement ends, so the set outlives the borrow. The decision
-                // takes its own handle on the policy before it is returned.
-                let set = unsafe { &*set };
-                set.route_owned(step)
-            }
-            None => self.route_uncached(step),
-        }
+        self.route_with(step, |r| r.map(Decision::into_owned))
     }
 
     /// Decides where a step goes and hands the decision to `f`, borrowed from this thread's
@@ -415,8 +392,9 @@ impl Router {
     ) -> R {
         match self.cached() {
             Some((set, _in_use)) => {
-                // SAFETY: as in `route`: the cached set is not replaced while `_in_use` lives,
-                // which is until `f` has returned, and `f` cannot keep the borrow past that.
+                // SAFETY: the set is held by this thread's cache, which is replaced only by
+                // `recache` on this thread and only while not in use; `_in_use` marks it in
+                // use until `f` has returned, and `f` cannot keep the borrow past that.
                 let set = unsafe { &*set };
                 f(set.route(step))
             }
