@@ -102,11 +102,16 @@ impl PolicySet {
         // A role no policy names takes the index past the named ones: each policy's
         // "any other role" entry, so the lookup in `role_class` never misses.
         let other = self.roles.len() as u32;
-        RoleId::new(self.id, self.roles.get(role).copied().unwrap_or(other))
+        let index = self.roles.get(role).copied().unwrap_or(other);
+        match &self.policies[..] {
+            // With one policy the id is the role's class in it, so routing reads no table.
+            [_] => RoleId::new(self.id, self.role_classes[0][index as usize]),
+            _ => RoleId::new(self.id, index),
+        }
     }
 
     /// The class of the step's role in policy `p`'s role column, when the step carries a
-    /// role id made by this set.
+    /// role id made by this set and the set has more than one policy.
     #[inline]
     fn role_class(&self, p: usize, step: &Step) -> Option<u32> {
         let id = step.role_id.filter(|id| id.set == self.id)?;
@@ -117,6 +122,19 @@ impl PolicySet {
             "a step's role_id must be its role's"
         );
         classes.get(id.index as usize).copied()
+    }
+
+    /// The class of the step's role in the set's only policy, when the step carries a role
+    /// id made by this set: the id itself (see [`PolicySet::role_id`]).
+    #[inline(always)]
+    fn only_role_class(&self, step: &Step) -> Option<u32> {
+        let id = step.role_id.filter(|id| id.set == self.id)?;
+        debug_assert_eq!(
+            Some(id),
+            Some(self.role_id(&step.role)),
+            "a step's role_id must be its role's"
+        );
+        Some(id.index)
     }
 
     /// Loads, checks and compiles a policy file or a policy-set directory.
@@ -210,8 +228,23 @@ impl PolicySet {
     /// from [`Router::current`] to route a batch under one version with no atomic operations.
     #[inline(always)]
     pub fn route(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
+        // The common set, one policy and a step naming no workload, selects nothing: kept
+        // apart so its decision is inlined with no index to merge and check.
+        if let ([only], None) = (&self.policies[..], &step.workload) {
+            return decision::decide_with_role(only, step, self.only_role_class(step));
+        }
+        self.route_selected(step)
+    }
+
+    /// [`PolicySet::route`] for a set of several policies, or a step naming its workload.
+    #[inline(never)]
+    fn route_selected(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
         let p = self.select_index(step)?;
-        decision::decide_with_role(&self.policies[p], step, self.role_class(p, step))
+        let role = match &self.policies[..] {
+            [_] => self.only_role_class(step),
+            _ => self.role_class(p, step),
+        };
+        decision::decide_with_role(&self.policies[p], step, role)
     }
 
     /// Routes a step and records every rule and guard looked at, and why each held or not.

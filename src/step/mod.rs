@@ -121,7 +121,7 @@ pub struct RoleId {
     /// The policy set it was made by.
     pub(crate) set: u32,
     /// The role's index among every role the set's policies name; their number for a role
-    /// none names.
+    /// none names. For a set of one policy, the role's class in that policy's role column.
     pub(crate) index: u32,
 }
 
