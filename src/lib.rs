@@ -89,5 +89,5 @@ pub fn cli_main() -> std::process::ExitCode {
 pub use compile::CompiledPolicy;
 pub use diag::{Diagnostic, Severity};
 pub use policy::{LoadError, Model, Policy};
-pub use router::{Decision, Explanation, PolicySet, RouteError, Router, Via};
+pub use router::{Decision, Explanation, PolicySet, RouteError, RouteFailure, Router, Via};
 pub use step::{RoleId, Step, StepError, TagValue};

@@ -21,7 +21,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use switchyard::lint::analysis::{self, Analysis};
 use switchyard::router::CheckKind;
-use switchyard::{CompiledPolicy, PolicySet, RouteError, Step};
+use switchyard::{CompiledPolicy, PolicySet, RouteFailure, Step};
 
 // ---- the properties ------------------------------------------------------------------------
 
@@ -67,8 +67,13 @@ fn rule_index(name: &str) -> usize {
 /// it: from the explain trace, whose rule checks end at the winner.
 fn winner(set: &PolicySet, s: &Step) -> Result<Option<usize>, TestCaseError> {
     let ex = set.explain(s);
-    if let Err(e @ (RouteError::InvalidStep(_) | RouteError::UnknownWorkload { .. })) = &ex.result {
-        return Err(TestCaseError::fail(format!("step {s} not routed: {e}")));
+    if let Err(e) = &ex.result {
+        if matches!(
+            e.failure(),
+            RouteFailure::InvalidStep(_) | RouteFailure::UnknownWorkload { .. }
+        ) {
+            return Err(TestCaseError::fail(format!("step {s} not routed: {e}")));
+        }
     }
     Ok(ex
         .checks
@@ -81,8 +86,10 @@ fn winner(set: &PolicySet, s: &Step) -> Result<Option<usize>, TestCaseError> {
 fn outcome(set: &PolicySet, s: &Step) -> Result<String, String> {
     match set.route(s) {
         Ok(d) => Ok(d.tier().to_string()),
-        Err(RouteError::GuardRejected { guard, .. }) => Err(guard),
-        Err(e) => Err(format!("unexpected: {e}")),
+        Err(e) => match e.into_failure() {
+            RouteFailure::GuardRejected { guard, .. } => Err(guard),
+            e => Err(format!("unexpected: {e}")),
+        },
     }
 }
 

@@ -19,7 +19,7 @@ use common::gen::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 use switchyard::router::CheckKind;
-use switchyard::{PolicySet, RouteError, Step, TagValue};
+use switchyard::{PolicySet, RouteError, RouteFailure, Step, TagValue};
 
 // ---- the reference evaluator, from the contract --------------------------------------------
 
@@ -251,11 +251,13 @@ fn outcome_of(r: &Result<switchyard::Decision, RouteError>) -> Result<Outcome, S
             via: d.via().as_str(),
             guard: d.guard().map(str::to_string),
         }),
-        Err(RouteError::GuardRejected { guard, .. }) => Ok(Outcome::Rejected {
-            guard: guard.clone(),
-        }),
-        Err(e) if e.kind() == "context_window_exceeded" => Ok(Outcome::TooBig),
-        Err(other) => Err(format!("unexpected error: {other:?}")),
+        Err(e) => match e.failure() {
+            RouteFailure::GuardRejected { guard, .. } => Ok(Outcome::Rejected {
+                guard: guard.clone(),
+            }),
+            RouteFailure::ContextWindowExceeded { .. } => Ok(Outcome::TooBig),
+            other => Err(format!("unexpected error: {other:?}")),
+        },
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use switchyard::policy::LoadOptions;
 use switchyard::reload::{Outcome, ReloadStatus, WatchHandle, WatchOptions};
-use switchyard::{RouteError, Router, Step};
+use switchyard::{RouteError, RouteFailure, Router, Step};
 
 /// Long enough for a loaded 2-core machine; a passing test never waits this long.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -498,8 +498,9 @@ fn policy_removed_from_a_set_keeps_serving_until_it_returns_or_a_reload() {
     let report = h.reload_now().unwrap();
     assert_eq!(report.outcome, Outcome::Reloaded, "{report:?}");
     assert!(matches!(
-        h.route(&step().workload("b")),
-        Err(RouteError::UnknownWorkload { .. })
+        h.route(&step().workload("b"))
+            .map_err(RouteError::into_failure),
+        Err(RouteFailure::UnknownWorkload { .. })
     ));
     assert_eq!(h.status().version_of("a"), Some(version(&a).as_str()));
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use switchyard::router::CheckKind;
-use switchyard::{PolicySet, RouteError, Router, Step, Via};
+use switchyard::{PolicySet, RouteFailure, Router, Step, Via};
 
 fn policies_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
@@ -478,8 +478,8 @@ fn a_workload_no_policy_serves_is_rejected_even_with_one_policy() {
     let step = Step::new("format").input_tokens(10).workload("code-fix");
     let err = router.route(&step).unwrap_err();
     assert_eq!(
-        err,
-        RouteError::UnknownWorkload {
+        err.failure(),
+        &RouteFailure::UnknownWorkload {
             workload: "code-fix".into(),
             known: vec!["contract-review".into()],
         }
@@ -507,8 +507,8 @@ fn several_policies_need_a_workload() {
         .route(&Step::new("format").input_tokens(10))
         .unwrap_err();
     assert_eq!(
-        err,
-        RouteError::WorkloadRequired {
+        err.failure(),
+        &RouteFailure::WorkloadRequired {
             known: vec!["code-fix".into(), "contract-review".into()],
         }
     );
@@ -667,7 +667,7 @@ fn a_guard_without_escalate_to_rejects() {
         .input_tokens(20_000)
         .output_must_be_json(true);
     let err = set.route(&step).unwrap_err();
-    let RouteError::GuardRejected { guard, message } = &err else {
+    let RouteFailure::GuardRejected { guard, message } = err.failure() else {
         panic!("expected a guard rejection, got {err:?}");
     };
     assert_eq!(guard, "json-needs-json-mode");
@@ -682,7 +682,7 @@ fn a_guard_without_escalate_to_rejects() {
     // escalated to a model with json_mode.
     let err = set.route(&step.untrusted_input(true)).unwrap_err();
     assert!(
-        matches!(&err, RouteError::GuardRejected { guard, .. } if guard == "json-needs-json-mode"),
+        matches!(err.failure(), RouteFailure::GuardRejected { guard, .. } if guard == "json-needs-json-mode"),
         "{err:?}"
     );
 
@@ -749,7 +749,7 @@ escalate_to = "with-x"
         .route(&Step::new("r").input_tokens(1).untrusted_input(true))
         .unwrap_err();
     assert!(
-        matches!(&err, RouteError::GuardRejected { guard, .. } if guard == "need-y"),
+        matches!(err.failure(), RouteFailure::GuardRejected { guard, .. } if guard == "need-y"),
         "{err:?}"
     );
 }

@@ -19,7 +19,7 @@ use super::read::{parse_view, LogReader, LogStats};
 use super::report::usd;
 use super::view::{RecordView, StepView, Text};
 use crate::money::PicosPerToken;
-use crate::router::{PolicySet, RouteError};
+use crate::router::{PolicySet, RouteError, RouteFailure};
 use crate::step::Step;
 use crate::step::StepWire;
 
@@ -297,11 +297,11 @@ pub fn replay(mut log: LogReader<impl BufRead>, set: &PolicySet) -> io::Result<R
                 cell.candidate += cost;
             }
             Err(e) => {
-                let detail = match &e {
-                    RouteError::GuardRejected { guard, .. } => guard.clone(),
-                    RouteError::UnknownWorkload { workload, .. } => workload.clone(),
-                    RouteError::WorkloadRequired { .. } => String::new(),
-                    RouteError::InvalidStep(s) => s.message.clone(),
+                let detail = match e.failure() {
+                    RouteFailure::GuardRejected { guard, .. } => guard.clone(),
+                    RouteFailure::UnknownWorkload { workload, .. } => workload.clone(),
+                    RouteFailure::WorkloadRequired { .. } => String::new(),
+                    RouteFailure::InvalidStep(s) => s.message.clone(),
                     _ => String::new(),
                 };
                 let acc = not_routed.entry((e.kind(), detail)).or_default();
@@ -390,7 +390,7 @@ fn bump(traffic: &mut Vec<[u64; 2]>, id: usize, side: usize) {
 /// The logged step, read as a JSON tree and checked by [`Step::from_value`]; its workload is
 /// the record's policy when the step names none.
 fn slow_step(r: &RecordView<'_>) -> Result<Step, RouteError> {
-    let invalid = |message: String| RouteError::InvalidStep(crate::step::StepError { message });
+    let invalid = |message: String| RouteError::from(crate::step::StepError { message });
     let parsed;
     let value = match &r.step {
         StepView::Other(v) => v,

@@ -14,7 +14,7 @@ use super::report::visible;
 use crate::calllog::report::format_usd;
 use crate::clients::{ChatRequest, Clients, MockClient, Part, SizeHints};
 use crate::lines::{Line, Lines, DEFAULT_MAX_LINE_BYTES};
-use crate::router::{PolicySet, RouteError};
+use crate::router::PolicySet;
 use crate::runner::budget::Store;
 use crate::runner::{JsonlSink, RunError, RunTotals, Runner, StepOutput};
 use crate::step::{Step, StepError};
@@ -164,12 +164,7 @@ async fn run_all(
         let (step, sent) = match step {
             Ok(s) => s,
             Err(e) => {
-                error_row(
-                    out,
-                    line_no,
-                    None,
-                    &RunError::Route(RouteError::InvalidStep(e)),
-                )?;
+                error_row(out, line_no, None, &RunError::Route(e.into()))?;
                 continue;
             }
         };

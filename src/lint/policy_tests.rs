@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::compile::CompiledPolicy;
 use crate::policy::{LoadError, PolicyTest};
-use crate::router::{CheckKind, Explanation, PolicySet, RouteError, Via};
+use crate::router::{CheckKind, Explanation, PolicySet, RouteError, RouteFailure, Via};
 
 /// Runs the tests of every policy a path holds (a policy file or a policy-set directory).
 pub fn run_path(path: impl AsRef<Path>) -> Result<Vec<PolicyResults>, LoadError> {
@@ -258,9 +258,9 @@ impl Outcome {
                     CheckKind::Default => Some(None),
                     _ => None,
                 });
-                let (guard, rejected, via) = match e {
+                let (guard, rejected, via) = match e.failure() {
                     // A guard made this outcome, so it counts as the guard's doing.
-                    RouteError::GuardRejected { guard, .. } => {
+                    RouteFailure::GuardRejected { guard, .. } => {
                         (Some(guard.clone()), true, Some(Via::Guard))
                     }
                     _ => (None, false, None),

@@ -2,6 +2,7 @@
 //! that come out of it.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -272,24 +273,100 @@ struct DecisionJson<'a> {
     trace_id: Option<&'a str>,
 }
 
-/// Why a step was not routed.
+/// Why a step was not routed: a [`RouteFailure`], boxed.
+///
+/// Boxed because it is rare: a routing `Result` is then no larger than its decision, and
+/// dropping one is a test of a word, small enough to inline beside the decision (dropping
+/// the unboxed enum, strings and all, was an out-of-line call on every routed step).
 ///
 /// ```
-/// use switchyard::{RouteError, Router, Step};
+/// use switchyard::{RouteFailure, Router, Step};
 ///
 /// let router = Router::load("policies/contract-review.toml").unwrap();
 /// let err = router
 ///     .route(&Step::new("format").input_tokens(10).workload("billing"))
 ///     .unwrap_err();
-/// assert!(matches!(err, RouteError::UnknownWorkload { .. }));
+/// assert!(matches!(err.failure(), RouteFailure::UnknownWorkload { .. }));
+/// assert_eq!(err.kind(), "unknown_workload");
 /// assert_eq!(
 ///     err.to_string(),
 ///     "no loaded policy serves the workload `billing` (loaded: contract-review)"
 /// );
 /// ```
+#[derive(Clone, PartialEq)]
+pub struct RouteError(ManuallyDrop<Box<RouteFailure>>);
+
+impl Drop for RouteError {
+    // Out of line, so the drop glue of a routing `Result` stays a few instructions.
+    #[cold]
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the box is not used after.
+        unsafe { ManuallyDrop::drop(&mut self.0) }
+    }
+}
+
+impl RouteError {
+    /// What went wrong, with its details.
+    pub fn failure(&self) -> &RouteFailure {
+        &self.0
+    }
+
+    /// What went wrong, owned.
+    pub fn into_failure(self) -> RouteFailure {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the box is taken exactly once.
+        *unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+
+    /// The stable kind used in error lines: guard_rejected, unknown_workload,
+    /// workload_required, invalid_step, context_window_exceeded.
+    pub fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
+    /// The error as the JSON line `switchyard route` writes.
+    pub fn to_json(&self, trace_id: Option<&str>) -> Value {
+        self.0.to_json(trace_id)
+    }
+}
+
+impl From<RouteFailure> for RouteError {
+    #[cold]
+    fn from(f: RouteFailure) -> Self {
+        RouteError(ManuallyDrop::new(Box::new(f)))
+    }
+}
+
+impl From<StepError> for RouteError {
+    #[cold]
+    fn from(e: StepError) -> Self {
+        RouteFailure::InvalidStep(e).into()
+    }
+}
+
+impl fmt::Debug for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self.0, f)
+    }
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self.0, f)
+    }
+}
+
+impl std::error::Error for RouteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Why a step was not routed, in detail ([`RouteError::failure`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum RouteError {
+pub enum RouteFailure {
     /// A guard's requirement is unmet and it has no `escalate_to` (or escalation could not
     /// satisfy every guard).
     #[error("{message}")]
@@ -327,16 +404,16 @@ pub enum RouteError {
     },
 }
 
-impl RouteError {
+impl RouteFailure {
     /// The stable kind used in error lines: guard_rejected, unknown_workload,
     /// workload_required, invalid_step, context_window_exceeded.
     pub fn kind(&self) -> &'static str {
         match self {
-            RouteError::ContextWindowExceeded { .. } => "context_window_exceeded",
-            RouteError::GuardRejected { .. } => "guard_rejected",
-            RouteError::UnknownWorkload { .. } => "unknown_workload",
-            RouteError::WorkloadRequired { .. } => "workload_required",
-            RouteError::InvalidStep(_) => "invalid_step",
+            RouteFailure::ContextWindowExceeded { .. } => "context_window_exceeded",
+            RouteFailure::GuardRejected { .. } => "guard_rejected",
+            RouteFailure::UnknownWorkload { .. } => "unknown_workload",
+            RouteFailure::WorkloadRequired { .. } => "workload_required",
+            RouteFailure::InvalidStep(_) => "invalid_step",
         }
     }
 
@@ -344,10 +421,10 @@ impl RouteError {
     pub fn to_json(&self, trace_id: Option<&str>) -> Value {
         let mut err = serde_json::Map::new();
         err.insert("kind".into(), self.kind().into());
-        if let RouteError::GuardRejected { guard, .. } = self {
+        if let RouteFailure::GuardRejected { guard, .. } = self {
             err.insert("guard".into(), guard.as_str().into());
         }
-        if let RouteError::UnknownWorkload { workload, .. } = self {
+        if let RouteFailure::UnknownWorkload { workload, .. } = self {
             err.insert("workload".into(), workload.as_str().into());
         }
         err.insert("message".into(), self.to_string().into());
@@ -620,9 +697,10 @@ fn settle_guards<'p>(
 /// The error for a step with no token count and nothing to count.
 #[cold]
 fn no_tokens() -> RouteError {
-    RouteError::InvalidStep(StepError {
+    RouteFailure::InvalidStep(StepError {
         message: "the step has neither `input_tokens` nor a `prompt` to count".into(),
     })
+    .into()
 }
 
 /// The error for a step no tier's model can take.
@@ -635,7 +713,7 @@ fn too_big(cp: &CompiledPolicy, tier: TierId, need: u64) -> RouteError {
         .map(|t| t.context_window)
         .max()
         .unwrap_or(0);
-    RouteError::ContextWindowExceeded {
+    RouteFailure::ContextWindowExceeded {
         tokens: need,
         message: format!(
             "the step needs {need} tokens (input plus expected output), more than the context window of tier `{}` (model `{}`, {} tokens), and no tier whose model meets every guard that holds takes it (the largest window is {largest})",
@@ -644,6 +722,7 @@ fn too_big(cp: &CompiledPolicy, tier: TierId, need: u64) -> RouteError {
             cp.tier_fast[tier].context_window,
         ),
     }
+    .into()
 }
 
 /// Clears, from the guards whose static conditions hold, those whose expression is false. An
@@ -700,7 +779,7 @@ fn reject(cp: &CompiledPolicy, g: usize, tier: TierId) -> RouteError {
         .filter(|r| !model.capabilities.contains(r))
         .map(|s| s.as_str())
         .collect();
-    RouteError::GuardRejected {
+    RouteFailure::GuardRejected {
         guard: guard.name.clone(),
         message: format!(
             "guard `{}` rejected the step: tier `{}` (model `{}`) lacks {}{}",
@@ -715,11 +794,33 @@ fn reject(cp: &CompiledPolicy, g: usize, tier: TierId) -> RouteError {
             }
         ),
     }
+    .into()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Decision, Via};
+    use super::{Decision, RouteError, RouteFailure, Via};
+
+    /// The error is one pointer: a routing `Result` is the size of its decision, and an
+    /// error taken apart and cloned keeps what it says.
+    #[test]
+    fn a_routing_result_is_the_size_of_its_decision() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<RouteError>(), size_of::<usize>());
+        assert_eq!(
+            size_of::<Result<Decision<'static>, RouteError>>(),
+            size_of::<Decision<'static>>()
+        );
+        let e = RouteError::from(RouteFailure::WorkloadRequired {
+            known: vec!["a".into(), "b".into()],
+        });
+        let copy = e.clone();
+        assert_eq!(copy, e);
+        assert_eq!(e.kind(), "workload_required");
+        let f = e.into_failure();
+        assert_eq!(copy.failure(), &f);
+        assert_eq!(copy.to_string(), f.to_string());
+    }
 
     /// A decision packs its way as the `Via`'s value, read back as an index of `Via::ALL`.
     #[test]

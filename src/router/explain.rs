@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::decision::{decide, input_tokens, Decision, RouteError};
+use super::decision::{decide, input_tokens, Decision, RouteError, RouteFailure};
 use crate::compile::{CompiledExpr, CompiledPolicy};
 use crate::policy::{Condition, OnExpressionError, TagTest};
 use crate::step::{Step, TagValue};
@@ -197,7 +197,9 @@ pub(super) fn explain(cp: &Arc<CompiledPolicy>, step: &Step) -> Explanation {
     let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
     let moved = match &result {
         Ok(d) if d.via() == super::Via::ContextWindow => Some(Ok(d.tier_id())),
-        Err(e @ RouteError::ContextWindowExceeded { .. }) => Some(Err(e.to_string())),
+        Err(e) if matches!(e.failure(), RouteFailure::ContextWindowExceeded { .. }) => {
+            Some(Err(e.to_string()))
+        }
         _ => None,
     };
     if let Some(moved) = moved {

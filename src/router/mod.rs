@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use decision::{Decision, RouteError, Via};
+pub use decision::{Decision, RouteError, RouteFailure, Via};
 pub use explain::{Check, CheckKind, Explanation};
 
 use crate::compile::{self, CompiledPolicy};
@@ -204,17 +204,19 @@ impl PolicySet {
 
     #[cold]
     fn unknown_workload(&self, workload: &str) -> RouteError {
-        RouteError::UnknownWorkload {
+        RouteFailure::UnknownWorkload {
             workload: workload.to_string(),
             known: self.names(),
         }
+        .into()
     }
 
     #[cold]
     fn workload_required(&self) -> RouteError {
-        RouteError::WorkloadRequired {
+        RouteFailure::WorkloadRequired {
             known: self.names(),
         }
+        .into()
     }
 
     fn names(&self) -> Vec<String> {

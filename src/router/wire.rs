@@ -58,7 +58,7 @@ pub fn answer_line(set: &PolicySet, line_no: u64, text: &str, explain: bool) -> 
 /// The error object of a line that is not a valid step.
 pub fn invalid_line(line_no: u64, e: &StepError) -> Answer {
     Answer {
-        json: RouteError::InvalidStep(StepError {
+        json: RouteError::from(StepError {
             message: format!("line {line_no}: {}", e.message),
         })
         .to_json(None),

@@ -88,7 +88,7 @@ fn is_ndjson(headers: &HeaderMap) -> bool {
 }
 
 fn invalid(message: &str) -> Answer {
-    let e = crate::router::RouteError::InvalidStep(StepError {
+    let e = crate::router::RouteError::from(StepError {
         message: message.to_owned(),
     });
     Answer {
