@@ -60,7 +60,10 @@ pub(crate) struct Winner {
 /// A count column: its class found without a branch on the count, and the rows per class.
 #[derive(Debug, Clone)]
 enum Counts {
-    /// At most three points (padded with `u64::MAX`), compared all at once; a class past the
+    /// One point (or none: `u64::MAX`, which no real count passes, both classes every row),
+    /// the common column, found with one comparison.
+    One { point: u64, masks: [Pair; 2] },
+    /// Two or three points (padded with `u64::MAX`), compared all at once; a class past the
     /// real points (only `u64::MAX` reaches it) repeats the last real one.
     Few { points: [u64; 3], masks: [Pair; 4] },
     /// More: the bucket search of the table's breakpoints.
@@ -72,14 +75,19 @@ enum Counts {
 
 impl Counts {
     /// A column no row constrains.
-    const NONE: Counts = Counts::Few {
-        points: [u64::MAX; 3],
-        masks: [ALL; 4],
+    const NONE: Counts = Counts::One {
+        point: u64::MAX,
+        masks: [ALL; 2],
     };
 
     fn new(points: &[u64], masks: Vec<Pair>) -> Counts {
         debug_assert_eq!(masks.len(), points.len() + 1);
-        if points.len() <= 3 {
+        if let [point] = points {
+            Counts::One {
+                point: *point,
+                masks: [masks[0], masks[1]],
+            }
+        } else if points.len() <= 3 {
             let mut padded = [u64::MAX; 3];
             padded[..points.len()].copy_from_slice(points);
             let last = points.len();
@@ -98,6 +106,7 @@ impl Counts {
     #[inline(always)]
     fn rows(&self, x: u64) -> Pair {
         match self {
+            Counts::One { point, masks } => masks[usize::from(*point <= x)],
             Counts::Few { points, masks } => {
                 let k = points.iter().map(|&p| usize::from(p <= x)).sum::<usize>();
                 masks[k & 3]
@@ -247,6 +256,10 @@ mod tests {
                 let class = points.iter().filter(|&&p| p <= x).count();
                 assert_eq!(c.rows(x), masks[class], "points {points:?}, x = {x}");
             }
+        }
+        // A column no row constrains admits every row, whatever the count.
+        for x in [0, 1, u64::MAX] {
+            assert_eq!(Counts::NONE.rows(x), super::ALL);
         }
     }
 }

@@ -531,8 +531,15 @@ fn decide_from_fast<'p>(
             rule_at(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
         })
         .unwrap_or((cp.policy.default_tier, None, Via::Default));
-    let mut held = [cp.guards.candidates_from(probe, guards, from[1])];
-    settle_guards(cp, step, tokens, picked, &mut held)
+    let held = cp.guards.candidates_from(probe, guards, from[1]);
+    // As in the fast path: no guard that holds can act on the tier, and the step fits.
+    let (tier, rule, via) = picked;
+    let fast = &cp.tier_fast[tier];
+    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
+    if held & fast.guard_stop == 0 && need <= fast.context_window {
+        return Ok(made(cp, step, tokens, tier, via, rule, None));
+    }
+    settle_guards(cp, step, tokens, picked, &mut [held])
 }
 
 /// A candidate row's answer: its tier, or its expression's (see [`rule_with_expression`]).
