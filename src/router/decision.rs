@@ -507,9 +507,35 @@ pub(crate) fn decide_with_role<'p>(
             Some(_) => fast.from_tags,
             None => fast.from_role,
         };
-        return decide_from_fast(cp, step, tokens, role, [rules, guards], from);
+        return unspill(decide_from_fast(
+            cp,
+            step,
+            tokens,
+            role,
+            [rules, guards],
+            from,
+        ));
     }
     decide_general(cp, step, role)
+}
+
+/// A decision an out-of-line call returned through memory, rebuilt field by field: the
+/// caller's own `Result` then stays in registers. Had the call written straight into it,
+/// every decision, the inlined common case too, would go through that memory, and a copy of
+/// it (`into_owned`) would read back with wide loads what was written with narrow stores,
+/// stalling on store forwarding.
+#[inline(always)]
+pub(crate) fn unspill(r: Result<Decision<'_>, RouteError>) -> Result<Decision<'_>, RouteError> {
+    match r {
+        Ok(d) => Ok(Decision {
+            policy: d.policy,
+            tier_via: d.tier_via,
+            rule_guard: d.rule_guard,
+            input_tokens: d.input_tokens,
+            expected_output_tokens: d.expected_output_tokens,
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// The rest of a decision the fast path started: the candidate rules and holding guards of
@@ -587,7 +613,7 @@ fn decide_general<'p>(
             return Ok(made(cp, step, tokens, tier, via, rule, None));
         }
     }
-    guard_and_fit(cp, step, probe, tokens, (tier, rule, via))
+    unspill(guard_and_fit(cp, step, probe, tokens, (tier, rule, via)))
 }
 
 /// A decision under `cp` for `step`, packed: every way of deciding builds it here.

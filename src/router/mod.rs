@@ -235,7 +235,7 @@ impl PolicySet {
         if let ([only], None) = (&self.policies[..], &step.workload) {
             return decision::decide_with_role(only, step, self.only_role_class(step));
         }
-        self.route_selected(step)
+        decision::unspill(self.route_selected(step))
     }
 
     /// [`PolicySet::route`] for a set of several policies, or a step naming its workload.
