@@ -36,6 +36,9 @@ pub(crate) struct FastPath {
     /// Rules with a role condition: when the step's role class is not known and the lowest
     /// candidate is among them, the class is looked up (see [`FastPath::role`]).
     pub(crate) role_rows: u64,
+    /// Guards decided by the flag and count columns alone (no role or tag condition): when
+    /// such a guard is in a step's guard rows, it holds (its expression aside).
+    pub(crate) guard_sure: u64,
     /// Per table, where its role column (or, without one, its tag columns) starts among its
     /// active columns: where a decision goes on from when the role's class was not known.
     pub(crate) from_role: [usize; 2],
@@ -145,6 +148,7 @@ impl FastPath {
             .filter(|(_, &packed)| packed & RULE_HAS_EXPR != 0)
             .fold(0u64, |m, (r, _)| m | 1 << r);
         let mut role_rows = 0;
+        let mut guard_sure = guards.all_rows(0);
         let first = |f: fn(&ColumnKind) -> bool| {
             let col = columns
                 .kinds
@@ -179,11 +183,13 @@ impl FastPath {
                     roles = per_class().into();
                     let every = roles.iter().copied().fold(ALL, and);
                     role_rows = rules.all_rows(0) & !every[0];
+                    guard_sure &= every[1];
                 }
                 ColumnKind::Tag(..) => {
                     // A rule some class of the tag does not admit depends on the tag.
                     let every = per_class().into_iter().fold(ALL, and);
                     slow |= rules.all_rows(0) & !every[0];
+                    guard_sure &= every[1];
                 }
             }
         }
@@ -207,6 +213,7 @@ impl FastPath {
             roles,
             slow,
             role_rows,
+            guard_sure,
             from_role,
             from_tags,
             winners,

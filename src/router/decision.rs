@@ -550,6 +550,9 @@ fn decide_from_fast<'p>(
     [rules, guards]: [u64; 2],
     from: [usize; 2],
 ) -> Result<Decision<'p>, RouteError> {
+    if let Some(d) = escalated(cp, step, tokens, [rules, guards]) {
+        return Ok(d);
+    }
     let probe = cp.columns.probe_with_role(step, tokens, role);
     let picked = cp
         .rules
@@ -566,6 +569,41 @@ fn decide_from_fast<'p>(
         return Ok(made(cp, step, tokens, tier, via, rule, None));
     }
     settle_guards(cp, step, tokens, picked, &mut [held])
+}
+
+/// The guard pass's answer when the fast path settled the rule and one guard acts: the
+/// guard surely holds (no role, tag or expression in it), escalates, and every guard that
+/// may hold accepts the tier it escalates to, which the step fits. In the guard pass that
+/// guard moves the step there and no other guard moves or rejects it. `None` for anything
+/// else, which the general path settles.
+#[inline]
+fn escalated<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    tokens: u64,
+    [rules, guards]: [u64; 2],
+) -> Option<Decision<'p>> {
+    let fast = cp.fast.as_ref()?;
+    if rules & rules.wrapping_neg() & fast.slow != 0 {
+        return None;
+    }
+    let w = &fast.winners[rules.trailing_zeros() as usize];
+    let acting = guards & w.guard_stop;
+    if acting == 0 || acting & (acting - 1) != 0 || acting & fast.guard_sure == 0 {
+        return None;
+    }
+    let g = acting.trailing_zeros() as usize;
+    if cp.guard_exprs.get(g)?.is_some() {
+        return None;
+    }
+    let to = cp.policy.guards.get(g)?.escalate_to?;
+    let t = cp.tier_fast.get(to)?;
+    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
+    if guards & t.guard_stop != 0 || need > t.context_window {
+        return None;
+    }
+    let rule = (w.rule as usize).checked_sub(1);
+    Some(made(cp, step, tokens, to, Via::Guard, rule, Some(g)))
 }
 
 /// A candidate row's answer: its tier, or its expression's (see [`rule_with_expression`]).
