@@ -5,11 +5,12 @@
 //! lowest set bit, so the default needs no branch.
 //!
 //! Rules this cannot settle (with an expression or a tag condition) are marked `slow`: when
-//! the lowest candidate is among them, the decision goes on over the [`Table`]s. So does a
-//! winner that a guard among the candidates might act on, or whose model the step
-//! overflows (the tier's `guard_stop` and context window are copied into its entry). The
-//! guards' mask ignores their tag columns, so it is a superset of the guards that hold: when
-//! none of it can act, none that holds can.
+//! the lowest candidate is among them, it is asked its own tag conditions and expression,
+//! and wins or drops out for the next candidate. A winner that a guard among the candidates
+//! might act on, or whose model the step overflows (the tier's `guard_stop` and context
+//! window are copied into its entry), goes on to the guards' [`Table`]. The guards' mask
+//! ignores their tag columns, so it is a superset of the guards that hold: when none of it
+//! can act, none that holds can.
 
 use super::table::{ColumnKind, Columns, Flag, Table};
 use super::{TierFast, RULE_HAS_EXPR};

@@ -15,12 +15,15 @@ use crate::step::{Step, TagValue};
 #[derive(Debug, Clone)]
 pub(crate) struct Lowered {
     terms: Box<[Term]>,
+    /// The tag names the terms read, each once: terms name them by index, so two terms
+    /// reading one tag are seen to by comparing two numbers.
+    keys: Box<[String]>,
 }
 
 #[derive(Debug, Clone)]
 enum Term {
-    /// `"k" in step.tags`.
-    HasTag(String),
+    /// `"k" in step.tags` (`k` an index into [`Lowered::keys`]).
+    HasTag(usize),
     /// A bool field read alone, e.g. `step.untrusted_input`.
     Flag(Field),
     /// `a OP b`, one side a step value, the other a constant, in the order written.
@@ -31,13 +34,28 @@ enum Term {
         /// The constant is written on the left (`1000 < step.input_tokens`).
         constant_first: bool,
     },
+    /// `step.tags.k OP number` (either way round): the common comparison, on the tag's
+    /// number as it is, with no conversion to the engine's types (see [`num_holds`]).
+    TagNum {
+        key: usize,
+        /// The operator with the tag on its left (flipped when the constant was written
+        /// first: every comparison here reads the same either way round).
+        op: Op,
+        constant: FLOAT,
+        /// The constant was an integer.
+        int: bool,
+        /// As written, for the error message.
+        written: Op,
+        constant_first: bool,
+    },
 }
 
 /// A step value an expression reads.
 #[derive(Debug, Clone)]
 enum Value {
     Field(Field),
-    Tag(String),
+    /// An index into [`Lowered::keys`].
+    Tag(usize),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +90,17 @@ impl Op {
             ">=" => Op::Ge,
             _ => return None,
         })
+    }
+
+    /// The same comparison with its sides swapped.
+    fn flip(self) -> Op {
+        match self {
+            Op::Lt => Op::Gt,
+            Op::Le => Op::Ge,
+            Op::Gt => Op::Lt,
+            Op::Ge => Op::Le,
+            Op::Eq | Op::Ne => self,
+        }
     }
 
     fn symbol(self) -> &'static str {
@@ -146,25 +175,35 @@ pub(crate) fn lower(ast: &AST) -> Option<Lowered> {
         return None;
     };
     let mut terms = Vec::new();
+    let mut keys = Vec::new();
     match stmt {
-        Stmt::Expr(e) => conjunction(e, &mut terms)?,
-        Stmt::FnCall(f, _) => terms.push(call(f)?),
+        Stmt::Expr(e) => conjunction(e, &mut terms, &mut keys)?,
+        Stmt::FnCall(f, _) => terms.push(call(f, &mut keys)?),
         _ => return None,
     }
     Some(Lowered {
         terms: terms.into(),
+        keys: keys.into(),
     })
 }
 
-fn conjunction(e: &Node, out: &mut Vec<Term>) -> Option<()> {
+/// The index of tag name `k` among `keys`, added if new.
+fn key(keys: &mut Vec<String>, k: &str) -> usize {
+    keys.iter().position(|x| x == k).unwrap_or_else(|| {
+        keys.push(k.to_string());
+        keys.len() - 1
+    })
+}
+
+fn conjunction(e: &Node, out: &mut Vec<Term>, keys: &mut Vec<String>) -> Option<()> {
     match e {
         Node::And(parts, _) => {
             for p in parts.iter() {
-                conjunction(p, out)?;
+                conjunction(p, out, keys)?;
             }
         }
-        Node::FnCall(f, _) => out.push(call(f)?),
-        Node::Dot(..) => match value(e)? {
+        Node::FnCall(f, _) => out.push(call(f, keys)?),
+        Node::Dot(..) => match value(e, keys)? {
             Value::Field(f @ (Field::ChainOfThought | Field::Json | Field::Untrusted)) => {
                 out.push(Term::Flag(f))
             }
@@ -177,7 +216,7 @@ fn conjunction(e: &Node, out: &mut Vec<Term>) -> Option<()> {
 }
 
 /// A comparison or an `in` test.
-fn call(f: &FnCallExpr) -> Option<Term> {
+fn call(f: &FnCallExpr, keys: &mut Vec<String>) -> Option<Term> {
     if !f.namespace.is_empty() {
         return None;
     }
@@ -193,7 +232,7 @@ fn call(f: &FnCallExpr) -> Option<Term> {
                     && is_step(&bin.lhs)
                     && matches!(&bin.rhs, Node::Property(p, _) if p.2 == "tags") =>
             {
-                Some(Term::HasTag(k.to_string()))
+                Some(Term::HasTag(key(keys, k)))
             }
             _ => None,
         };
@@ -203,8 +242,8 @@ fn call(f: &FnCallExpr) -> Option<Term> {
     }
     let op = Op::of(name)?;
     let (value, constant, constant_first) = match (constant(a), constant(b)) {
-        (None, Some(c)) => (self::value(a)?, c, false),
-        (Some(c), None) => (self::value(b)?, c, true),
+        (None, Some(c)) => (self::value(a, keys)?, c, false),
+        (Some(c), None) => (self::value(b, keys)?, c, true),
         _ => return None,
     };
     // Only the comparisons whose meaning is plain: numbers in every way; strings and bools
@@ -215,11 +254,26 @@ fn call(f: &FnCallExpr) -> Option<Term> {
         Constant::Str(_) | Constant::Bool(_) if matches!(op, Op::Eq | Op::Ne) => {}
         _ => return None,
     }
-    Some(Term::Compare {
-        op,
-        value,
-        constant,
-        constant_first,
+    let number = match constant {
+        Constant::Int(i) => Some((i as FLOAT, true)),
+        Constant::Float(x) => Some((x, false)),
+        _ => None,
+    };
+    Some(match (value, number) {
+        (Value::Tag(key), Some((constant, int))) => Term::TagNum {
+            key,
+            op: if constant_first { op.flip() } else { op },
+            constant,
+            int,
+            written: op,
+            constant_first,
+        },
+        (value, _) => Term::Compare {
+            op,
+            value,
+            constant,
+            constant_first,
+        },
     })
 }
 
@@ -234,7 +288,7 @@ fn constant(e: &Node) -> Option<Constant> {
 }
 
 /// `step.FIELD`, `step.tags.k` or `step.tags["k"]`.
-fn value(e: &Node) -> Option<Value> {
+fn value(e: &Node, keys: &mut Vec<String>) -> Option<Value> {
     let Node::Dot(bin, flags, _) = e else {
         return None;
     };
@@ -254,7 +308,7 @@ fn value(e: &Node) -> Option<Value> {
         })),
         Node::Dot(inner, flags, _) if plain(*flags) => match (&inner.lhs, &inner.rhs) {
             (Node::Property(t, _), Node::Property(k, _)) if t.2 == "tags" => {
-                Some(Value::Tag(k.2.to_string()))
+                Some(Value::Tag(key(keys, &k.2)))
             }
             _ => None,
         },
@@ -279,7 +333,11 @@ impl Lowered {
     /// message the engine would give.
     #[inline]
     pub(crate) fn eval(&self, step: &Step, input_tokens: u64) -> Result<bool, String> {
-        let mut tags = TagReads { step, last: None };
+        let mut tags = TagReads {
+            step,
+            keys: &self.keys,
+            last: (usize::MAX, None),
+        };
         for t in self.terms.iter() {
             if !t.holds(step, input_tokens, &mut tags)? {
                 return Ok(false);
@@ -293,33 +351,51 @@ impl Lowered {
 /// and looks it up once.
 struct TagReads<'a, 's> {
     step: &'s Step,
-    last: Option<(&'a str, Option<&'s TagValue>)>,
+    keys: &'a [String],
+    /// The key last read, and what it found.
+    last: (usize, Option<&'s TagValue>),
 }
 
-impl<'a, 's> TagReads<'a, 's> {
+impl<'s> TagReads<'_, 's> {
     #[inline]
-    fn get(&mut self, k: &'a str) -> Option<&'s TagValue> {
-        match self.last {
-            Some((name, v)) if name == k => v,
-            _ => {
-                let v = self.step.tags.get(k);
-                self.last = Some((k, v));
-                v
-            }
+    fn get(&mut self, k: usize) -> Option<&'s TagValue> {
+        if self.last.0 != k {
+            self.last = (k, self.step.tags.get(&self.keys[k]));
         }
+        self.last.1
     }
 }
 
 impl Term {
     #[inline]
-    fn holds<'a, 's>(
-        &'a self,
-        step: &'s Step,
+    fn holds(
+        &self,
+        step: &Step,
         input_tokens: u64,
-        tags: &mut TagReads<'a, 's>,
+        tags: &mut TagReads<'_, '_>,
     ) -> Result<bool, String> {
         match self {
-            Term::HasTag(k) => Ok(tags.get(k).is_some()),
+            Term::HasTag(k) => Ok(tags.get(*k).is_some()),
+            Term::TagNum {
+                key,
+                op,
+                constant,
+                int,
+                written,
+                constant_first,
+            } => match tags.get(*key) {
+                Some(TagValue::Num(n)) => Ok(num_holds(*op, *n, *constant, *int)),
+                Some(v) => {
+                    let v = match v {
+                        TagValue::Str(s) => Seen::Str(s),
+                        _ => Seen::Bool(false),
+                    };
+                    let c = Seen::Float(*constant);
+                    let (a, b) = if *constant_first { (&c, &v) } else { (&v, &c) };
+                    Err(mixed(*written, a, b))
+                }
+                None => Err(missing_tag(&tags.keys[*key])),
+            },
             Term::Flag(f) => match read_field(*f, step, input_tokens)? {
                 Seen::Bool(b) => Ok(b),
                 _ => Ok(false),
@@ -332,14 +408,14 @@ impl Term {
             } => {
                 let v = match value {
                     Value::Field(f) => read_field(*f, step, input_tokens)?,
-                    Value::Tag(k) => match tags.get(k) {
+                    Value::Tag(k) => match tags.get(*k) {
                         Some(TagValue::Str(s)) => Seen::Str(s),
                         Some(TagValue::Bool(b)) => Seen::Bool(*b),
-                        Some(TagValue::Num(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
-                            Seen::Int(*n as INT)
-                        }
-                        Some(TagValue::Num(n)) => Seen::Float(*n),
-                        None => return Err(missing_tag(k)),
+                        Some(TagValue::Num(n)) => match exact_int(*n) {
+                            Some(i) => Seen::Int(i),
+                            None => Seen::Float(*n),
+                        },
+                        None => return Err(missing_tag(&tags.keys[*k])),
                     },
                 };
                 let c = constant.seen();
@@ -349,6 +425,28 @@ impl Term {
                 compare(*op, a, b)
             }
         }
+    }
+}
+
+/// A tag number as the engine sees it: an integer when it is whole and below 9e15 in
+/// magnitude (below 2^53, so the conversion back is exact and tests wholeness without a
+/// call to `trunc`), else a float.
+#[inline]
+fn exact_int(n: FLOAT) -> Option<INT> {
+    let i = n as INT;
+    (n.abs() < 9.0e15 && i as FLOAT == n).then_some(i)
+}
+
+/// `n OP constant` with the engine's meaning, `n` a tag's number. A whole `n` is an integer
+/// to the engine, and so is an integer constant; both are below 2^53, where comparing them
+/// as floats is exact, so no conversion is needed. Any other pair compares as floats, with
+/// the engine's tolerance ([`float_holds`]).
+#[inline]
+fn num_holds(op: Op, n: FLOAT, constant: FLOAT, int: bool) -> bool {
+    if int && exact_int(n).is_some() {
+        op.holds(n, constant)
+    } else {
+        float_holds(op, n, constant)
     }
 }
 

@@ -1124,19 +1124,6 @@ impl Table {
         None
     }
 
-    /// [`Table::first`] for a one-word table, from the candidates `acc` that have passed the
-    /// first `rest` active columns.
-    #[inline(always)]
-    pub(crate) fn first_from<T>(
-        &self,
-        probe: Probe<'_>,
-        acc: u64,
-        rest: usize,
-        mut f: impl FnMut(usize) -> Option<T>,
-    ) -> Option<T> {
-        self.first_in_word_from(0, acc, rest, |i| probe.class(self.active[i].0), &mut f)
-    }
-
     /// The rows of a one-word table among `acc` (which have passed the first `rest` active
     /// columns) whose static conditions hold for the step.
     #[inline(always)]

@@ -503,18 +503,7 @@ pub(crate) fn decide_with_role<'p>(
             };
             return Ok(made(cp, step, tokens, w.tier as TierId, via, rule, None));
         }
-        let from = match role {
-            Some(_) => fast.from_tags,
-            None => fast.from_role,
-        };
-        return unspill(decide_from_fast(
-            cp,
-            step,
-            tokens,
-            role,
-            [rules, guards],
-            from,
-        ));
+        return unspill(decide_from_fast(cp, step, tokens, role, [rules, guards]));
     }
     decide_general(cp, step, role)
 }
@@ -538,37 +527,83 @@ pub(crate) fn unspill(r: Result<Decision<'_>, RouteError>) -> Result<Decision<'_
     }
 }
 
-/// The rest of a decision the fast path started: the candidate rules and holding guards of
-/// its columns go on through the tables' remaining columns (from the active column `from`
-/// of each) and expressions, and the guards and context window are settled in full.
+/// The rest of a decision the fast path started. The candidate rules are taken in order, as
+/// the table would: a rule the fast path settles wins at once; a slow one (tag conditions,
+/// an expression) is asked its own conditions, tags first, and wins or drops out. Only when
+/// a guard that may hold could act on the winner's tier, or the step overflows its model,
+/// are the guards' remaining columns read and the guard pass settled in full.
 #[inline(never)]
 fn decide_from_fast<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     tokens: u64,
-    role: Option<u32>,
-    [rules, guards]: [u64; 2],
-    from: [usize; 2],
+    mut role: Option<u32>,
+    [mut rules, mut guards]: [u64; 2],
 ) -> Result<Decision<'p>, RouteError> {
     if let Some(d) = escalated(cp, step, tokens, [rules, guards]) {
         return Ok(d);
     }
-    let probe = cp.columns.probe_with_role(step, tokens, role);
-    let picked = cp
-        .rules
-        .first_from(probe, rules, from[0], |row| {
-            rule_at(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
-        })
-        .unwrap_or((cp.policy.default_tier, None, Via::Default));
-    let held = cp.guards.candidates_from(probe, guards, from[1]);
-    // As in the fast path: no guard that holds can act on the tier, and the step fits.
+    let Some(fast) = cp.fast.as_ref() else {
+        return decide_general(cp, step, role);
+    };
+    let picked = loop {
+        let lowest = rules & rules.wrapping_neg();
+        if role.is_none() && lowest & fast.role_rows != 0 {
+            let class = cp.columns.role_class(&step.role);
+            let [r, g] = fast.role(class);
+            rules &= r;
+            guards &= g;
+            role = Some(class);
+            continue;
+        }
+        let w = &fast.winners[rules.trailing_zeros() as usize];
+        let rule = (w.rule as usize).checked_sub(1);
+        if lowest & fast.slow == 0 {
+            let via = if rule.is_some() {
+                Via::Rule
+            } else {
+                Via::Default
+            };
+            break (w.tier as TierId, rule, via);
+        }
+        let row = lowest.trailing_zeros() as usize;
+        if tags_hold(cp, step, row) {
+            if let Some((tier, via)) = rule_at(cp, step, tokens, row) {
+                break (tier, Some(row), via);
+            }
+        }
+        rules &= !lowest;
+    };
+    // As in the fast path: no guard that may hold can act on the tier, and the step fits.
     let (tier, rule, via) = picked;
-    let fast = &cp.tier_fast[tier];
+    let t = &cp.tier_fast[tier];
     let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
-    if held & fast.guard_stop == 0 && need <= fast.context_window {
+    if guards & t.guard_stop == 0 && need <= t.context_window {
+        return Ok(made(cp, step, tokens, tier, via, rule, None));
+    }
+    // The guards' columns the fast path left out (the role's, when it was not read, and
+    // the tags'), then the guard pass.
+    let probe = cp.columns.probe_with_role(step, tokens, role);
+    let from = match role {
+        Some(_) => fast.from_tags[1],
+        None => fast.from_role[1],
+    };
+    let held = cp.guards.candidates_from(probe, guards, from);
+    if held & t.guard_stop == 0 && need <= t.context_window {
         return Ok(made(cp, step, tokens, tier, via, rule, None));
     }
     settle_guards(cp, step, tokens, picked, &mut [held])
+}
+
+/// Whether a rule's tag conditions hold for the step: a missing tag never matches, and a
+/// value only matches its own type (the meaning the table's tag columns have too).
+#[inline]
+fn tags_hold(cp: &CompiledPolicy, step: &Step, row: usize) -> bool {
+    cp.policy.rules[row]
+        .when
+        .tags
+        .iter()
+        .all(|t| step.tags.get(&t.name).is_some_and(|v| t.test.matches(v)))
 }
 
 /// The guard pass's answer when the fast path settled the rule and one guard acts: the
