@@ -199,11 +199,43 @@ fn tags_map(step: &Step) -> Map {
     m
 }
 
+/// Makes `m` the step's tags as the engine sees them.
+///
+/// Steps of one agent carry the same tag names, so when `m` already holds exactly those
+/// names (left by the previous evaluation on this thread) only the values are replaced, and
+/// a string equal to the one held is kept: no tree node, key or unchanged string is freed
+/// and allocated again. Any other map is rebuilt.
 fn fill_tags(m: &mut Map, step: &Step) {
+    if m.len() == step.tags.len() {
+        let mut same = true;
+        for ((key, slot), (name, v)) in m.iter_mut().zip(&step.tags) {
+            if key.as_str() != name.as_str() {
+                same = false;
+                break;
+            }
+            set_tag(slot, v);
+        }
+        if same {
+            return;
+        }
+    }
     m.clear();
     for (k, v) in &step.tags {
         m.insert(k.as_str().into(), tag_to_dynamic(v));
     }
+}
+
+/// Replaces a tag's value in the engine's map, keeping a string equal to the new one.
+fn set_tag(slot: &mut Dynamic, v: &TagValue) {
+    if let TagValue::Str(s) = v {
+        if slot
+            .read_lock::<ImmutableString>()
+            .is_some_and(|held| held.as_str() == s.as_str())
+        {
+            return;
+        }
+    }
+    *slot = tag_to_dynamic(v);
 }
 
 fn tag_to_dynamic(v: &TagValue) -> Dynamic {
@@ -604,6 +636,51 @@ mod tests {
         assert_eq!(e.eval(&with, 1), Ok(true));
         assert!(e.eval(&without, 1).is_err());
         assert_eq!(e.eval(&with, 1), Ok(true));
+    }
+
+    /// The engine's tags map is reused from one evaluation to the next: whatever the
+    /// previous step carried (the same names with other values or types, fewer, more or
+    /// other names), an evaluation sees only its own step's tags.
+    #[test]
+    fn the_reused_tags_map_holds_only_this_steps_tags() {
+        let e = CompiledExpr::compile(&test_expr(
+            r#"("j" in step.tags && step.tags.j == "EU") || ("v" in step.tags && step.tags.v > 5) || "w" in step.tags"#,
+        ))
+        .unwrap();
+        assert!(!e.is_lowered());
+        let s = |tags: &[(&str, TagValue)]| {
+            let mut s = Step::new("reason").input_tokens(1);
+            for (k, v) in tags {
+                s.tags.insert(k.to_string(), v.clone());
+            }
+            s
+        };
+        let str_ = |x: &str| TagValue::Str(x.into());
+        let cases = [
+            (s(&[("j", str_("EU")), ("v", TagValue::Num(1.0))]), Ok(true)),
+            (s(&[("j", str_("EU")), ("v", TagValue::Num(1.0))]), Ok(true)),
+            (
+                s(&[("j", str_("US")), ("v", TagValue::Num(1.0))]),
+                Ok(false),
+            ),
+            (s(&[("j", str_("US")), ("v", TagValue::Num(9.0))]), Ok(true)),
+            (s(&[("j", str_("EU")), ("v", str_("x"))]), Ok(true)),
+            (
+                s(&[("j", TagValue::Bool(true)), ("v", TagValue::Num(1.0))]),
+                Err(()),
+            ),
+            (s(&[("j", str_("US"))]), Ok(false)),
+            (
+                s(&[("k", str_("EU")), ("v", TagValue::Num(1.0))]),
+                Ok(false),
+            ),
+            (s(&[("j", str_("US")), ("w", TagValue::Num(1.0))]), Ok(true)),
+            (s(&[]), Ok(false)),
+            (s(&[("j", str_("EU")), ("v", TagValue::Num(1.0))]), Ok(true)),
+        ];
+        for (step, want) in cases {
+            assert_eq!(e.eval_interpreted(&step, 1).map_err(|_| ()), want, "{step}");
+        }
     }
 
     #[test]
