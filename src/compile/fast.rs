@@ -40,12 +40,13 @@ pub(crate) struct FastPath {
     /// Guards decided by the flag and count columns alone (no role or tag condition): when
     /// such a guard is in a step's guard rows, it holds (its expression aside).
     pub(crate) guard_sure: u64,
-    /// Per table, where its role column (or, without one, its tag columns) starts among its
-    /// active columns: where a decision goes on from when the role's class was not known.
-    pub(crate) from_role: [usize; 2],
-    /// Per table, where its tag columns start among its active columns: where a decision
-    /// goes on from when it was.
-    pub(crate) from_tags: [usize; 2],
+    /// Where the guard table's role column (or, without one, its tag columns) starts among
+    /// its active columns: where the guards' columns go on from when the step's role class
+    /// was not known.
+    pub(crate) from_role: usize,
+    /// Where the guard table's tag columns start among its active columns: where they go on
+    /// from when it was.
+    pub(crate) from_tags: usize,
     /// Indexed by the lowest candidate rule (64: none): what a decision reads of it.
     pub(crate) winners: [Winner; 65],
 }
@@ -156,10 +157,7 @@ impl FastPath {
                 .iter()
                 .position(f)
                 .unwrap_or(columns.kinds.len());
-            [
-                rules.active_from_column(col),
-                guards.active_from_column(col),
-            ]
+            guards.active_from_column(col)
         };
         // Columns are ordered flags, counts, role, tags.
         let from_role = first(|k| matches!(k, ColumnKind::Role | ColumnKind::Tag(..)));

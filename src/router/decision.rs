@@ -585,8 +585,8 @@ fn decide_from_fast<'p>(
     // the tags'), then the guard pass.
     let probe = cp.columns.probe_with_role(step, tokens, role);
     let from = match role {
-        Some(_) => fast.from_tags[1],
-        None => fast.from_role[1],
+        Some(_) => fast.from_tags,
+        None => fast.from_role,
     };
     let held = cp.guards.candidates_from(probe, guards, from);
     if held & t.guard_stop == 0 && need <= t.context_window {
