@@ -220,3 +220,123 @@ fn the_hot_fields_of_a_step_share_its_first_cache_line() {
     }
     assert!(offset_of!(Step, tags) >= 64);
 }
+
+/// A policy whose first candidates need what the fast path leaves out: a tag condition, then
+/// an expression, then a role; and a guard with a tag condition that escalates.
+fn slow_candidates_set() -> PolicySet {
+    let text = r#"
+[policy]
+name = "slow"
+default_tier = "d"
+on_expression_error = "e"
+
+[models.m1]
+provider = "mock"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 1.0
+
+[models.m2]
+provider = "mock"
+input_usd_per_mtok = 2.0
+output_usd_per_mtok = 2.0
+capabilities = ["injection_tested"]
+
+[tiers]
+a = "m1"
+b = "m1"
+c = "m1"
+d = "m1"
+e = "m1"
+safe = "m2"
+
+[[rules]]
+name = "eu"
+when = { tags = { j = "EU" } }
+tier = "a"
+
+[[rules]]
+name = "big"
+when = { expr = 'step.tags.v > 5' }
+tier = "b"
+
+[[rules]]
+name = "reasoning"
+when = { role = "reason" }
+tier = "c"
+
+[[guards]]
+name = "web"
+when = { untrusted_input = true, tags = { source = "web" } }
+require = ["injection_tested"]
+escalate_to = "safe"
+"#;
+    PolicySet::from_policy_text(Path::new("slow.toml"), text).unwrap()
+}
+
+/// Candidates the fast path cannot settle are asked their own conditions in file order: one
+/// that fails hands over to the next (whose role may then be read), an expression error goes
+/// to `on_expression_error`, and a guard that holds only by its tag still acts.
+#[test]
+fn slow_candidates_are_settled_in_order() {
+    let set = slow_candidates_set();
+    let step = |role: &str| Step::new(role).input_tokens(100);
+    let cases = [
+        (
+            step("plan").tag("j", "EU").tag("v", 9i64),
+            "a Some(\"eu\") rule None",
+        ),
+        (
+            step("plan").tag("j", "US").tag("v", 9i64),
+            "b Some(\"big\") rule None",
+        ),
+        (
+            step("reason").tag("j", "US").tag("v", 1i64),
+            "c Some(\"reasoning\") rule None",
+        ),
+        (
+            step("plan").tag("j", "US").tag("v", 1i64),
+            "d None default None",
+        ),
+        // No `v`: the expression fails, and the policy says where that goes.
+        (
+            step("reason").tag("j", "US"),
+            "e Some(\"big\") expression_error None",
+        ),
+        (
+            step("plan").tag("v", "x"),
+            "e Some(\"big\") expression_error None",
+        ),
+        // The guard's tag holds: the winner is escalated; it does not hold: it is not.
+        (
+            step("reason")
+                .tag("v", 1i64)
+                .tag("source", "web")
+                .untrusted_input(true),
+            "safe Some(\"reasoning\") guard Some(\"web\")",
+        ),
+        (
+            step("reason")
+                .tag("v", 1i64)
+                .tag("source", "mail")
+                .untrusted_input(true),
+            "c Some(\"reasoning\") rule None",
+        ),
+        (
+            step("plan")
+                .tag("j", "EU")
+                .tag("source", "web")
+                .untrusted_input(true),
+            "safe Some(\"eu\") guard Some(\"web\")",
+        ),
+    ];
+    for (s, want) in cases {
+        assert_eq!(outcome(&set, &s), want, "{s}");
+        let by_id = s.clone().role_id(set.role_id(&s.role));
+        assert_eq!(outcome(&set, &by_id), want, "{s} by role id");
+        assert_eq!(
+            set.explain(&s).result.map(|d| d.tier().to_string()).ok(),
+            want.split(' ').next().map(String::from),
+            "{s} explained"
+        );
+    }
+}
