@@ -19,7 +19,7 @@ use rhai::{
 use super::lower::{lower, Lowered};
 use crate::diag::Diagnostic;
 use crate::policy::Expr;
-use crate::step::{Step, TagValue};
+use crate::step::{whole_number, Step, TagValue};
 
 /// Sandbox limits. An expression is a one-line test over a step: these are generous for that
 /// and small enough that a runaway expression stops in microseconds.
@@ -242,8 +242,10 @@ fn tag_to_dynamic(v: &TagValue) -> Dynamic {
     match v {
         TagValue::Str(s) => Dynamic::from(ImmutableString::from(s.as_str())),
         TagValue::Bool(b) => Dynamic::from(*b),
-        TagValue::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Dynamic::from(*n as INT),
-        TagValue::Num(n) => Dynamic::from(*n),
+        TagValue::Num(n) => match whole_number(*n) {
+            Some(i) => Dynamic::from(i),
+            None => Dynamic::from(*n),
+        },
     }
 }
 

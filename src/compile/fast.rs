@@ -62,6 +62,14 @@ pub(crate) struct Winner {
     pub(crate) context_window: u64,
 }
 
+impl Winner {
+    /// The winning rule's row; `None` for the default.
+    #[inline(always)]
+    pub(crate) fn rule(&self) -> Option<usize> {
+        (self.rule as usize).checked_sub(1)
+    }
+}
+
 /// A count column: its class found without a branch on the count, and the rows per class.
 #[derive(Debug, Clone)]
 enum Counts {

@@ -9,7 +9,7 @@
 
 use rhai::{ASTFlags, Expr as Node, FnCallExpr, Stmt, AST, FLOAT, INT};
 
-use crate::step::{Step, TagValue};
+use crate::step::{whole_number, Step, TagValue};
 
 /// An expression in native form: its `&&` terms, in order.
 #[derive(Debug, Clone)]
@@ -44,8 +44,8 @@ enum Term {
         constant: FLOAT,
         /// The constant was an integer.
         int: bool,
-        /// As written, for the error message.
-        written: Op,
+        /// The constant is written on the left (for the error message, which names the
+        /// operator and the two sides as written).
         constant_first: bool,
     },
 }
@@ -265,7 +265,6 @@ fn call(f: &FnCallExpr, keys: &mut Vec<String>) -> Option<Term> {
             op: if constant_first { op.flip() } else { op },
             constant,
             int,
-            written: op,
             constant_first,
         },
         (value, _) => Term::Compare {
@@ -381,18 +380,17 @@ impl Term {
                 op,
                 constant,
                 int,
-                written,
                 constant_first,
             } => match tags.get(*key) {
                 Some(TagValue::Num(n)) => Ok(num_holds(*op, *n, *constant, *int)),
                 Some(v) => {
-                    let v = match v {
-                        TagValue::Str(s) => Seen::Str(s),
-                        _ => Seen::Bool(false),
-                    };
-                    let c = Seen::Float(*constant);
-                    let (a, b) = if *constant_first { (&c, &v) } else { (&v, &c) };
-                    Err(mixed(*written, a, b))
+                    let (v, c) = (seen_tag(v), Seen::Float(*constant));
+                    // As written: the flipped operator flips back.
+                    Err(if *constant_first {
+                        mixed(op.flip(), &c, &v)
+                    } else {
+                        mixed(*op, &v, &c)
+                    })
                 }
                 None => Err(missing_tag(&tags.keys[*key])),
             },
@@ -409,12 +407,7 @@ impl Term {
                 let v = match value {
                     Value::Field(f) => read_field(*f, step, input_tokens)?,
                     Value::Tag(k) => match tags.get(*k) {
-                        Some(TagValue::Str(s)) => Seen::Str(s),
-                        Some(TagValue::Bool(b)) => Seen::Bool(*b),
-                        Some(TagValue::Num(n)) => match exact_int(*n) {
-                            Some(i) => Seen::Int(i),
-                            None => Seen::Float(*n),
-                        },
+                        Some(v) => seen_tag(v),
                         None => return Err(missing_tag(&tags.keys[*k])),
                     },
                 };
@@ -428,13 +421,17 @@ impl Term {
     }
 }
 
-/// A tag number as the engine sees it: an integer when it is whole and below 9e15 in
-/// magnitude (below 2^53, so the conversion back is exact and tests wholeness without a
-/// call to `trunc`), else a float.
+/// A tag's value as the engine sees it: whole numbers below 9e15 are integers.
 #[inline]
-fn exact_int(n: FLOAT) -> Option<INT> {
-    let i = n as INT;
-    (n.abs() < 9.0e15 && i as FLOAT == n).then_some(i)
+fn seen_tag(v: &TagValue) -> Seen<'_> {
+    match v {
+        TagValue::Str(s) => Seen::Str(s),
+        TagValue::Bool(b) => Seen::Bool(*b),
+        TagValue::Num(n) => match whole_number(*n) {
+            Some(i) => Seen::Int(i),
+            None => Seen::Float(*n),
+        },
+    }
 }
 
 /// `n OP constant` with the engine's meaning, `n` a tag's number. A whole `n` is an integer
@@ -443,7 +440,7 @@ fn exact_int(n: FLOAT) -> Option<INT> {
 /// the engine's tolerance ([`float_holds`]).
 #[inline]
 fn num_holds(op: Op, n: FLOAT, constant: FLOAT, int: bool) -> bool {
-    if int && exact_int(n).is_some() {
+    if int && whole_number(n).is_some() {
         op.holds(n, constant)
     } else {
         float_holds(op, n, constant)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::compile::fast::{FastPath, Winner};
 use crate::compile::table::{flag_index, Probe};
 use crate::compile::{CompiledPolicy, RULE_HAS_EXPR};
 use crate::policy::{Model, OnExpressionError, TierId};
@@ -448,6 +449,25 @@ pub(crate) fn input_tokens(cp: &CompiledPolicy, step: &Step) -> Option<u64> {
     }
 }
 
+/// What the rules picked when the fast path's winner stands: its tier, its rule and how (by
+/// the rule, or the default when no rule is a candidate).
+#[inline(always)]
+fn picked(w: &Winner) -> (TierId, Option<usize>, Via) {
+    let rule = w.rule();
+    let via = match rule {
+        Some(_) => Via::Rule,
+        None => Via::Default,
+    };
+    (w.tier as TierId, rule, via)
+}
+
+/// What a step needs of a model's context window: its input tokens plus its expected
+/// output.
+#[inline(always)]
+pub(crate) fn need(step: &Step, tokens: u64) -> u64 {
+    tokens.saturating_add(step.expected_output_tokens.unwrap_or(0))
+}
+
 /// Decides a step under one policy: rules through the table, then guards.
 pub(crate) fn decide<'p>(
     cp: &'p Arc<CompiledPolicy>,
@@ -493,17 +513,20 @@ pub(crate) fn decide_with_role<'p>(
         let lowest = rules & rules.wrapping_neg();
         // 64 (no candidate) is the default's entry.
         let w = &fast.winners[rules.trailing_zeros() as usize];
-        let expected = step.expected_output_tokens;
-        let need = tokens.saturating_add(expected.unwrap_or(0));
-        if (lowest & fast.slow) | (guards & w.guard_stop) == 0 && need <= w.context_window {
-            // A winner without a rule (0) is the default.
-            let (rule, via) = match (w.rule as usize).checked_sub(1) {
-                Some(r) => (Some(r), Via::Rule),
-                None => (None, Via::Default),
-            };
-            return Ok(made(cp, step, tokens, w.tier as TierId, via, rule, None));
+        if (lowest & fast.slow) | (guards & w.guard_stop) == 0
+            && need(step, tokens) <= w.context_window
+        {
+            let (tier, rule, via) = picked(w);
+            return Ok(made(cp, step, tokens, tier, via, rule, None));
         }
-        return unspill(decide_from_fast(cp, step, tokens, role, [rules, guards]));
+        return unspill(decide_from_fast(
+            cp,
+            fast,
+            step,
+            tokens,
+            role,
+            [rules, guards],
+        ));
     }
     decide_general(cp, step, role)
 }
@@ -535,17 +558,15 @@ pub(crate) fn unspill(r: Result<Decision<'_>, RouteError>) -> Result<Decision<'_
 #[inline(never)]
 fn decide_from_fast<'p>(
     cp: &'p Arc<CompiledPolicy>,
+    fast: &FastPath,
     step: &Step,
     tokens: u64,
     mut role: Option<u32>,
     [mut rules, mut guards]: [u64; 2],
 ) -> Result<Decision<'p>, RouteError> {
-    if let Some(d) = escalated(cp, step, tokens, [rules, guards]) {
+    if let Some(d) = escalated(cp, fast, step, tokens, [rules, guards]) {
         return Ok(d);
     }
-    let Some(fast) = cp.fast.as_ref() else {
-        return decide_general(cp, step, role);
-    };
     let picked = loop {
         let lowest = rules & rules.wrapping_neg();
         if role.is_none() && lowest & fast.role_rows != 0 {
@@ -556,15 +577,8 @@ fn decide_from_fast<'p>(
             role = Some(class);
             continue;
         }
-        let w = &fast.winners[rules.trailing_zeros() as usize];
-        let rule = (w.rule as usize).checked_sub(1);
         if lowest & fast.slow == 0 {
-            let via = if rule.is_some() {
-                Via::Rule
-            } else {
-                Via::Default
-            };
-            break (w.tier as TierId, rule, via);
+            break picked(&fast.winners[rules.trailing_zeros() as usize]);
         }
         let row = lowest.trailing_zeros() as usize;
         if tags_hold(cp, step, row) {
@@ -577,7 +591,7 @@ fn decide_from_fast<'p>(
     // As in the fast path: no guard that may hold can act on the tier, and the step fits.
     let (tier, rule, via) = picked;
     let t = &cp.tier_fast[tier];
-    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
+    let need = need(step, tokens);
     if guards & t.guard_stop == 0 && need <= t.context_window {
         return Ok(made(cp, step, tokens, tier, via, rule, None));
     }
@@ -614,11 +628,11 @@ fn tags_hold(cp: &CompiledPolicy, step: &Step, row: usize) -> bool {
 #[inline]
 fn escalated<'p>(
     cp: &'p Arc<CompiledPolicy>,
+    fast: &FastPath,
     step: &Step,
     tokens: u64,
     [rules, guards]: [u64; 2],
 ) -> Option<Decision<'p>> {
-    let fast = cp.fast.as_ref()?;
     if rules & rules.wrapping_neg() & fast.slow != 0 {
         return None;
     }
@@ -633,12 +647,10 @@ fn escalated<'p>(
     }
     let to = cp.policy.guards.get(g)?.escalate_to?;
     let t = cp.tier_fast.get(to)?;
-    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
-    if guards & t.guard_stop != 0 || need > t.context_window {
+    if guards & t.guard_stop != 0 || need(step, tokens) > t.context_window {
         return None;
     }
-    let rule = (w.rule as usize).checked_sub(1);
-    Some(made(cp, step, tokens, to, Via::Guard, rule, Some(g)))
+    Some(made(cp, step, tokens, to, Via::Guard, w.rule(), Some(g)))
 }
 
 /// A candidate row's answer: its tier, or its expression's (see [`rule_with_expression`]).
@@ -671,8 +683,7 @@ fn decide_general<'p>(
             rule_at(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
         })
         .unwrap_or((cp.policy.default_tier, None, Via::Default));
-    let expected = step.expected_output_tokens;
-    let need = tokens.saturating_add(expected.unwrap_or(0));
+    let need = need(step, tokens);
     if cp.guards.words() == 1 {
         let held = if cp.policy.guards.is_empty() {
             0
@@ -776,10 +787,9 @@ fn settle_guards<'p>(
     (tier, rule, via): (TierId, Option<usize>, Via),
     held: &mut [u64],
 ) -> Result<Decision<'p>, RouteError> {
-    let expected = step.expected_output_tokens;
     let decided = |tier, via, guard| made(cp, step, tokens, tier, via, rule, guard);
     // Step 5: a decision never names a model whose context window the step overflows.
-    let need = tokens.saturating_add(expected.unwrap_or(0));
+    let need = need(step, tokens);
     let fitted = |tier, via, guard, held: &[u64]| {
         if cp.fits(tier, need) {
             return Ok(decided(tier, via, guard));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::decision::{decide, input_tokens, Decision, RouteError, RouteFailure};
+use super::decision::{decide, input_tokens, need, Decision, RouteError, RouteFailure};
 use crate::compile::{CompiledExpr, CompiledPolicy};
 use crate::policy::{Condition, OnExpressionError, TagTest};
 use crate::step::{Step, TagValue};
@@ -194,7 +194,7 @@ pub(super) fn explain(cp: &Arc<CompiledPolicy>, step: &Step) -> Explanation {
     }
 
     // Step 5, when it acted: the window the step overflowed and where it went.
-    let need = tokens.saturating_add(step.expected_output_tokens.unwrap_or(0));
+    let need = need(step, tokens);
     let moved = match &result {
         Ok(d) if d.via() == super::Via::ContextWindow => Some(Ok(d.tier_id())),
         Err(e) if matches!(e.failure(), RouteFailure::ContextWindowExceeded { .. }) => {

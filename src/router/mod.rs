@@ -110,31 +110,34 @@ impl PolicySet {
         }
     }
 
-    /// The class of the step's role in policy `p`'s role column, when the step carries a
-    /// role id made by this set and the set has more than one policy.
-    #[inline]
-    fn role_class(&self, p: usize, step: &Step) -> Option<u32> {
+    /// The step's role id, when this set made it.
+    #[inline(always)]
+    fn own_role_id(&self, step: &Step) -> Option<RoleId> {
         let id = step.role_id.filter(|id| id.set == self.id)?;
-        let classes = self.role_classes.get(p)?;
         debug_assert_eq!(
             Some(id),
             Some(self.role_id(&step.role)),
             "a step's role_id must be its role's"
         );
-        classes.get(id.index as usize).copied()
+        Some(id)
     }
 
-    /// The class of the step's role in the set's only policy, when the step carries a role
-    /// id made by this set: the id itself (see [`PolicySet::role_id`]).
+    /// The class of the step's role in policy `p`'s role column, when the step carries a
+    /// role id made by this set.
+    #[inline]
+    fn role_class(&self, p: usize, step: &Step) -> Option<u32> {
+        let id = self.own_role_id(step)?;
+        match &self.role_classes[..] {
+            // One policy: the id is the class (see [`PolicySet::role_id`]).
+            [_] => Some(id.index),
+            classes => classes.get(p)?.get(id.index as usize).copied(),
+        }
+    }
+
+    /// [`PolicySet::role_class`] in a set known to hold one policy: the id itself.
     #[inline(always)]
     fn only_role_class(&self, step: &Step) -> Option<u32> {
-        let id = step.role_id.filter(|id| id.set == self.id)?;
-        debug_assert_eq!(
-            Some(id),
-            Some(self.role_id(&step.role)),
-            "a step's role_id must be its role's"
-        );
-        Some(id.index)
+        self.own_role_id(step).map(|id| id.index)
     }
 
     /// Loads, checks and compiles a policy file or a policy-set directory.
@@ -242,11 +245,7 @@ impl PolicySet {
     #[inline(never)]
     fn route_selected(&self, step: &Step) -> Result<Decision<'_>, RouteError> {
         let p = self.select_index(step)?;
-        let role = match &self.policies[..] {
-            [_] => self.only_role_class(step),
-            _ => self.role_class(p, step),
-        };
-        decision::decide_with_role(&self.policies[p], step, role)
+        decision::decide_with_role(&self.policies[p], step, self.role_class(p, step))
     }
 
     /// Routes a step and records every rule and guard looked at, and why each held or not.

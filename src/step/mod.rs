@@ -63,11 +63,19 @@ impl TagValue {
 }
 
 pub(crate) fn number_to_json(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    match whole_number(n) {
+        Some(i) => Value::from(i),
+        None => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
     }
+}
+
+/// A tag number that is whole and below 9e15 in magnitude, as an integer: how tags are
+/// written out and how expressions see them (below 2^53, so converting back is exact, and
+/// the round trip tests wholeness without a call to `trunc`).
+#[inline]
+pub(crate) fn whole_number(n: f64) -> Option<i64> {
+    let i = n as i64;
+    (n.abs() < 9.0e15 && i as f64 == n).then_some(i)
 }
 
 /// One agent step: what it does and the features a rule can look at.

@@ -178,8 +178,10 @@ impl Serialize for TagValue {
         match self {
             TagValue::Str(v) => s.serialize_str(v),
             TagValue::Bool(b) => s.serialize_bool(*b),
-            TagValue::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => s.serialize_i64(*n as i64),
-            TagValue::Num(n) => s.serialize_f64(*n),
+            TagValue::Num(n) => match super::whole_number(*n) {
+                Some(i) => s.serialize_i64(i),
+                None => s.serialize_f64(*n),
+            },
         }
     }
 }
