@@ -1,8 +1,13 @@
-//! The common case of a decision, for a policy of at most 64 rules and 64 guards: every
-//! column a step is classed in from its own fields (the flags, the two counts, the role)
-//! folded into pairs of row masks — the rules' and the guards' side by side, so one lookup
-//! per column serves both tables — and the winning row read from a table indexed by the
-//! lowest set bit, so the default needs no branch.
+//! The common case of a decision, for a policy of at most 64 guards: every column a step is
+//! classed in from its own fields (the flags, the two counts, the role) folded into pairs of
+//! row masks — the first 64 rules' and the guards' side by side, so one lookup per column
+//! serves both tables — and the winning row read from a table indexed by the lowest set
+//! bit, so the default needs no branch.
+//!
+//! A policy of more rules keeps the same path over its first 64: their lowest candidate is
+//! the lowest of all, and in a real policy (general rules late, a catch-all somewhere) one
+//! is almost always there. Only a step none of them admits goes on to the table's later
+//! words; the entry past the 64th rule then stands for "not settled here", not the default.
 //!
 //! Rules this cannot settle (with an expression or a tag condition) are marked `slow`: when
 //! the lowest candidate is among them, it is asked its own tag conditions and expression,
@@ -49,6 +54,9 @@ pub(crate) struct FastPath {
     pub(crate) from_tags: usize,
     /// Indexed by the lowest candidate rule (64: none): what a decision reads of it.
     pub(crate) winners: [Winner; 65],
+    /// The policy has more than 64 rules: with no candidate among the first 64, the rest of
+    /// the table decides (the last entry of `winners` never fits a step).
+    pub(crate) more_rules: bool,
 }
 
 /// What a decision reads of a winning rule row (or, past the rules, of the default).
@@ -57,9 +65,22 @@ pub(crate) struct Winner {
     pub(crate) tier: u32,
     /// The rule + 1; 0 for the default.
     pub(crate) rule: u32,
-    /// The tier's [`TierFast`], copied so the decision reads one entry.
+    /// The tier's [`TierFast::guard_stop`], copied so the decision reads one entry.
     pub(crate) guard_stop: u64,
-    pub(crate) context_window: u64,
+    /// The tier's context window plus one (saturating): a step fits when what it needs is
+    /// below it. 0, which nothing is below, for the entry that stands for "not settled".
+    pub(crate) fits_below: u64,
+}
+
+impl Winner {
+    /// Whether a step needing `need` tokens of context fits the winner's model (always
+    /// false for the entry that stands for "not settled"; also false, though the model
+    /// would take it, for a need of `u64::MAX` under an unlimited window, which the slower
+    /// path then decides the same).
+    #[inline(always)]
+    pub(crate) fn fits(&self, need: u64) -> bool {
+        need < self.fits_below
+    }
 }
 
 impl Winner {
@@ -93,8 +114,21 @@ impl Counts {
         masks: [ALL; 2],
     };
 
-    fn new(points: &[u64], masks: Vec<Pair>) -> Counts {
-        debug_assert_eq!(masks.len(), points.len() + 1);
+    /// The column of these points and per-class rows. Neighbouring classes that admit the
+    /// same rows are one class here: a policy of more than 64 rules has points of rules this
+    /// path does not look at, and fewer points are found faster.
+    fn new(all_points: &[u64], all_masks: Vec<Pair>) -> Counts {
+        debug_assert_eq!(all_masks.len(), all_points.len() + 1);
+        let mut points = Vec::with_capacity(all_points.len());
+        let mut masks = Vec::with_capacity(all_masks.len());
+        masks.push(all_masks[0]);
+        for (&p, &m) in all_points.iter().zip(&all_masks[1..]) {
+            if masks.last() != Some(&m) {
+                points.push(p);
+                masks.push(m);
+            }
+        }
+        let points = &points[..];
         if let [point] = points {
             Counts::One {
                 point: *point,
@@ -130,8 +164,8 @@ impl Counts {
 }
 
 impl FastPath {
-    /// The fast path of a policy whose rule and guard tables are one word each; `None` for a
-    /// larger one.
+    /// The fast path of a policy whose guard table is one word (over its first 64 rules);
+    /// `None` for more guards.
     pub(crate) fn build(
         columns: &Columns,
         rules: &Table,
@@ -140,9 +174,10 @@ impl FastPath {
         default_tier: TierId,
         tier_fast: &[TierFast],
     ) -> Option<FastPath> {
-        if rules.words() != 1 || guards.words() != 1 {
+        if guards.words() != 1 {
             return None;
         }
+        let more_rules = rules.words() > 1;
         let both = |col: usize, class: usize| -> Pair {
             [rules.class_rows(col, class), guards.class_rows(col, class)]
         };
@@ -154,6 +189,7 @@ impl FastPath {
         // Rules with an expression, then (below) those with a tag condition.
         let mut slow = rule_rows
             .iter()
+            .take(64)
             .enumerate()
             .filter(|(_, &packed)| packed & RULE_HAS_EXPR != 0)
             .fold(0u64, |m, (r, _)| m | 1 << r);
@@ -201,16 +237,21 @@ impl FastPath {
             }
         }
         let winners = std::array::from_fn(|i| {
-            let (tier, rule) = match rule_rows.get(i) {
+            let (tier, rule) = match rule_rows.get(i).filter(|_| i < 64) {
                 Some(&packed) => ((packed & !RULE_HAS_EXPR) as TierId, i as u32 + 1),
                 None => (default_tier, 0),
             };
             let t = tier_fast[tier];
+            let settled = i < 64 || !more_rules;
             Winner {
                 tier: tier as u32,
                 rule,
-                guard_stop: t.guard_stop,
-                context_window: t.context_window,
+                guard_stop: if settled { t.guard_stop } else { 0 },
+                fits_below: if settled {
+                    t.context_window.saturating_add(1)
+                } else {
+                    0
+                },
             }
         });
         Some(FastPath {
@@ -224,6 +265,7 @@ impl FastPath {
             from_role,
             from_tags,
             winners,
+            more_rules,
         })
     }
 
@@ -262,13 +304,18 @@ mod tests {
             vec![10, 20, 30],
             vec![1, 5, 9, 1_000, 70_000],
         ] {
-            let masks: Vec<Pair> = (0..=points.len() as u64).map(|k| [k, 100 + k]).collect();
-            let c = Counts::new(&points, masks.clone());
-            let mut xs = vec![0, u64::MAX, u64::MAX - 1];
-            xs.extend(points.iter().flat_map(|&p| [p - 1, p, p + 1]));
-            for x in xs {
-                let class = points.iter().filter(|&&p| p <= x).count();
-                assert_eq!(c.rows(x), masks[class], "points {points:?}, x = {x}");
+            // Every class its own rows, and neighbours sharing rows (merged into one class).
+            let distinct = |k: u64| [k, 100 + k];
+            let shared = |k: u64| [k / 2, 100 + (k % 5) / 3];
+            for rows_of in [&distinct as &dyn Fn(u64) -> Pair, &shared] {
+                let masks: Vec<Pair> = (0..=points.len() as u64).map(rows_of).collect();
+                let c = Counts::new(&points, masks.clone());
+                let mut xs = vec![0, u64::MAX, u64::MAX - 1];
+                xs.extend(points.iter().flat_map(|&p| [p - 1, p, p + 1]));
+                for x in xs {
+                    let class = points.iter().filter(|&&p| p <= x).count();
+                    assert_eq!(c.rows(x), masks[class], "points {points:?}, x = {x}");
+                }
             }
         }
         // A column no row constrains admits every row, whatever the count.

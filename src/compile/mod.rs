@@ -42,7 +42,8 @@ pub struct CompiledPolicy {
     /// Per tier, what the common case of a decision reads, side by side: the guards that stop
     /// it and the tier's model's context window.
     pub(crate) tier_fast: Box<[TierFast]>,
-    /// The common case of a decision, for a policy of at most 64 rules and 64 guards.
+    /// The common case of a decision, for a policy of at most 64 guards (over its first 64
+    /// rules).
     pub(crate) fast: Option<fast::FastPath>,
 }
 

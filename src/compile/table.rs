@@ -994,12 +994,11 @@ impl Table {
         self.words
     }
 
-    /// The rows of a one-word table that admit class `class` of column `col` (every row,
-    /// when no row constrains the column).
+    /// The rows of the first word (the first 64 rows) that admit class `class` of column
+    /// `col` (every row, when no row constrains the column).
     pub(crate) fn class_rows(&self, col: usize, class: usize) -> u64 {
-        debug_assert_eq!(self.words, 1);
         match self.active.iter().find(|&&(c, _)| c == col) {
-            Some(&(_, base)) => self.bits[base + class],
+            Some(&(_, base)) => self.bits[base + class * self.words],
             None => self.all_rows(0),
         }
     }

@@ -513,9 +513,7 @@ pub(crate) fn decide_with_role<'p>(
         let lowest = rules & rules.wrapping_neg();
         // 64 (no candidate) is the default's entry.
         let w = &fast.winners[rules.trailing_zeros() as usize];
-        if (lowest & fast.slow) | (guards & w.guard_stop) == 0
-            && need(step, tokens) <= w.context_window
-        {
+        if (lowest & fast.slow) | (guards & w.guard_stop) == 0 && w.fits(need(step, tokens)) {
             let (tier, rule, via) = picked(w);
             return Ok(made(cp, step, tokens, tier, via, rule, None));
         }
@@ -528,7 +526,7 @@ pub(crate) fn decide_with_role<'p>(
             [rules, guards],
         ));
     }
-    decide_general(cp, step, role)
+    decide_general(cp, step, role, 0)
 }
 
 /// A decision an out-of-line call returned through memory, rebuilt field by field: the
@@ -568,6 +566,11 @@ fn decide_from_fast<'p>(
         return Ok(d);
     }
     let picked = loop {
+        if rules == 0 && fast.more_rules {
+            // None of the first 64 rules holds: the rest of the table decides, from the
+            // 65th rule on (the first 64 were settled here, expressions included).
+            return decide_general(cp, step, role, 64);
+        }
         let lowest = rules & rules.wrapping_neg();
         if role.is_none() && lowest & fast.role_rows != 0 {
             let class = cp.columns.role_class(&step.role);
@@ -665,13 +668,15 @@ fn rule_at(cp: &CompiledPolicy, step: &Step, tokens: u64, row: usize) -> Option<
 }
 
 /// Every decision the fast path leaves: rules through the table (expressions and tags
-/// included), then guards, then the context window. Inlined where a policy of over 64 rules
-/// or guards is decided (it has no fast path), so such a decision makes no extra call.
+/// included) from row `from_row` on, then guards, then the context window. Inlined where a
+/// policy of over 64 guards is decided (it has no fast path), so such a decision makes no
+/// extra call.
 #[inline(always)]
 fn decide_general<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
     role: Option<u32>,
+    from_row: usize,
 ) -> Result<Decision<'p>, RouteError> {
     let Some(tokens) = input_tokens(cp, step) else {
         return Err(no_tokens());
@@ -680,6 +685,9 @@ fn decide_general<'p>(
     let (tier, rule, via) = cp
         .rules
         .first(probe, |row| {
+            if row < from_row {
+                return None;
+            }
             rule_at(cp, step, tokens, row).map(|(t, via)| (t, Some(row), via))
         })
         .unwrap_or((cp.policy.default_tier, None, Via::Default));
