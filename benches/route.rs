@@ -2,8 +2,10 @@
 //! `cargo bench --bench route`
 //!
 //! - `route/*`: 10,000 random steps (role given as a string) through the bundled
-//!   contract-review policy, generated 50- and 500-rule policies, and a hand-written if-chain
-//!   of contract-review as the baseline; through `Router::route` (the thread's cached
+//!   contract-review policy and generated 50- and 500-rule policies (every rule with two
+//!   conditions or more), each beside its if-chain as the baseline (contract-review's
+//!   hand-written, the generated ones written out by `common/generated.rs` as a developer
+//!   would write them, one `if` per rule); through `Router::route` (the thread's cached
 //!   set), through `Router::route_with` (the same, the decision borrowed in a closure), and
 //!   through a held `PolicySet` snapshot. Each side's answer is read as a caller reads
 //!   it: the if-chain's tier and rule, the decision's tier and rule.
@@ -16,8 +18,14 @@
 //!   pre-built as a map, scope reused); and a policy whose expression cannot be lowered
 //!   (an `||`), routed, beside that expression alone in bare Rhai.
 
+#[path = "common/chains.rs"]
+mod chains;
 #[path = "common/mod.rs"]
 mod common;
+// The writer of `chains.rs` is used by `tests/bench_chains.rs`, not here.
+#[path = "common/generated.rs"]
+#[allow(dead_code)]
+mod generated;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -25,35 +33,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use switchyard::{PolicySet, Router, Step, TagValue};
 
-use common::{log_tokens, random_step, FlagChances, Rng, JURISDICTIONS, ROLES};
-
-const STEPS: usize = 10_000;
-/// The roles this bench's steps and policies draw from: the first seven of [`ROLES`].
-const ROLE_COUNT: usize = 7;
-/// How often the routed steps' flags are set.
-const FLAGS: FlagChances = FlagChances {
-    chain_of_thought: 15,
-    json: 20,
-    untrusted: 10,
-};
-
-fn random_steps(seed: u64) -> Vec<Step> {
-    let mut rng = Rng(seed);
-    (0..STEPS)
-        .map(|_| {
-            let tokens = log_tokens(&mut rng);
-            let mut s = random_step(&mut rng, &ROLES[..ROLE_COUNT], tokens, &FLAGS);
-            if rng.chance(50) {
-                let j = JURISDICTIONS[rng.below(4) as usize];
-                s = s.tag("jurisdiction", j);
-            }
-            if rng.chance(50) {
-                s = s.tag("contract_value_usd", (rng.below(3_000_000)) as f64);
-            }
-            s
-        })
-        .collect()
-}
+use generated::{random_steps, STEPS};
 
 /// contract-review, written by hand as a plain if-chain (the baseline).
 fn if_chain(s: &Step) -> (&'static str, Option<&'static str>) {
@@ -96,84 +76,41 @@ fn answer(r: &Result<switchyard::Decision<'_>, switchyard::RouteError>) -> (usiz
     }
 }
 
-/// A policy of `n` rules over roles, token ranges, flags and tags, with a guard.
-fn generated_policy(n: usize) -> String {
-    let mut rng = Rng(0x5eed + n as u64);
-    let mut t = String::from(
-        "[policy]\nname = \"generated\"\ndefault_tier = \"standard\"\n\n\
-         [models.cheap-model]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 5.0\n\n\
-         [models.mid-model]\nprovider = \"mock\"\ninput_usd_per_mtok = 3.0\noutput_usd_per_mtok = 15.0\n\n\
-         [models.top-model]\nprovider = \"mock\"\ninput_usd_per_mtok = 15.0\noutput_usd_per_mtok = 75.0\ncapabilities = [\"injection_tested\"]\n\n\
-         [tiers]\ncheap = \"cheap-model\"\nstandard = \"mid-model\"\npremium = \"top-model\"\n\n",
-    );
-    let tiers = ["cheap", "standard", "premium"];
-    for i in 0..n {
-        let mut when = Vec::new();
-        if rng.chance(60) {
-            let a = ROLES[rng.below(ROLE_COUNT as u64) as usize];
-            let b = ROLES[rng.below(ROLE_COUNT as u64) as usize];
-            when.push(format!("role = [\"{a}\", \"{b}\"]"));
-        }
-        if rng.chance(50) {
-            let lo = rng.below(60_000);
-            let hi = lo + 1 + rng.below(60_000);
-            when.push(format!("input_tokens = {{ ge = {lo}, lt = {hi} }}"));
-        }
-        if rng.chance(25) {
-            when.push(format!(
-                "dependent_tool_calls = {{ gt = {} }}",
-                rng.below(10)
-            ));
-        }
-        if rng.chance(25) {
-            when.push(format!("needs_chain_of_thought = {}", rng.chance(50)));
-        }
-        if rng.chance(20) {
-            when.push(format!("output_must_be_json = {}", rng.chance(50)));
-        }
-        if rng.chance(20) {
-            let j = JURISDICTIONS[rng.below(4) as usize];
-            when.push(format!("tags = {{ jurisdiction = \"{j}\" }}"));
-        }
-        t.push_str(&format!(
-            "[[rules]]\nname = \"r{i}\"\nwhen = {{ {} }}\ntier = \"{}\"\n\n",
-            when.join(", "),
-            tiers[rng.below(3) as usize]
-        ));
-    }
-    t.push_str(
-        "[[guards]]\nname = \"untrusted\"\nwhen = { untrusted_input = true }\n\
-         require = [\"injection_tested\"]\nescalate_to = \"premium\"\n",
-    );
-    t
-}
-
 fn bench_route(c: &mut Criterion) {
     let steps = random_steps(42);
     let contract =
         Router::load(Path::new("policies/contract-review.toml")).expect("bundled policy");
-    let p50 = Router::new(
-        PolicySet::from_policy_text(Path::new("gen50.toml"), generated_policy(50)).expect("50"),
-    );
-    let p500 = Router::new(
-        PolicySet::from_policy_text(Path::new("gen500.toml"), generated_policy(500)).expect("500"),
-    );
+    let generated = |n: usize| {
+        let text = generated::policy_text(&generated::rules(n));
+        Router::new(PolicySet::from_policy_text(Path::new("generated.toml"), text).expect("loads"))
+    };
+    let (p50, p500) = (generated(50), generated(500));
+    type Chain = fn(&Step) -> (&'static str, Option<&'static str>);
+    let chains: [(&str, Chain, &Router); 3] = [
+        ("contract_review", if_chain, &contract),
+        ("generated_50_rules", chains::generated_50, &p50),
+        ("generated_500_rules", chains::generated_500, &p500),
+    ];
 
-    // The table and the if-chain must agree before their speeds are compared.
-    for s in &steps {
-        let d = contract.route(s).expect("routes");
-        assert_eq!((d.tier(), d.rule()), if_chain(s), "step {s}");
+    // Each table and its if-chain must agree before their speeds are compared.
+    for (name, chain, router) in chains {
+        for s in &steps {
+            let d = router.route(s).expect("routes");
+            assert_eq!((d.tier(), d.rule()), chain(s), "{name}, step {s}");
+        }
     }
 
     let mut g = c.benchmark_group("route");
     g.throughput(Throughput::Elements(STEPS as u64));
-    g.bench_function("if_chain_contract_review", |b| {
-        b.iter(|| {
-            for s in &steps {
-                black_box(if_chain(black_box(s)));
-            }
-        })
-    });
+    for (name, chain, _) in chains {
+        g.bench_function(format!("if_chain_{name}"), |b| {
+            b.iter(|| {
+                for s in &steps {
+                    black_box(chain(black_box(s)));
+                }
+            })
+        });
+    }
     for (name, router) in [
         ("contract_review", &contract),
         ("generated_50_rules", &p50),
