@@ -566,11 +566,6 @@ fn decide_from_fast<'p>(
         return Ok(d);
     }
     let picked = loop {
-        if rules == 0 && fast.more_rules {
-            // None of the first 64 rules holds: the rest of the table decides, from the
-            // 65th rule on (the first 64 were settled here, expressions included).
-            return decide_general(cp, step, role, 64);
-        }
         let lowest = rules & rules.wrapping_neg();
         if role.is_none() && lowest & fast.role_rows != 0 {
             let class = cp.columns.role_class(&step.role);
@@ -581,6 +576,11 @@ fn decide_from_fast<'p>(
             continue;
         }
         if lowest & fast.slow == 0 {
+            if rules == 0 && fast.more_rules {
+                // None of the first 64 rules holds: the rest of the table decides, from the
+                // 65th rule on (the first 64 were settled here, expressions included).
+                return decide_past_64(cp, step, role);
+            }
             break picked(&fast.winners[rules.trailing_zeros() as usize]);
         }
         let row = lowest.trailing_zeros() as usize;
@@ -610,6 +610,18 @@ fn decide_from_fast<'p>(
         return Ok(made(cp, step, tokens, tier, via, rule, None));
     }
     settle_guards(cp, step, tokens, picked, &mut [held])
+}
+
+/// [`decide_general`] from the 65th rule on, for a step none of a policy's first 64 rules
+/// admits: out of line, so the loop that hands over to it stays small.
+#[cold]
+#[inline(never)]
+fn decide_past_64<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    step: &Step,
+    role: Option<u32>,
+) -> Result<Decision<'p>, RouteError> {
+    decide_general(cp, step, role, 64)
 }
 
 /// Whether a rule's tag conditions hold for the step: a missing tag never matches, and a
