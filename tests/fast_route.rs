@@ -340,3 +340,104 @@ fn slow_candidates_are_settled_in_order() {
         );
     }
 }
+
+/// A policy whose rules mostly test one tag: the fast path reads it once, like the role, when
+/// the lowest candidate tests it, then takes the candidates it leaves in order (a role read
+/// after it, another rule on the same tag, the default), and a guard on the tag still acts.
+#[test]
+fn the_fast_paths_tag_is_read_once_and_settles_its_rules() {
+    let text = r#"
+[policy]
+name = "tagged"
+default_tier = "d"
+
+[models.m1]
+provider = "mock"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 1.0
+
+[models.m2]
+provider = "mock"
+input_usd_per_mtok = 2.0
+output_usd_per_mtok = 2.0
+capabilities = ["injection_tested"]
+
+[tiers]
+a = "m1"
+b = "m1"
+c = "m1"
+d = "m1"
+safe = "m2"
+
+[[rules]]
+name = "gold"
+when = { tags = { plan = "gold" }, input_tokens = { gt = 10 } }
+tier = "a"
+
+[[rules]]
+name = "reasoning"
+when = { role = "reason" }
+tier = "b"
+
+[[rules]]
+name = "silver"
+when = { tags = { plan = ["silver", "bronze"] } }
+tier = "c"
+
+[[guards]]
+name = "web"
+when = { untrusted_input = true, tags = { source = "web" } }
+require = ["injection_tested"]
+escalate_to = "safe"
+"#;
+    let set = PolicySet::from_policy_text(Path::new("tagged.toml"), text).unwrap();
+    let step = |role: &str| Step::new(role).input_tokens(100);
+    let cases = [
+        (
+            step("plan").tag("plan", "gold"),
+            "a Some(\"gold\") rule None",
+        ),
+        // The tag fails the first rule; the next candidate needs the role, read only now.
+        (
+            step("reason").tag("plan", "silver"),
+            "b Some(\"reasoning\") rule None",
+        ),
+        (
+            step("plan").tag("plan", "silver"),
+            "c Some(\"silver\") rule None",
+        ),
+        (step("plan").tag("plan", "tin"), "d None default None"),
+        (step("plan"), "d None default None"),
+        // A value of another type matches no string.
+        (step("plan").tag("plan", 5i64), "d None default None"),
+        (step("reason"), "b Some(\"reasoning\") rule None"),
+        (
+            Step::new("plan").input_tokens(5).tag("plan", "gold"),
+            "d None default None",
+        ),
+        (
+            step("plan")
+                .tag("plan", "gold")
+                .tag("source", "web")
+                .untrusted_input(true),
+            "safe Some(\"gold\") guard Some(\"web\")",
+        ),
+        (
+            step("plan")
+                .tag("plan", "bronze")
+                .tag("source", "mail")
+                .untrusted_input(true),
+            "c Some(\"silver\") rule None",
+        ),
+    ];
+    for (s, want) in cases {
+        assert_eq!(outcome(&set, &s), want, "{s}");
+        let by_id = s.clone().role_id(set.role_id(&s.role));
+        assert_eq!(outcome(&set, &by_id), want, "{s} by role id");
+        assert_eq!(
+            set.explain(&s).result.map(|d| d.tier().to_string()).ok(),
+            want.split(' ').next().map(String::from),
+            "{s} explained"
+        );
+    }
+}

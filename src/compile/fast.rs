@@ -9,13 +9,17 @@
 //! is almost always there. Only a step none of them admits goes on to the table's later
 //! words; the entry past the 64th rule then stands for "not settled here", not the default.
 //!
-//! Rules this cannot settle (with an expression or a tag condition) are marked `slow`: when
-//! the lowest candidate is among them, it is asked its own tag conditions and expression,
-//! and wins or drops out for the next candidate. A winner that a guard among the candidates
-//! might act on, or whose model the step overflows (the tier's `guard_stop` and context
-//! window are copied into its entry), goes on to the guards' [`Table`]. The guards' mask
-//! ignores their tag columns, so it is a superset of the guards that hold: when none of it
-//! can act, none that holds can.
+//! One tag column, the one that settles most of the first 64 rules, is read like the role:
+//! only when the lowest candidate has a condition on it (and nothing else this path leaves
+//! out), and then for every row at once, the guards' too.
+//!
+//! Rules this cannot settle (with an expression, or a condition on another tag) are marked
+//! `slow`: when the lowest candidate is among them, it is asked its own tag conditions and
+//! expression, and wins or drops out for the next candidate. A winner that a guard among the
+//! candidates might act on, or whose model the step overflows (the tier's `guard_stop` and
+//! context window are copied into its entry), goes on to the guards' [`Table`]. The guards'
+//! mask ignores their tag columns (but the one read), so it is a superset of the guards that
+//! hold: when none of it can act, none that holds can.
 
 use super::table::{ColumnKind, Columns, Flag, Table};
 use super::{TierFast, RULE_HAS_EXPR};
@@ -37,8 +41,16 @@ pub(crate) struct FastPath {
     calls: Counts,
     /// Per role class (empty when no row names a role).
     roles: Box<[Pair]>,
-    /// Rules the general path must settle: those with an expression or a tag condition.
+    /// Rules the general path must settle: those with an expression or a condition on a tag
+    /// other than [`FastPath::tag`]'s.
     pub(crate) slow: u64,
+    /// The tag column read like the role (see the module docs), if any rule it would settle
+    /// depends on one.
+    pub(crate) tag: Option<FastTag>,
+    /// The rules whose only condition the flag, count and role columns leave out is one on
+    /// [`FastPath::tag`]: when the lowest candidate is among them, the tag is read (0 without
+    /// such a tag).
+    pub(crate) tag_rows: u64,
     /// Rules with a role condition: when the step's role class is not known and the lowest
     /// candidate is among them, the class is looked up (see [`FastPath::role`]).
     pub(crate) role_rows: u64,
@@ -57,6 +69,26 @@ pub(crate) struct FastPath {
     /// The policy has more than 64 rules: with no candidate among the first 64, the rest of
     /// the table decides (the last entry of `winners` never fits a step).
     pub(crate) more_rules: bool,
+}
+
+/// The tag column a decision reads only when its lowest candidate needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct FastTag {
+    /// The column's index among the policy's columns.
+    pub(crate) col: usize,
+    /// The rules with a condition on it that reading it settles (none slow for another
+    /// reason).
+    pub(crate) rows: u64,
+    /// Per class of the tag's value, the rules and guards it admits.
+    masks: Box<[Pair]>,
+}
+
+impl FastTag {
+    /// The rules and guards a class of the tag's value admits.
+    #[inline(always)]
+    pub(crate) fn rows_of(&self, class: u32) -> Pair {
+        self.masks.get(class as usize).copied().unwrap_or(ALL)
+    }
 }
 
 /// What a decision reads of a winning rule row (or, past the rules, of the default).
@@ -195,6 +227,7 @@ impl FastPath {
             .fold(0u64, |m, (r, _)| m | 1 << r);
         let mut role_rows = 0;
         let mut guard_sure = guards.all_rows(0);
+        let mut tags: Vec<FastTag> = Vec::new();
         let first = |f: fn(&ColumnKind) -> bool| {
             let col = columns
                 .kinds
@@ -230,12 +263,40 @@ impl FastPath {
                 }
                 ColumnKind::Tag(..) => {
                     // A rule some class of the tag does not admit depends on the tag.
-                    let every = per_class().into_iter().fold(ALL, and);
-                    slow |= rules.all_rows(0) & !every[0];
+                    let masks = per_class();
+                    let every = masks.iter().copied().fold(ALL, and);
+                    let rows = rules.all_rows(0) & !every[0];
                     guard_sure &= every[1];
+                    tags.push(FastTag {
+                        col,
+                        rows,
+                        masks: masks.into(),
+                    });
                 }
             }
         }
+        // The tag that settles most rules (those with no expression) is read like the role;
+        // the others leave their rows to the general path. Reading it pays only for rows it
+        // settles: a row still slow for another reason does not ask for it.
+        let exprs = slow;
+        let settles = |t: &FastTag| t.rows & !exprs;
+        let tag = tags
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| settles(t) != 0)
+            .max_by_key(|(i, t)| (settles(t).count_ones(), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i);
+        for (i, t) in tags.iter().enumerate() {
+            if Some(i) != tag {
+                slow |= t.rows;
+            }
+        }
+        let tag = tag.map(|i| {
+            let mut t = tags.swap_remove(i);
+            t.rows &= !slow;
+            t
+        });
+        let tag_rows = tag.as_ref().map_or(0, |t| t.rows);
         let winners = std::array::from_fn(|i| {
             let (tier, rule) = match rule_rows.get(i).filter(|_| i < 64) {
                 Some(&packed) => ((packed & !RULE_HAS_EXPR) as TierId, i as u32 + 1),
@@ -260,6 +321,8 @@ impl FastPath {
             calls,
             roles,
             slow,
+            tag,
+            tag_rows,
             role_rows,
             guard_sure,
             from_role,

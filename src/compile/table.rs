@@ -108,6 +108,7 @@ impl TagPartition {
         1 + self.strings.len() + 1 + 2 + (2 * self.points.len() + 1)
     }
 
+    #[inline]
     fn class_of(&self, v: Option<&TagValue>) -> u32 {
         let s = self.strings.len() as u32;
         match v {
@@ -513,6 +514,16 @@ impl Columns {
     #[inline(always)]
     pub(crate) fn role_class(&self, role: &str) -> u32 {
         self.roles.class_of(role)
+    }
+
+    /// The class of a step's value of the tag that column `col` reads (`col` must be a tag
+    /// column).
+    #[inline(always)]
+    pub(crate) fn tag_class(&self, col: usize, step: &Step) -> u32 {
+        match &self.kinds[col] {
+            ColumnKind::Tag(name, p) => p.class_of(step.tags.get(name.as_str())),
+            _ => 0,
+        }
     }
 
     /// The class of "any other role".

@@ -501,14 +501,20 @@ pub(crate) fn decide_with_role<'p>(
         );
         // Without a role id, the role's text is read only when the lowest candidate has a
         // role condition: the text sits in the step's own allocation, often the one cache
-        // miss of a decision, and many steps are settled before any rule names a role.
+        // miss of a decision, and many steps are settled before any rule names a role. The
+        // fast path's tag likewise.
         let mut role = role;
-        if role.is_none() && rules & rules.wrapping_neg() & fast.role_rows != 0 {
-            let class = cp.columns.role_class(&step.role);
-            let [r, g] = fast.role(class);
-            rules &= r;
-            guards &= g;
-            role = Some(class);
+        read_role(cp, fast, step, &mut role, &mut rules, &mut guards);
+        // Straight-line, not a loop, so a policy without such a tag pays one test: after the
+        // tag, the new lowest candidate may need the role (if it was not read), never the tag.
+        let tag_read = rules & rules.wrapping_neg() & fast.tag_rows != 0;
+        if tag_read {
+            if let Some(t) = &fast.tag {
+                let [r, g] = t.rows_of(cp.columns.tag_class(t.col, step));
+                rules &= r;
+                guards &= g;
+            }
+            read_role(cp, fast, step, &mut role, &mut rules, &mut guards);
         }
         let lowest = rules & rules.wrapping_neg();
         // 64 (no candidate) is the default's entry.
@@ -522,11 +528,64 @@ pub(crate) fn decide_with_role<'p>(
             fast,
             step,
             tokens,
-            role,
+            (role, tag_read),
             [rules, guards],
         ));
     }
     decide_general(cp, step, role, 0)
+}
+
+/// Reads the step's role class when the lowest candidate rule has a role condition and the
+/// class is not known yet, and applies it to the candidates.
+#[inline(always)]
+fn read_role(
+    cp: &CompiledPolicy,
+    fast: &FastPath,
+    step: &Step,
+    role: &mut Option<u32>,
+    rules: &mut u64,
+    guards: &mut u64,
+) {
+    if role.is_none() && *rules & rules.wrapping_neg() & fast.role_rows != 0 {
+        let class = cp.columns.role_class(&step.role);
+        let [r, g] = fast.role(class);
+        *rules &= r;
+        *guards &= g;
+        *role = Some(class);
+    }
+}
+
+/// Reads the step's role class and the fast path's tag while the lowest candidate rule has
+/// a condition on one not yet read, applying each to the candidates; after it, the lowest
+/// candidate needs neither. At most one read of each.
+#[inline(always)]
+fn read_as_needed(
+    cp: &CompiledPolicy,
+    fast: &FastPath,
+    step: &Step,
+    role: &mut Option<u32>,
+    tag_read: &mut bool,
+    rules: &mut u64,
+    guards: &mut u64,
+) {
+    loop {
+        let lowest = *rules & rules.wrapping_neg();
+        let [r, g] = if role.is_none() && lowest & fast.role_rows != 0 {
+            let class = cp.columns.role_class(&step.role);
+            *role = Some(class);
+            fast.role(class)
+        } else if !*tag_read && lowest & fast.tag_rows != 0 {
+            *tag_read = true;
+            match &fast.tag {
+                Some(t) => t.rows_of(cp.columns.tag_class(t.col, step)),
+                None => return,
+            }
+        } else {
+            return;
+        };
+        *rules &= r;
+        *guards &= g;
+    }
 }
 
 /// A decision an out-of-line call returned through memory, rebuilt field by field: the
@@ -559,22 +618,23 @@ fn decide_from_fast<'p>(
     fast: &FastPath,
     step: &Step,
     tokens: u64,
-    mut role: Option<u32>,
+    (mut role, mut tag_read): (Option<u32>, bool),
     [mut rules, mut guards]: [u64; 2],
 ) -> Result<Decision<'p>, RouteError> {
     if let Some(d) = escalated(cp, fast, step, tokens, [rules, guards]) {
         return Ok(d);
     }
     let picked = loop {
+        read_as_needed(
+            cp,
+            fast,
+            step,
+            &mut role,
+            &mut tag_read,
+            &mut rules,
+            &mut guards,
+        );
         let lowest = rules & rules.wrapping_neg();
-        if role.is_none() && lowest & fast.role_rows != 0 {
-            let class = cp.columns.role_class(&step.role);
-            let [r, g] = fast.role(class);
-            rules &= r;
-            guards &= g;
-            role = Some(class);
-            continue;
-        }
         if lowest & fast.slow == 0 {
             if rules == 0 && fast.more_rules {
                 // None of the first 64 rules holds: the rest of the table decides, from the
