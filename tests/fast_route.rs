@@ -221,15 +221,12 @@ fn the_hot_fields_of_a_step_share_its_first_cache_line() {
     assert!(offset_of!(Step, tags) >= 64);
 }
 
-/// A policy whose first candidates need what the fast path leaves out: a tag condition, then
-/// an expression, then a role; and a guard with a tag condition that escalates.
-fn slow_candidates_set() -> PolicySet {
-    let text = r#"
-[policy]
-name = "slow"
-default_tier = "d"
-on_expression_error = "e"
-
+/// The models, tiers and guard the hand-written policies below share, after their
+/// `[policy]` table and rules: tiers a–e on one model, `safe` on the injection-tested one,
+/// and a guard escalating untrusted web input there.
+fn with_models(policy_and_rules: &str) -> String {
+    format!(
+        r#"{policy_and_rules}
 [models.m1]
 provider = "mock"
 input_usd_per_mtok = 1.0
@@ -249,6 +246,39 @@ d = "m1"
 e = "m1"
 safe = "m2"
 
+[[guards]]
+name = "web"
+when = {{ untrusted_input = true, tags = {{ source = "web" }} }}
+require = ["injection_tested"]
+escalate_to = "safe"
+"#
+    )
+}
+
+/// Each step decides as its case says, by role text, by role id and through `explain`.
+fn decides<const N: usize>(set: &PolicySet, cases: [(Step, &str); N]) {
+    for (s, want) in cases {
+        assert_eq!(outcome(set, &s), want, "{s}");
+        let by_id = s.clone().role_id(set.role_id(&s.role));
+        assert_eq!(outcome(set, &by_id), want, "{s} by role id");
+        assert_eq!(
+            set.explain(&s).result.map(|d| d.tier().to_string()).ok(),
+            want.split(' ').next().map(String::from),
+            "{s} explained"
+        );
+    }
+}
+
+/// A policy whose first candidates need what the fast path leaves out: a tag condition, then
+/// an expression, then a role; and a guard with a tag condition that escalates.
+fn slow_candidates_set() -> PolicySet {
+    let rules = r#"
+[policy]
+name = "slow"
+default_tier = "d"
+on_expression_error = "e"
+
+
 [[rules]]
 name = "eu"
 when = { tags = { j = "EU" } }
@@ -263,14 +293,8 @@ tier = "b"
 name = "reasoning"
 when = { role = "reason" }
 tier = "c"
-
-[[guards]]
-name = "web"
-when = { untrusted_input = true, tags = { source = "web" } }
-require = ["injection_tested"]
-escalate_to = "safe"
 "#;
-    PolicySet::from_policy_text(Path::new("slow.toml"), text).unwrap()
+    PolicySet::from_policy_text(Path::new("slow.toml"), with_models(rules)).unwrap()
 }
 
 /// Candidates the fast path cannot settle are asked their own conditions in file order: one
@@ -329,16 +353,7 @@ fn slow_candidates_are_settled_in_order() {
             "safe Some(\"eu\") guard Some(\"web\")",
         ),
     ];
-    for (s, want) in cases {
-        assert_eq!(outcome(&set, &s), want, "{s}");
-        let by_id = s.clone().role_id(set.role_id(&s.role));
-        assert_eq!(outcome(&set, &by_id), want, "{s} by role id");
-        assert_eq!(
-            set.explain(&s).result.map(|d| d.tier().to_string()).ok(),
-            want.split(' ').next().map(String::from),
-            "{s} explained"
-        );
-    }
+    decides(&set, cases);
 }
 
 /// A policy whose rules mostly test one tag: the fast path reads it once, like the role, when
@@ -346,28 +361,11 @@ fn slow_candidates_are_settled_in_order() {
 /// after it, another rule on the same tag, the default), and a guard on the tag still acts.
 #[test]
 fn the_fast_paths_tag_is_read_once_and_settles_its_rules() {
-    let text = r#"
+    let rules = r#"
 [policy]
 name = "tagged"
 default_tier = "d"
 
-[models.m1]
-provider = "mock"
-input_usd_per_mtok = 1.0
-output_usd_per_mtok = 1.0
-
-[models.m2]
-provider = "mock"
-input_usd_per_mtok = 2.0
-output_usd_per_mtok = 2.0
-capabilities = ["injection_tested"]
-
-[tiers]
-a = "m1"
-b = "m1"
-c = "m1"
-d = "m1"
-safe = "m2"
 
 [[rules]]
 name = "gold"
@@ -383,14 +381,8 @@ tier = "b"
 name = "silver"
 when = { tags = { plan = ["silver", "bronze"] } }
 tier = "c"
-
-[[guards]]
-name = "web"
-when = { untrusted_input = true, tags = { source = "web" } }
-require = ["injection_tested"]
-escalate_to = "safe"
 "#;
-    let set = PolicySet::from_policy_text(Path::new("tagged.toml"), text).unwrap();
+    let set = PolicySet::from_policy_text(Path::new("tagged.toml"), with_models(rules)).unwrap();
     let step = |role: &str| Step::new(role).input_tokens(100);
     let cases = [
         (
@@ -430,14 +422,5 @@ escalate_to = "safe"
             "c Some(\"silver\") rule None",
         ),
     ];
-    for (s, want) in cases {
-        assert_eq!(outcome(&set, &s), want, "{s}");
-        let by_id = s.clone().role_id(set.role_id(&s.role));
-        assert_eq!(outcome(&set, &by_id), want, "{s} by role id");
-        assert_eq!(
-            set.explain(&s).result.map(|d| d.tier().to_string()).ok(),
-            want.split(' ').next().map(String::from),
-            "{s} explained"
-        );
-    }
+    decides(&set, cases);
 }
