@@ -71,14 +71,12 @@ pub(crate) struct FastPath {
     pub(crate) more_rules: bool,
 }
 
-/// The tag column a decision reads only when its lowest candidate needs it.
+/// The tag column a decision reads only when its lowest candidate needs it (the rules it
+/// settles are [`FastPath::tag_rows`]).
 #[derive(Debug, Clone)]
 pub(crate) struct FastTag {
     /// The column's index among the policy's columns.
     pub(crate) col: usize,
-    /// The rules with a condition on it that reading it settles (none slow for another
-    /// reason).
-    pub(crate) rows: u64,
     /// Per class of the tag's value, the rules and guards it admits.
     masks: Box<[Pair]>,
 }
@@ -113,9 +111,7 @@ impl Winner {
     pub(crate) fn fits(&self, need: u64) -> bool {
         need < self.fits_below
     }
-}
 
-impl Winner {
     /// The winning rule's row; `None` for the default.
     #[inline(always)]
     pub(crate) fn rule(&self) -> Option<usize> {
@@ -227,7 +223,8 @@ impl FastPath {
             .fold(0u64, |m, (r, _)| m | 1 << r);
         let mut role_rows = 0;
         let mut guard_sure = guards.all_rows(0);
-        let mut tags: Vec<FastTag> = Vec::new();
+        // Each tag column, and the rules that depend on it.
+        let mut tags: Vec<(FastTag, u64)> = Vec::new();
         let first = |f: fn(&ColumnKind) -> bool| {
             let col = columns
                 .kinds
@@ -267,11 +264,13 @@ impl FastPath {
                     let every = masks.iter().copied().fold(ALL, and);
                     let rows = rules.all_rows(0) & !every[0];
                     guard_sure &= every[1];
-                    tags.push(FastTag {
-                        col,
+                    tags.push((
+                        FastTag {
+                            col,
+                            masks: masks.into(),
+                        },
                         rows,
-                        masks: masks.into(),
-                    });
+                    ));
                 }
             }
         }
@@ -279,24 +278,25 @@ impl FastPath {
         // the others leave their rows to the general path. Reading it pays only for rows it
         // settles: a row still slow for another reason does not ask for it.
         let exprs = slow;
-        let settles = |t: &FastTag| t.rows & !exprs;
         let tag = tags
             .iter()
             .enumerate()
-            .filter(|(_, t)| settles(t) != 0)
-            .max_by_key(|(i, t)| (settles(t).count_ones(), std::cmp::Reverse(*i)))
+            .map(|(i, (_, rows))| (i, (rows & !exprs).count_ones()))
+            .filter(|&(_, settled)| settled != 0)
+            .max_by_key(|&(i, settled)| (settled, std::cmp::Reverse(i)))
             .map(|(i, _)| i);
-        for (i, t) in tags.iter().enumerate() {
+        for (i, (_, rows)) in tags.iter().enumerate() {
             if Some(i) != tag {
-                slow |= t.rows;
+                slow |= rows;
             }
         }
-        let tag = tag.map(|i| {
-            let mut t = tags.swap_remove(i);
-            t.rows &= !slow;
-            t
-        });
-        let tag_rows = tag.as_ref().map_or(0, |t| t.rows);
+        let (tag, tag_rows) = match tag {
+            Some(i) => {
+                let (t, rows) = tags.swap_remove(i);
+                (Some(t), rows & !slow)
+            }
+            None => (None, 0),
+        };
         let winners = std::array::from_fn(|i| {
             let (tier, rule) = match rule_rows.get(i).filter(|_| i < 64) {
                 Some(&packed) => ((packed & !RULE_HAS_EXPR) as TierId, i as u32 + 1),

@@ -504,18 +504,16 @@ pub(crate) fn decide_with_role<'p>(
         // miss of a decision, and many steps are settled before any rule names a role. The
         // fast path's tag likewise.
         let mut role = role;
-        read_role(cp, fast, step, &mut role, &mut rules, &mut guards);
-        // Straight-line, not a loop, so a policy without such a tag pays one test: after the
-        // tag, the new lowest candidate may need the role (if it was not read), never the tag.
-        let tag_read = rules & rules.wrapping_neg() & fast.tag_rows != 0;
-        if tag_read {
-            if let Some(t) = &fast.tag {
-                let [r, g] = t.rows_of(cp.columns.tag_class(t.col, step));
-                rules &= r;
-                guards &= g;
-            }
-            read_role(cp, fast, step, &mut role, &mut rules, &mut guards);
-        }
+        let mut tag_read = false;
+        read_as_needed(
+            cp,
+            fast,
+            step,
+            &mut role,
+            &mut tag_read,
+            &mut rules,
+            &mut guards,
+        );
         let lowest = rules & rules.wrapping_neg();
         // 64 (no candidate) is the default's entry.
         let w = &fast.winners[rules.trailing_zeros() as usize];
@@ -556,8 +554,9 @@ fn read_role(
 }
 
 /// Reads the step's role class and the fast path's tag while the lowest candidate rule has
-/// a condition on one not yet read, applying each to the candidates; after it, the lowest
-/// candidate needs neither. At most one read of each.
+/// a condition on one not yet read; after it, the lowest candidate needs neither. At most
+/// one read of each, straight-line rather than a loop, so a policy without such a tag pays
+/// one test.
 #[inline(always)]
 fn read_as_needed(
     cp: &CompiledPolicy,
@@ -568,23 +567,16 @@ fn read_as_needed(
     rules: &mut u64,
     guards: &mut u64,
 ) {
-    loop {
-        let lowest = *rules & rules.wrapping_neg();
-        let [r, g] = if role.is_none() && lowest & fast.role_rows != 0 {
-            let class = cp.columns.role_class(&step.role);
-            *role = Some(class);
-            fast.role(class)
-        } else if !*tag_read && lowest & fast.tag_rows != 0 {
-            *tag_read = true;
-            match &fast.tag {
-                Some(t) => t.rows_of(cp.columns.tag_class(t.col, step)),
-                None => return,
-            }
-        } else {
-            return;
-        };
-        *rules &= r;
-        *guards &= g;
+    read_role(cp, fast, step, role, rules, guards);
+    if !*tag_read && *rules & rules.wrapping_neg() & fast.tag_rows != 0 {
+        *tag_read = true;
+        if let Some(t) = &fast.tag {
+            let [r, g] = t.rows_of(cp.columns.tag_class(t.col, step));
+            *rules &= r;
+            *guards &= g;
+        }
+        // The tag's lowest candidate may need the role; it cannot need the tag.
+        read_role(cp, fast, step, role, rules, guards);
     }
 }
 
