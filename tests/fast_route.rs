@@ -278,7 +278,6 @@ name = "slow"
 default_tier = "d"
 on_expression_error = "e"
 
-
 [[rules]]
 name = "eu"
 when = { tags = { j = "EU" } }
@@ -365,7 +364,6 @@ fn the_fast_paths_tag_is_read_once_and_settles_its_rules() {
 [policy]
 name = "tagged"
 default_tier = "d"
-
 
 [[rules]]
 name = "gold"

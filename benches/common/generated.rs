@@ -84,20 +84,58 @@ pub fn rules(n: usize) -> Vec<Rule> {
             tier: TIERS[rng.below(3) as usize],
         }
     })
-    .filter(|r| r.conditions() >= 2)
+    .filter(|r| r.conditions().len() >= 2)
     .take(n)
     .collect()
 }
 
 impl Rule {
-    /// How many conditions the rule has.
-    fn conditions(&self) -> usize {
-        usize::from(self.roles.is_some())
-            + usize::from(self.input_tokens.is_some())
-            + usize::from(self.dependent_tool_calls.is_some())
-            + usize::from(self.needs_chain_of_thought.is_some())
-            + usize::from(self.output_must_be_json.is_some())
-            + usize::from(self.jurisdiction.is_some())
+    /// Each condition the rule has, in the policy's order (the tag last): as the policy
+    /// file writes it, and as an if-chain tests it.
+    fn conditions(&self) -> Vec<(String, String)> {
+        let not = |b: bool| if b { "" } else { "!" };
+        let mut c = Vec::new();
+        if let Some([a, b]) = self.roles {
+            let test = if a == b {
+                format!("s.role == \"{a}\"")
+            } else {
+                format!("(s.role == \"{a}\" || s.role == \"{b}\")")
+            };
+            c.push((format!("role = [\"{a}\", \"{b}\"]"), test));
+        }
+        if let Some((lo, hi)) = self.input_tokens {
+            c.push((
+                format!("input_tokens = {{ ge = {lo}, lt = {hi} }}"),
+                format!("({lo}..{hi}).contains(&tokens)"),
+            ));
+        }
+        if let Some(k) = self.dependent_tool_calls {
+            c.push((
+                format!("dependent_tool_calls = {{ gt = {k} }}"),
+                format!("s.dependent_tool_calls > {k}"),
+            ));
+        }
+        if let Some(b) = self.needs_chain_of_thought {
+            c.push((
+                format!("needs_chain_of_thought = {b}"),
+                format!("{}s.needs_chain_of_thought", not(b)),
+            ));
+        }
+        if let Some(b) = self.output_must_be_json {
+            c.push((
+                format!("output_must_be_json = {b}"),
+                format!("{}s.output_must_be_json", not(b)),
+            ));
+        }
+        if let Some(j) = self.jurisdiction {
+            c.push((
+                format!("tags = {{ jurisdiction = \"{j}\" }}"),
+                format!(
+                    "matches!(s.tags.get(\"jurisdiction\"), Some(TagValue::Str(j)) if j == \"{j}\")"
+                ),
+            ));
+        }
+        c
     }
 }
 
@@ -112,25 +150,7 @@ pub fn policy_text(rules: &[Rule]) -> String {
          [tiers]\ncheap = \"cheap-model\"\nstandard = \"mid-model\"\npremium = \"top-model\"\n\n",
     );
     for (i, r) in rules.iter().enumerate() {
-        let mut when = Vec::new();
-        if let Some([a, b]) = r.roles {
-            when.push(format!("role = [\"{a}\", \"{b}\"]"));
-        }
-        if let Some((lo, hi)) = r.input_tokens {
-            when.push(format!("input_tokens = {{ ge = {lo}, lt = {hi} }}"));
-        }
-        if let Some(k) = r.dependent_tool_calls {
-            when.push(format!("dependent_tool_calls = {{ gt = {k} }}"));
-        }
-        if let Some(b) = r.needs_chain_of_thought {
-            when.push(format!("needs_chain_of_thought = {b}"));
-        }
-        if let Some(b) = r.output_must_be_json {
-            when.push(format!("output_must_be_json = {b}"));
-        }
-        if let Some(j) = r.jurisdiction {
-            when.push(format!("tags = {{ jurisdiction = \"{j}\" }}"));
-        }
+        let when: Vec<String> = r.conditions().into_iter().map(|(toml, _)| toml).collect();
         t.push_str(&format!(
             "[[rules]]\nname = \"r{i}\"\nwhen = {{ {} }}\ntier = \"{}\"\n\n",
             when.join(", "),
@@ -155,42 +175,10 @@ pub fn chain_source(name: &str, rules: &[Rule]) -> String {
         rules.len()
     );
     for (i, r) in rules.iter().enumerate() {
-        let mut conds = Vec::new();
-        if let Some([a, b]) = r.roles {
-            conds.push(if a == b {
-                format!("s.role == \"{a}\"")
-            } else {
-                format!("(s.role == \"{a}\" || s.role == \"{b}\")")
-            });
-        }
-        if let Some((lo, hi)) = r.input_tokens {
-            conds.push(format!("({lo}..{hi}).contains(&tokens)"));
-        }
-        if let Some(k) = r.dependent_tool_calls {
-            conds.push(format!("s.dependent_tool_calls > {k}"));
-        }
-        if let Some(b) = r.needs_chain_of_thought {
-            conds.push(format!(
-                "{}s.needs_chain_of_thought",
-                if b { "" } else { "!" }
-            ));
-        }
-        if let Some(b) = r.output_must_be_json {
-            conds.push(format!("{}s.output_must_be_json", if b { "" } else { "!" }));
-        }
-        if let Some(j) = r.jurisdiction {
-            conds.push(format!(
-                "matches!(s.tags.get(\"jurisdiction\"), Some(TagValue::Str(j)) if j == \"{j}\")"
-            ));
-        }
-        let tier = r.tier;
-        let answer = format!("guarded(s, \"{tier}\", Some(\"r{i}\"))");
-        if conds.is_empty() {
-            // A rule with no condition takes every step that reaches it: the rules after
-            // it, and the default, are never reached.
-            src.push_str(&format!("    {answer}\n}}\n"));
-            return src;
-        }
+        let conds: Vec<String> = r.conditions().into_iter().map(|(_, test)| test).collect();
+        // Every generated rule has conditions (see [`rules`]), so no `if` is empty.
+        assert!(!conds.is_empty(), "rule r{i} has no condition");
+        let answer = format!("guarded(s, \"{}\", Some(\"r{i}\"))", r.tier);
         // Laid out as rustfmt would: one line when it fits in 100 columns, the brace on
         // the next when only it does not, else one condition a line.
         let head = format!("    if {}", conds.join(" && "));
