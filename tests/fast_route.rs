@@ -192,33 +192,67 @@ fn a_thread_lets_go_of_a_replaced_set_when_it_routes_again_or_exits() {
     assert_eq!(std::sync::Arc::strong_count(&first), alone - 1);
 }
 
+/// Every field a decision reads of a step lies in the step's first two cache lines, ahead of
+/// the fields it does not read; the ones a hand-written if-chain reads too (the role, the
+/// counts, the flags), and the role id, in the first.
 #[test]
-fn the_hot_fields_of_a_step_share_its_first_cache_line() {
+fn the_fields_a_decision_reads_share_a_steps_first_two_cache_lines() {
     assert_eq!(align_of::<Step>(), 64);
-    for (name, end) in [
-        ("role", offset_of!(Step, role) + size_of::<String>()),
-        (
-            "input_tokens",
-            offset_of!(Step, input_tokens) + size_of::<Option<u64>>(),
-        ),
+    let first_line = [
+        ("role", offset_of!(Step, role), size_of::<String>()),
+        ("input_tokens", offset_of!(Step, input_tokens), 16),
         (
             "dependent_tool_calls",
-            offset_of!(Step, dependent_tool_calls) + 8,
+            offset_of!(Step, dependent_tool_calls),
+            8,
         ),
-        ("role_id", offset_of!(Step, role_id) + 12),
+        ("role_id", offset_of!(Step, role_id), 12),
         (
             "needs_chain_of_thought",
-            offset_of!(Step, needs_chain_of_thought) + 1,
+            offset_of!(Step, needs_chain_of_thought),
+            1,
         ),
         (
             "output_must_be_json",
-            offset_of!(Step, output_must_be_json) + 1,
+            offset_of!(Step, output_must_be_json),
+            1,
         ),
-        ("untrusted_input", offset_of!(Step, untrusted_input) + 1),
-    ] {
-        assert!(end <= 64, "{name} ends at byte {end}");
+        ("untrusted_input", offset_of!(Step, untrusted_input), 1),
+    ];
+    for (name, at, len) in first_line {
+        assert!(at + len <= 64, "{name} ends at byte {}", at + len);
     }
-    assert!(offset_of!(Step, tags) >= 64);
+    let second_line = [
+        (
+            "expected_output_tokens",
+            offset_of!(Step, expected_output_tokens),
+            16,
+        ),
+        (
+            "workload",
+            offset_of!(Step, workload),
+            size_of::<Option<String>>(),
+        ),
+    ];
+    for (name, at, len) in second_line {
+        assert!(at + len <= 128, "{name} ends at byte {}", at + len);
+    }
+    let hot_end = first_line
+        .iter()
+        .chain(&second_line)
+        .map(|(_, at, len)| at + len)
+        .max()
+        .unwrap();
+    for (name, at) in [
+        ("prompt", offset_of!(Step, prompt)),
+        ("tags", offset_of!(Step, tags)),
+        ("trace_id", offset_of!(Step, trace_id)),
+    ] {
+        assert!(
+            at >= hot_end,
+            "{name} starts at byte {at}, before byte {hot_end}"
+        );
+    }
 }
 
 /// The models, tiers and guard the hand-written policies below share, after their

@@ -88,9 +88,10 @@ pub(crate) fn whole_number(n: f64) -> Option<i64> {
 /// let step = Step::new("summarize").input_tokens(12_000).tag("jurisdiction", "EU");
 /// assert_eq!(step.role, "summarize");
 /// ```
-// Laid out by hand and aligned to a cache line: what routing reads on every step (the role,
-// the counts, the flags and a role id) sits in the first 64 bytes, so a decision touches one
-// line of the step; tags, prompt, workload and trace id come after.
+// Laid out by hand and aligned to a cache line: what a decision reads of every step sits in
+// its first two lines. The first holds what a hand-written if-chain reads too (the role, the
+// counts, the flags) and the role id; the second opens with the expected output (does the
+// step fit the model?) and the workload (which policy?). Prompt, tags and trace id follow.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[repr(C, align(64))]
 pub struct Step {
@@ -109,14 +110,15 @@ pub struct Step {
     pub output_must_be_json: bool,
     /// The step reads outside text: email, web pages, uploaded files.
     pub untrusted_input: bool,
-    /// Expected output tokens, used only for the cost estimate.
+    /// Expected output tokens: what the step needs of a model's context window beside its
+    /// input, and the cost estimate.
     pub expected_output_tokens: Option<u64>,
+    /// Picks the policy in a policy set (the policy's `[policy].name`).
+    pub workload: Option<String>,
     /// The prompt text, counted when `input_tokens` is not given.
     pub prompt: Option<String>,
     /// Workload-specific features.
     pub tags: BTreeMap<String, TagValue>,
-    /// Picks the policy in a policy set (the policy's `[policy].name`).
-    pub workload: Option<String>,
     /// Carried into decisions and call records.
     pub trace_id: Option<String>,
 }
