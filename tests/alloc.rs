@@ -155,7 +155,7 @@ fn steps() -> Vec<Step> {
                         if let Some(v) = v {
                             s = s.tag("contract_value_usd", v);
                         }
-                        if (i + flags as usize) % 2 == 0 {
+                        if (i + flags as usize).is_multiple_of(2) {
                             s = s.workload("contract-review");
                         }
                         out.push(s);

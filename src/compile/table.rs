@@ -51,9 +51,10 @@ impl Flag {
     }
 }
 
-/// Every byte of a string of up to 16 bytes, in two words: two overlapping loads of each
-/// end (so two such strings of one length are equal exactly when their words are); the first
-/// and last eight bytes of a longer one.
+/// Every byte of a string of up to 16 bytes, in two words: four 4-byte loads whose offsets
+/// depend only on the length (so two such strings of one length are equal exactly when their
+/// words are); the first and last eight bytes of a longer one. From four bytes on there is no
+/// branch on the length: roles of 6, 7 and 9 bytes drawn at random would mispredict one.
 #[inline(always)]
 fn key_words(b: &[u8]) -> [u64; 2] {
     let n = b.len();
@@ -62,21 +63,21 @@ fn key_words(b: &[u8]) -> [u64; 2] {
             u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
         })
     };
-    let w8 = |i: usize| {
-        b.get(i..i + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    match n {
-        0 => [0, 0],
+    if n < 4 {
         // Bytes 0, n/2 and n-1 are every byte of a string of up to three.
-        1..=3 => [
-            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
-            0,
-        ],
-        4..=8 => [w4(0) | w4(n - 4) << 32, 0],
-        _ => [w8(0), w8(n - 8)],
+        return match n {
+            0 => [0, 0],
+            _ => [
+                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+                0,
+            ],
+        };
     }
+    // [0, 4) and [n-4, n) hold a string of up to 8 bytes; [4, 8) and [n-8, n-4) the middle
+    // of one of up to 16 (for a shorter one they repeat the ends).
+    let mid = (n - 4).min(4);
+    let back = n.saturating_sub(8);
+    [w4(0) | w4(n - 4) << 32, w4(mid) | w4(back) << 32]
 }
 
 /// Whether two byte strings are equal, inline for the short ones roles and tag values are
@@ -304,20 +305,28 @@ impl RoleIndex {
     // Inlined into a decision: the call's register saves cost a third of the lookup.
     #[inline(always)]
     fn class_of(&self, role: &str) -> u32 {
-        let other = self.roles.len() as u32;
+        let n = role.len();
         let words = key_words(role.as_bytes());
-        let slot = self.slot_of(words, role.len());
-        if !self.perfect {
+        let slot = self.slot_of(words, n);
+        if !self.perfect || n > 16 {
             return self.probe_from(slot, role, words);
         }
-        // The one named role that can be this one, if any.
+        // The one named role that can be this one, if any: a select, not a branch, since
+        // whether a step's role is named is as random as the steps.
+        let other = self.roles.len() as u32;
         match self.slots.get(slot) {
-            Some(k) if self.holds(k, role, words) => k.index,
-            _ => other,
+            Some(k) => {
+                // Zero exactly when the slot holds this role.
+                let diff =
+                    (k.words[0] ^ words[0]) | (k.words[1] ^ words[1]) | (k.len as usize ^ n) as u64;
+                std::hint::select_unpredictable(diff == 0, k.index, other)
+            }
+            None => other,
         }
     }
 
-    /// [`RoleIndex::class_of`] for a table where named roles share slots.
+    /// [`RoleIndex::class_of`] for a table where named roles share slots, or a role longer
+    /// than its key.
     #[cold]
     #[inline(never)]
     fn probe_from(&self, mut slot: usize, role: &str, words: [u64; 2]) -> u32 {
@@ -1237,6 +1246,8 @@ mod tests {
             "reason",
             "tool_call",
             "edit",
+            // Longer than a key: found by probing from its slot, in a perfect table too.
+            "summarize-whole-contract",
         ];
         let many: Vec<String> = (0..300).map(|i| format!("role-{i}")).collect();
         // Long roles alike in length and in their first and last eight bytes.
@@ -1268,6 +1279,7 @@ mod tests {
                 "classify",
                 "review-the-contract-clauze",
                 "review-the-xontract-clause",
+                "summarize-whole-kontract",
             ] {
                 assert_eq!(idx.class_of(other), roles.len() as u32, "{other}");
             }
