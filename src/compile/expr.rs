@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 
 use rhai::packages::{Package, StandardPackage};
 use rhai::{
-    Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position, Scope, Variant, AST,
-    FLOAT, INT,
+    Array, Caches, Dynamic, Engine, EvalAltResult, GlobalRuntimeState, ImmutableString, Map,
+    Position, Scope, Variant, AST, FLOAT, INT,
 };
 
 use super::lower::{lower, Lowered};
@@ -294,6 +294,45 @@ thread_local! {
     /// One scope per thread holding `step` and the tags map, updated in place per
     /// evaluation: pushing fresh values allocates.
     static SCOPE: RefCell<Scope<'static>> = RefCell::new(fresh_scope());
+    /// The engine's run state and function-resolution cache, kept per thread across
+    /// evaluations (see [`CompiledExpr::eval_interpreted`]).
+    static RUN: RefCell<Run> = RefCell::new(Run::new());
+}
+
+/// What the engine keeps while it evaluates: its run state (the operation count among it)
+/// and the cache of which function each operator and call resolved to.
+///
+/// `Engine::eval_ast_with_scope` makes both afresh for every evaluation, so every `>`, `==`
+/// and `in` of every evaluation is resolved again by searching the engine's functions (with
+/// fast operators off, which the refusal of mixed comparisons needs): most of an
+/// evaluation's time. The functions never change after the engine is built, and an
+/// expression defines none, so a resolution found once holds for every later evaluation.
+struct Run {
+    global: GlobalRuntimeState,
+    caches: Caches,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run {
+            global: engine().new_global_runtime_state(),
+            caches: Caches::new(),
+        }
+    }
+
+    /// Evaluates `ast` as `eval_ast_with_scope` would, with the operation count starting
+    /// from zero (the sandbox's limit is per evaluation).
+    #[allow(deprecated)] // `eval_statements_raw` is the engine's one entry taking caches
+    fn eval(
+        &mut self,
+        scope: &mut Scope<'static>,
+        ast: &AST,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.global.num_operations = Default::default();
+        self.global.level = 0;
+        self.global.scope_level = 0;
+        engine().eval_statements_raw(&mut self.global, &mut self.caches, scope, ast.statements())
+    }
 }
 
 fn fresh_scope() -> Scope<'static> {
@@ -393,7 +432,12 @@ impl CompiledExpr {
                     fill_tags(&mut map, step);
                 }
             }
-            let result = engine().eval_ast_with_scope::<Dynamic>(scope, &self.ast);
+            let result = RUN
+                .try_with(|run| match run.try_borrow_mut() {
+                    Ok(mut run) => run.eval(scope, &self.ast),
+                    Err(_) => Run::new().eval(scope, &self.ast),
+                })
+                .unwrap_or_else(|_| Run::new().eval(scope, &self.ast));
             match result {
                 Ok(v) => match v.as_bool() {
                     Ok(b) => Ok(b),
@@ -583,6 +627,23 @@ mod tests {
         assert_eq!(eval("step.tags[\"j\"] == \"EU\"", &s), Ok(true));
         assert_eq!(eval("\"j\" in step.tags", &s), Ok(true));
         assert_eq!(eval("\"k\" in step.tags", &s), Ok(false));
+    }
+
+    /// The sandbox's operation limit counts each evaluation alone: the engine's run state,
+    /// kept between evaluations on a thread, starts every one from zero.
+    #[test]
+    fn the_operation_limit_is_per_evaluation() {
+        let terms: Vec<String> = (0..200)
+            .map(|i| format!("step.input_tokens + {i}"))
+            .collect();
+        let text = format!("[{}].len() == 200", terms.join(", "));
+        let e = CompiledExpr::compile(&test_expr(&text)).unwrap();
+        assert!(!e.is_lowered());
+        let s = Step::new("x").input_tokens(1_000);
+        // Each evaluation takes several hundred operations; together, far past the limit.
+        for i in 0..100 {
+            assert_eq!(e.eval(&s, 1_000), Ok(true), "evaluation {i}");
+        }
     }
 
     #[test]
