@@ -505,7 +505,7 @@ pub(crate) fn decide_with_role<'p>(
         // fast path's tag likewise.
         let mut role = role;
         let mut tag_read = false;
-        read_as_needed(
+        read_as_needed::<false>(
             cp,
             fast,
             step,
@@ -533,10 +533,18 @@ pub(crate) fn decide_with_role<'p>(
     decide_general(cp, step, role, 0)
 }
 
+/// The role lookup as a call: inlined into the loop over slow candidates, LLVM computed the
+/// lookup's length-dependent offsets before the loop, on every entry, read or not.
+#[inline(never)]
+fn role_class_called(cp: &CompiledPolicy, step: &Step) -> u32 {
+    cp.columns.role_class(&step.role)
+}
+
 /// Reads the step's role class when the lowest candidate rule has a role condition and the
-/// class is not known yet, and applies it to the candidates.
+/// class is not known yet, and applies it to the candidates. `CALL`: look it up with
+/// [`role_class_called`] (the loop over slow candidates), not inline.
 #[inline(always)]
-fn read_role(
+fn read_role<const CALL: bool>(
     cp: &CompiledPolicy,
     fast: &FastPath,
     step: &Step,
@@ -545,7 +553,11 @@ fn read_role(
     guards: &mut u64,
 ) {
     if role.is_none() && *rules & rules.wrapping_neg() & fast.role_rows != 0 {
-        let class = cp.columns.role_class(&step.role);
+        let class = if CALL {
+            role_class_called(cp, step)
+        } else {
+            cp.columns.role_class(&step.role)
+        };
         let [r, g] = fast.role(class);
         *rules &= r;
         *guards &= g;
@@ -558,7 +570,7 @@ fn read_role(
 /// one read of each, straight-line rather than a loop, so a policy without such a tag pays
 /// one test.
 #[inline(always)]
-fn read_as_needed(
+fn read_as_needed<const CALL: bool>(
     cp: &CompiledPolicy,
     fast: &FastPath,
     step: &Step,
@@ -567,7 +579,7 @@ fn read_as_needed(
     rules: &mut u64,
     guards: &mut u64,
 ) {
-    read_role(cp, fast, step, role, rules, guards);
+    read_role::<CALL>(cp, fast, step, role, rules, guards);
     if !*tag_read && *rules & rules.wrapping_neg() & fast.tag_rows != 0 {
         *tag_read = true;
         if let Some(t) = &fast.tag {
@@ -576,7 +588,7 @@ fn read_as_needed(
             *guards &= g;
         }
         // The tag's lowest candidate may need the role; it cannot need the tag.
-        read_role(cp, fast, step, role, rules, guards);
+        read_role::<CALL>(cp, fast, step, role, rules, guards);
     }
 }
 
@@ -617,7 +629,7 @@ fn decide_from_fast<'p>(
         return Ok(d);
     }
     let picked = loop {
-        read_as_needed(
+        read_as_needed::<true>(
             cp,
             fast,
             step,
