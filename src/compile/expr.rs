@@ -432,12 +432,15 @@ impl CompiledExpr {
                     fill_tags(&mut map, step);
                 }
             }
-            let result = RUN
-                .try_with(|run| match run.try_borrow_mut() {
-                    Ok(mut run) => run.eval(scope, &self.ast),
-                    Err(_) => Run::new().eval(scope, &self.ast),
-                })
-                .unwrap_or_else(|_| Run::new().eval(scope, &self.ast));
+            // A nested evaluation, or one while the thread exits, runs in a fresh state.
+            let kept = RUN.try_with(|run| {
+                let mut run = run.try_borrow_mut().ok()?;
+                Some(run.eval(scope, &self.ast))
+            });
+            let result = kept
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Run::new().eval(scope, &self.ast));
             match result {
                 Ok(v) => match v.as_bool() {
                     Ok(b) => Ok(b),

@@ -63,21 +63,21 @@ fn key_words(b: &[u8]) -> [u64; 2] {
             u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
         })
     };
-    if n < 4 {
+    match n {
+        0 => [0, 0],
         // Bytes 0, n/2 and n-1 are every byte of a string of up to three.
-        return match n {
-            0 => [0, 0],
-            _ => [
-                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
-                0,
-            ],
-        };
+        1..=3 => [
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+            0,
+        ],
+        // [0, 4) and [n-4, n) hold a string of up to 8 bytes; [4, 8) and [n-8, n-4) the
+        // middle of one of up to 16 (for a shorter one they repeat the ends).
+        _ => {
+            let mid = (n - 4).min(4);
+            let back = n.saturating_sub(8);
+            [w4(0) | w4(n - 4) << 32, w4(mid) | w4(back) << 32]
+        }
     }
-    // [0, 4) and [n-4, n) hold a string of up to 8 bytes; [4, 8) and [n-8, n-4) the middle
-    // of one of up to 16 (for a shorter one they repeat the ends).
-    let mid = (n - 4).min(4);
-    let back = n.saturating_sub(8);
-    [w4(0) | w4(n - 4) << 32, w4(mid) | w4(back) << 32]
 }
 
 /// Whether two byte strings are equal, inline for the short ones roles and tag values are
@@ -216,6 +216,13 @@ impl RoleKey {
     fn is_empty(&self) -> bool {
         self.len == u32::MAX
     }
+
+    /// Zero exactly when the slot's key is this one (`words` of a role of `len` bytes): a
+    /// number rather than a bool, so the common lookup can select on it without a branch.
+    #[inline(always)]
+    fn key_diff(&self, words: [u64; 2], len: usize) -> u64 {
+        (self.words[0] ^ words[0]) | (self.words[1] ^ words[1]) | (self.len as usize ^ len) as u64
+    }
 }
 
 /// Odd multipliers tried, in turn, for a table where no two named roles share a slot.
@@ -297,8 +304,7 @@ impl RoleIndex {
     #[inline(always)]
     fn holds(&self, k: &RoleKey, role: &str, words: [u64; 2]) -> bool {
         let n = role.len();
-        k.len as usize == n
-            && k.words == words
+        k.key_diff(words, n) == 0
             && (n <= 16 || self.roles.get(k.index as usize).is_some_and(|r| r == role))
     }
 
@@ -315,12 +321,7 @@ impl RoleIndex {
         // whether a step's role is named is as random as the steps.
         let other = self.roles.len() as u32;
         match self.slots.get(slot) {
-            Some(k) => {
-                // Zero exactly when the slot holds this role.
-                let diff =
-                    (k.words[0] ^ words[0]) | (k.words[1] ^ words[1]) | (k.len as usize ^ n) as u64;
-                std::hint::select_unpredictable(diff == 0, k.index, other)
-            }
+            Some(k) => std::hint::select_unpredictable(k.key_diff(words, n) == 0, k.index, other),
             None => other,
         }
     }
