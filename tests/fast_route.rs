@@ -1,9 +1,11 @@
 //! The fast paths of routing decide exactly as the plain ones: a role resolved once to a
 //! [`RoleId`] routes as its text does, `Router::route` through its per-thread cache serves
-//! the set a swap installed, and a step's hot fields sit in its first cache line.
+//! the set a swap installed, its owned decisions keep that set alive on any thread and free
+//! it when the last goes, and a step's hot fields sit in its first cache line.
 
 use std::mem::{align_of, offset_of, size_of};
 use std::path::Path;
+use std::sync::Arc;
 
 use switchyard::{PolicySet, Router, Step};
 
@@ -190,6 +192,156 @@ fn a_thread_lets_go_of_a_replaced_set_when_it_routes_again_or_exits() {
     assert_eq!(std::sync::Arc::strong_count(&first), alone);
     assert_eq!(router.route(&s).unwrap().tier(), "b");
     assert_eq!(std::sync::Arc::strong_count(&first), alone - 1);
+}
+
+/// An owned decision keeps its set alive after the router, the thread's cache and the thread
+/// itself have all let go of it, and the last decision to go frees it.
+#[test]
+fn an_owned_decision_outlives_its_threads_cache_and_the_thread() {
+    let router = Arc::new(Router::new(tier_set("a")));
+    let first = Arc::downgrade(&router.current());
+    let s = Step::new("x").input_tokens(1);
+    let (r, step) = (router.clone(), s.clone());
+    let (kept, copy) = std::thread::spawn(move || {
+        let d = r.route(&step).unwrap();
+        let copy = d.clone();
+        r.replace(tier_set("b"));
+        // The thread routes under the new set: its cache lets go of the old one.
+        assert_eq!(r.route(&step).unwrap().tier(), "b");
+        (d, copy)
+    })
+    .join()
+    .unwrap();
+    assert!(first.upgrade().is_some(), "freed under two live decisions");
+    assert_eq!((kept.tier(), kept.model().key.as_str()), ("a", "m"));
+    drop(kept);
+    assert!(first.upgrade().is_some(), "freed under a live decision");
+    assert_eq!(copy.tier(), "a");
+    drop(copy);
+    assert!(
+        first.upgrade().is_none(),
+        "the last decision did not free the set"
+    );
+}
+
+/// Decisions cross threads: one made here and dropped elsewhere, one cloned elsewhere and
+/// dropped here. Each counts once, and the set goes exactly when this thread moves on.
+#[test]
+fn decisions_dropped_on_other_threads_count_once() {
+    let router = Router::new(tier_set("a"));
+    let first = Arc::downgrade(&router.current());
+    let s = Step::new("x").input_tokens(1);
+    let made_here = router.route(&s).unwrap();
+    let kept = router.route(&s).unwrap();
+    let cloned_there = std::thread::scope(|t| {
+        t.spawn(|| {
+            let twin = made_here.clone();
+            drop(made_here);
+            assert_eq!(twin.tier(), "a");
+            kept.clone()
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(cloned_there.tier(), "a");
+    drop(cloned_there);
+    drop(kept);
+    // Only this thread's cache holds the set now; routing under the next one frees it.
+    assert!(first.upgrade().is_some());
+    router.replace(tier_set("b"));
+    assert!(
+        first.upgrade().is_some(),
+        "freed while this thread's cache held it"
+    );
+    assert_eq!(router.route(&s).unwrap().tier(), "b");
+    assert!(first.upgrade().is_none(), "the set outlived every holder");
+}
+
+/// Threads route, keep, clone and drop one another's decisions while the set is replaced
+/// under them: every decision reads the set it was made under, and once the decisions and
+/// the threads are gone, every replaced set has been freed.
+#[test]
+fn decisions_shared_between_threads_through_swaps_free_every_set() {
+    use std::sync::Mutex;
+    let router = Router::new(tier_set("a"));
+    let sets = Mutex::new(vec![Arc::downgrade(&router.current())]);
+    let pool: Mutex<Vec<switchyard::Decision<'static>>> = Mutex::new(Vec::new());
+    let s = Step::new("x").input_tokens(1);
+    let version_a = Router::new(tier_set("a"))
+        .route(&s)
+        .unwrap()
+        .policy_version()
+        .to_string();
+    std::thread::scope(|t| {
+        let threads: Vec<_> = (0..4u64)
+            .map(|id| {
+                let (router, pool, sets, s, version_a) = (&router, &pool, &sets, &s, &version_a);
+                t.spawn(move || {
+                    let mut rng = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                    let mut next = || {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        rng
+                    };
+                    let mut mine = Vec::new();
+                    for i in 0..3_000u64 {
+                        let d = router.route(s).unwrap();
+                        // A set's version names its tier: each decision reads its own set.
+                        let want = if d.policy_version() == version_a {
+                            "a"
+                        } else {
+                            "b"
+                        };
+                        assert_eq!(d.tier(), want);
+                        match next() % 4 {
+                            0 => pool.lock().unwrap().push(d),
+                            1 => mine.push(d.clone()),
+                            2 => {
+                                let other = pool.lock().unwrap().pop();
+                                if let Some(o) = other {
+                                    mine.push(o.clone());
+                                    assert!(matches!(o.tier(), "a" | "b"));
+                                }
+                            }
+                            _ => drop(mine.pop()),
+                        }
+                        if id == 0 && i % 97 == 0 {
+                            let tier = if (i / 97) % 2 == 0 { "b" } else { "a" };
+                            router.replace(tier_set(tier));
+                            sets.lock().unwrap().push(Arc::downgrade(&router.current()));
+                        }
+                    }
+                    // Some leave with the thread's decisions still alive, handed to the pool.
+                    pool.lock().unwrap().extend(mine);
+                })
+            })
+            .collect();
+        // Joined by their handles, which wait for the threads' thread-local destructors
+        // (the scope's own join does not).
+        for h in threads {
+            h.join().unwrap();
+        }
+    });
+    let current = router.current();
+    let pooled = std::mem::take(&mut *pool.lock().unwrap());
+    assert!(!pooled.is_empty());
+    for d in &pooled {
+        assert!(matches!(d.tier(), "a" | "b"));
+    }
+    drop(pooled);
+    let alive: Vec<_> = sets
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.upgrade())
+        .collect();
+    assert_eq!(
+        alive.len(),
+        1,
+        "replaced sets outlived their decisions and threads"
+    );
+    assert!(Arc::ptr_eq(&alive[0], &current));
 }
 
 /// Every field a decision reads of a step lies in the step's first two cache lines, ahead of

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead};
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -273,7 +272,7 @@ pub fn replay(mut log: LogReader<impl BufRead>, set: &PolicySet) -> io::Result<R
                 let ci = set
                     .policies()
                     .iter()
-                    .position(|p| Arc::ptr_eq(p, d.compiled_policy()))
+                    .position(|p| std::ptr::eq(&**p, d.compiled_policy()))
                     .expect("a decision is made under a policy of the set");
                 let c = &candidates[ci];
                 let t = d.tier_id();

@@ -2,7 +2,9 @@
 //! that come out of it.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -14,6 +16,8 @@ use crate::compile::table::{flag_index, Probe};
 use crate::compile::{CompiledPolicy, RULE_HAS_EXPR};
 use crate::policy::{Model, OnExpressionError, TierId};
 use crate::step::{Step, StepError};
+
+use super::Lease;
 
 /// How a decision was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +80,10 @@ impl fmt::Display for Via {
 /// policy version it was made under.
 ///
 /// [`Router::route`](crate::Router::route) gives a `Decision<'static>` that holds its policy
-/// alive; [`PolicySet::route`](crate::PolicySet::route) gives one that borrows the set, which
-/// saves two atomic operations per step in a hot loop (call
-/// [`into_owned`](Decision::into_owned) to keep it longer).
+/// alive (counted on its thread's handle on the set: no atomic operation unless it is cloned
+/// or dropped on another thread); [`PolicySet::route`](crate::PolicySet::route) gives one
+/// that borrows the set and counts nothing (call [`into_owned`](Decision::into_owned), one
+/// atomic increment, to keep it longer).
 ///
 /// ```
 /// use switchyard::{Router, Step, Via};
@@ -120,20 +125,99 @@ fn rule_guard(rule: Option<usize>, guard: Option<usize>) -> u64 {
     one(rule) | one(guard) << 32
 }
 
-/// The policy a decision was made under: shared, or borrowed from a held policy set.
-#[derive(Debug, Clone)]
-enum PolicyRef<'p> {
-    Shared(Arc<CompiledPolicy>),
-    Borrowed(&'p Arc<CompiledPolicy>),
+/// The policy a decision was made under, and what keeps it alive: nothing (a borrow of a
+/// held set), a count on the policy's `Arc`, or a count on the [`Lease`] of the thread whose
+/// cached set [`Router::route`](crate::Router::route) decided under. Two words, each written
+/// with one store, like the rest of a decision.
+struct PolicyRef<'p> {
+    ptr: NonNull<CompiledPolicy>,
+    /// Null: borrowed for `'p`. [`ARC`]: one strong count of the policy's `Arc` is ours.
+    /// Otherwise the lease we hold a count on, which holds the set `ptr` is in.
+    keep: *const Lease,
+    _borrow: PhantomData<&'p CompiledPolicy>,
+}
+
+/// [`PolicyRef::keep`] for a count on the policy's own `Arc`: an address no lease has.
+const ARC: *const Lease = NonNull::<Lease>::dangling().as_ptr();
+
+// SAFETY: the policy is immutable and `Arc<CompiledPolicy>` is `Send + Sync`; every count is
+// taken and given back atomically, except a lease's count on the thread that holds the lease,
+// which only that thread touches (see `Lease`).
+unsafe impl Send for PolicyRef<'_> {}
+unsafe impl Sync for PolicyRef<'_> {}
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Arc<CompiledPolicy>>();
+    shared::<Lease>();
+};
+
+impl<'p> PolicyRef<'p> {
+    /// Borrows a policy of a set held elsewhere.
+    #[inline(always)]
+    fn borrowed(cp: &'p Arc<CompiledPolicy>) -> PolicyRef<'p> {
+        PolicyRef {
+            ptr: NonNull::from(&**cp),
+            keep: std::ptr::null(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The same policy with a handle of its own: a borrow becomes a count on its `Arc`.
+    #[inline(always)]
+    fn into_owned(self) -> PolicyRef<'static> {
+        let this = ManuallyDrop::new(self);
+        if this.keep.is_null() {
+            // SAFETY: a borrowed policy is the contents of an `Arc` the set holds for `'p`.
+            unsafe { Arc::increment_strong_count(this.ptr.as_ptr()) };
+        }
+        PolicyRef {
+            ptr: this.ptr,
+            keep: if this.keep.is_null() { ARC } else { this.keep },
+            _borrow: PhantomData,
+        }
+    }
 }
 
 impl std::ops::Deref for PolicyRef<'_> {
-    type Target = Arc<CompiledPolicy>;
+    type Target = CompiledPolicy;
+    #[inline(always)]
+    fn deref(&self) -> &CompiledPolicy {
+        // SAFETY: kept alive by the borrow, the `Arc` count or the lease count `keep` says.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl Clone for PolicyRef<'_> {
     #[inline]
-    fn deref(&self) -> &Arc<CompiledPolicy> {
-        match self {
-            PolicyRef::Shared(p) => p,
-            PolicyRef::Borrowed(p) => p,
+    fn clone(&self) -> Self {
+        if self.keep == ARC {
+            // SAFETY: we hold a count, so the `Arc` is alive.
+            unsafe { Arc::increment_strong_count(self.ptr.as_ptr()) };
+        } else if let Some(lease) = NonNull::new(self.keep.cast_mut()) {
+            // SAFETY: we hold a count on the lease, so it is alive.
+            unsafe { Lease::acquire(lease) };
+        }
+        PolicyRef {
+            ptr: self.ptr,
+            keep: self.keep,
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl Drop for PolicyRef<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // A borrow first: a held snapshot's decisions, the hot loop's, test one word.
+        if self.keep.is_null() {
+            return;
+        }
+        if self.keep == ARC {
+            // SAFETY: the count taken in `into_owned` or `clone`, given back once.
+            unsafe { Arc::decrement_strong_count(self.ptr.as_ptr()) };
+        } else {
+            // SAFETY: the count taken in `leased` or `clone`, given back once; not null.
+            unsafe { Lease::release(NonNull::new_unchecked(self.keep.cast_mut())) };
         }
     }
 }
@@ -159,9 +243,31 @@ impl Decision<'_> {
     #[inline(always)]
     pub fn into_owned(self) -> Decision<'static> {
         Decision {
-            policy: match self.policy {
-                PolicyRef::Shared(p) => PolicyRef::Shared(p),
-                PolicyRef::Borrowed(p) => PolicyRef::Shared(p.clone()),
+            policy: self.policy.into_owned(),
+            tier_via: self.tier_via,
+            rule_guard: self.rule_guard,
+            input_tokens: self.input_tokens,
+            expected_output_tokens: self.expected_output_tokens,
+        }
+    }
+
+    /// The decision holding a count on `lease` instead of borrowing its set.
+    ///
+    /// # Safety
+    ///
+    /// The decision borrows a policy of `lease`'s set, and `lease` is the lease this thread's
+    /// cache holds now.
+    #[inline(always)]
+    pub(super) unsafe fn leased(self, lease: NonNull<Lease>) -> Decision<'static> {
+        let policy = ManuallyDrop::new(self.policy);
+        debug_assert!(policy.keep.is_null(), "a leased decision borrows its set");
+        // SAFETY: this thread holds `lease`, as the caller says.
+        unsafe { Lease::acquire_own(lease) };
+        Decision {
+            policy: PolicyRef {
+                ptr: policy.ptr,
+                keep: lease.as_ptr(),
+                _borrow: PhantomData,
             },
             tier_via: self.tier_via,
             rule_guard: self.rule_guard,
@@ -171,7 +277,7 @@ impl Decision<'_> {
     }
 
     /// The compiled policy the decision was made under.
-    pub fn compiled_policy(&self) -> &Arc<CompiledPolicy> {
+    pub fn compiled_policy(&self) -> &CompiledPolicy {
         &self.policy
     }
 
@@ -797,7 +903,7 @@ fn made<'p>(
 ) -> Decision<'p> {
     let expected = step.expected_output_tokens;
     Decision {
-        policy: PolicyRef::Borrowed(cp),
+        policy: PolicyRef::borrowed(cp),
         tier_via: tier_via(tier, via, expected),
         rule_guard: rule_guard(rule, guard),
         input_tokens: tokens,

@@ -9,7 +9,8 @@ pub mod wire;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -286,20 +287,163 @@ struct Slot {
     router: Cell<u64>,
     /// That router's generation when the set was cached.
     generation: Cell<u64>,
-    /// The set, kept alive by [`HELD`] for as long as `router` is not 0.
+    /// The set, kept alive by [`Slot::lease`] for as long as `router` is not 0.
     set: Cell<*const PolicySet>,
+    /// The lease [`HELD`] holds on the set (null: none).
+    lease: Cell<*const Lease>,
+    /// The counts this thread holds on that lease for its decisions, kept here rather than
+    /// in the lease: see [`Lease`]. Wrapping: a decision cloned on another thread and
+    /// dropped on this one takes one away that was never added here.
+    count: Cell<usize>,
     /// Set while a step is routed under the cached set: a nested call (from a logging
     /// subscriber, say) must not replace the set being used, so it goes without the cache.
     busy: Cell<bool>,
 }
 
-/// The handle that keeps [`Slot::set`] alive; its destructor empties the slot first, so a
+/// A thread's hold on the set it caches, shared with the decisions [`Router::route`] made
+/// under it, so an owned decision costs no atomic operation on the thread that made it: the
+/// lease and its set are freed once the thread has let go (routed under a newer set, or
+/// exited) and the last of those decisions is gone.
+///
+/// The count is biased towards the thread holding the lease, as in Swift's and CPython's
+/// biased reference counting: that thread counts its decisions with plain arithmetic in
+/// [`Slot::count`]; a count taken or given back anywhere else, or after the thread has let
+/// go, goes to [`Lease::count`], atomically. While the thread holds the lease, `count` carries
+/// [`BIAS`] for it, so other threads giving back counts never bring it to zero; letting go
+/// moves the thread's own counts in and takes the bias out.
+struct Lease {
+    /// Read by no one: held, so the set outlives the decisions that borrow from it.
+    _set: Arc<PolicySet>,
+    count: AtomicUsize,
+}
+
+/// What [`Lease::count`] carries for the thread holding the lease: far above any number of
+/// decisions alive at once.
+const BIAS: usize = 1 << (usize::BITS - 2);
+
+impl Lease {
+    /// A new lease on `set`, held by the calling thread.
+    fn new(set: Arc<PolicySet>) -> NonNull<Lease> {
+        NonNull::from(Box::leak(Box::new(Lease {
+            _set: set,
+            count: AtomicUsize::new(BIAS),
+        })))
+    }
+
+    /// Takes a count, on the thread holding the lease.
+    ///
+    /// # Safety
+    ///
+    /// This thread's cache holds `lease`.
+    #[inline(always)]
+    unsafe fn acquire_own(lease: NonNull<Lease>) {
+        SLOT.with(|s| {
+            debug_assert_eq!(s.lease.get(), lease.as_ptr().cast_const());
+            s.count.set(s.count.get().wrapping_add(1));
+        });
+    }
+
+    /// Takes one more count.
+    ///
+    /// # Safety
+    ///
+    /// A count is held on `lease`, so it is alive.
+    #[inline]
+    unsafe fn acquire(lease: NonNull<Lease>) {
+        let own = SLOT.with(|s| {
+            let own = s.lease.get() == lease.as_ptr().cast_const();
+            if own {
+                s.count.set(s.count.get().wrapping_add(1));
+            }
+            own
+        });
+        if !own {
+            // SAFETY: alive, as the caller says. Relaxed, as for `Arc`: taking a count from
+            // one already held needs no ordering.
+            unsafe { lease.as_ref() }
+                .count
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Gives back one count.
+    ///
+    /// # Safety
+    ///
+    /// A count is held on `lease` and is given back once.
+    #[inline(always)]
+    unsafe fn release(lease: NonNull<Lease>) {
+        // Held by this thread (the two are alive, so equal addresses are one lease): a
+        // plain decrement.
+        let own = SLOT.with(|s| {
+            let own = s.lease.get() == lease.as_ptr().cast_const();
+            if own {
+                s.count.set(s.count.get().wrapping_sub(1));
+            }
+            own
+        });
+        if !own {
+            // SAFETY: as the caller says.
+            unsafe { Lease::release_shared(lease) };
+        }
+    }
+
+    /// [`Lease::release`] away from the holding thread, or after it let go.
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_shared(lease: NonNull<Lease>) {
+        // SAFETY: one count, held, as the caller says.
+        unsafe { Lease::take(lease, 1) }
+    }
+
+    /// The holding thread lets go: its `own` counts (taken from [`Slot::count`]) move to
+    /// the lease, and the bias goes.
+    ///
+    /// # Safety
+    ///
+    /// Called once, by the thread that held `lease`, after clearing its slot.
+    unsafe fn let_go(lease: NonNull<Lease>, own: usize) {
+        // SAFETY: the bias is still in the count, as the caller says.
+        unsafe { Lease::take(lease, BIAS.wrapping_sub(own)) }
+    }
+
+    /// Subtracts `n` from the shared count, and frees the lease (and with it, perhaps, the
+    /// set) when that leaves nothing.
+    ///
+    /// # Safety
+    ///
+    /// `n` counts are held on `lease`.
+    unsafe fn take(lease: NonNull<Lease>, n: usize) {
+        // As `Arc`'s drop: release our uses of the set, and the thread that frees it
+        // acquires everyone's.
+        // SAFETY: alive while we hold counts.
+        if unsafe { lease.as_ref() }
+            .count
+            .fetch_sub(n, Ordering::Release)
+            == n
+        {
+            fence(Ordering::Acquire);
+            // SAFETY: no count is left, so nothing else refers to it.
+            drop(unsafe { Box::from_raw(lease.as_ptr()) });
+        }
+    }
+}
+
+/// The handle that keeps [`Slot::lease`] alive; its destructor empties the slot first, so a
 /// route made while the thread is being torn down never reads a freed set.
-struct Held(Option<Arc<PolicySet>>);
+struct Held(Option<NonNull<Lease>>);
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let _ = SLOT.try_with(|s| s.router.set(0));
+        let own = SLOT.try_with(|s| {
+            s.router.set(0);
+            s.lease.set(std::ptr::null());
+            s.count.replace(0)
+        });
+        if let (Some(lease), Ok(own)) = (self.0.take(), own) {
+            // SAFETY: this thread held it, and the slot no longer names it.
+            unsafe { Lease::let_go(lease, own) };
+        }
     }
 }
 
@@ -309,6 +453,8 @@ thread_local! {
             router: Cell::new(0),
             generation: Cell::new(0),
             set: Cell::new(std::ptr::null()),
+            lease: Cell::new(std::ptr::null()),
+            count: Cell::new(0),
             busy: Cell::new(false),
         }
     };
@@ -325,6 +471,9 @@ impl Drop for InUse {
     }
 }
 
+/// A hit in this thread's cache: the set and the lease that holds it, in use until dropped.
+type Cached = (*const PolicySet, NonNull<Lease>, InUse);
+
 impl Router {
     /// A router serving this set.
     pub fn new(set: PolicySet) -> Router {
@@ -339,7 +488,7 @@ impl Router {
     /// cache is in use already (a nested call) or gone (the thread is exiting). The common
     /// case, the same set as last time, is a few loads and compares, inlined.
     #[inline(always)]
-    fn cached(&self) -> Option<(*const PolicySet, InUse)> {
+    fn cached(&self) -> Option<Cached> {
         // Read before loading the set: a swap in between leaves a newer set cached under an
         // older generation, which costs one more load later and nothing else.
         let generation = self.generation.load(Ordering::Acquire);
@@ -347,10 +496,15 @@ impl Router {
             let hit =
                 !s.busy.get() && s.router.get() == self.id && s.generation.get() == generation;
             s.busy.set(s.busy.get() | hit);
-            hit.then(|| s.set.get())
+            hit.then(|| (s.set.get(), s.lease.get()))
         });
         match hit {
-            Some(set) => Some((set, InUse)),
+            // SAFETY: a slot naming a router holds a lease.
+            Some((set, lease)) => Some((
+                set,
+                unsafe { NonNull::new_unchecked(lease.cast_mut()) },
+                InUse,
+            )),
             None => self.recache(generation),
         }
     }
@@ -359,31 +513,36 @@ impl Router {
     /// current one.
     #[cold]
     #[inline(never)]
-    fn recache(&self, generation: u64) -> Option<(*const PolicySet, InUse)> {
+    fn recache(&self, generation: u64) -> Option<Cached> {
         if SLOT.with(|s| s.busy.replace(true)) {
             return None;
         }
         let in_use = InUse;
-        let set = HELD
+        let (set, lease, old) = HELD
             .try_with(|held| {
                 let mut held = held.try_borrow_mut().ok()?;
                 let set = self.current.load_full();
                 let ptr = Arc::as_ptr(&set);
-                // Emptied first: the old set's drop may run code that routes.
-                SLOT.with(|s| s.router.set(0));
-                let old = held.0.replace(set);
-                SLOT.with(|s| {
+                let lease = Lease::new(set);
+                let old = held.0.replace(lease);
+                let own = SLOT.with(|s| {
                     s.set.set(ptr);
+                    s.lease.set(lease.as_ptr());
                     s.generation.set(generation);
                     s.router.set(self.id);
+                    s.count.replace(0)
                 });
-                drop(held);
-                drop(old);
-                Some(ptr)
+                Some((ptr, lease, old.map(|old| (old, own))))
             })
             .ok()
             .flatten()?;
-        Some((set, in_use))
+        // Let go last, with the slot naming the new lease: the old set's drop may run code
+        // that routes.
+        if let Some((old, own)) = old {
+            // SAFETY: this thread held `old`, and the slot no longer names it.
+            unsafe { Lease::let_go(old, own) };
+        }
+        Some((set, lease, in_use))
     }
 
     /// Loads a policy file or directory and serves it.
@@ -396,19 +555,30 @@ impl Router {
     ///
     /// Each thread keeps a handle on the set it last routed under, so routing costs no
     /// atomic read-modify-write of the shared pointer; a replaced set is freed once every
-    /// thread that used it has routed again (or exited). The decision takes its own handle
-    /// on the policy (one atomic increment, and a decrement when dropped); see
-    /// [`Router::route_with`] for a loop that need not keep it.
+    /// thread that used it has routed again (or exited) and the decisions made under it are
+    /// gone. The decision counts itself on its thread's handle with plain arithmetic; only a
+    /// decision cloned or dropped on another thread, or outliving its thread's handle, counts
+    /// atomically.
     #[inline(always)]
     pub fn route(&self, step: &Step) -> Result<Decision<'static>, RouteError> {
-        self.route_with(step, |r| r.map(Decision::into_owned))
+        match self.cached() {
+            Some((set, lease, _in_use)) => {
+                // SAFETY: the set is held by `lease`, which this thread's cache holds until
+                // `recache` on this thread replaces it, never while in use (`_in_use`); the
+                // decision borrows the set and then counts itself on `lease`.
+                let set = unsafe { &*set };
+                set.route(step).map(|d| unsafe { d.leased(lease) })
+            }
+            None => Self::route_with_uncached(&self.current.load(), step, |r| {
+                r.map(Decision::into_owned)
+            }),
+        }
     }
 
     /// Decides where a step goes and hands the decision to `f`, borrowed from this thread's
-    /// cached set: the same decision as [`Router::route`] without the two atomic operations
-    /// an owned decision costs (taking and dropping its handle on the policy), for a hot loop
-    /// that reads the decision and moves on. Call [`Decision::into_owned`] inside `f` to keep
-    /// it longer.
+    /// cached set: the same decision as [`Router::route`] without counting it on the
+    /// thread's handle, for a hot loop that reads the decision and moves on. Call
+    /// [`Decision::into_owned`] inside `f` to keep it longer (one atomic increment).
     ///
     /// ```
     /// use switchyard::{Router, Step};
@@ -425,7 +595,7 @@ impl Router {
         f: impl FnOnce(Result<Decision<'_>, RouteError>) -> R,
     ) -> R {
         match self.cached() {
-            Some((set, _in_use)) => {
+            Some((set, _, _in_use)) => {
                 // SAFETY: the set is held by this thread's cache, which is replaced only by
                 // `recache` on this thread and only while not in use; `_in_use` marks it in
                 // use until `f` has returned, and `f` cannot keep the borrow past that.
