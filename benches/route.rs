@@ -13,6 +13,10 @@
 //!   `PolicySet::role_id`, so no role text is read.
 //!   `snapshot_*_whole`: the whole `Result` handed to `black_box`, a copy through memory
 //!   that costs a store-forwarding stall no caller pays.
+//! - `two_threads/*`: two threads routing the 10,000 steps each at once through one
+//!   contract-review `Router` (`router`, owned decisions), and each through its own held
+//!   snapshot (`snapshot`, the baseline: nothing shared but the read-only set). Time is wall
+//!   time for both; anything the threads write in common shows as the gap.
 //! - `expression/*`: one step won by the expression rule (which runs as native code), beside
 //!   the if-chain on that step and evaluating that expression alone with Rhai (step
 //!   pre-built as a map, scope reused); and a policy whose expression cannot be lowered
@@ -29,6 +33,7 @@ mod generated;
 
 use std::hint::black_box;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use switchyard::{PolicySet, Router, Step, TagValue};
@@ -166,6 +171,56 @@ fn bench_route(c: &mut Criterion) {
     g.finish();
 }
 
+/// Runs `steps` through a router `make` gives each thread, `iters` times on each of two
+/// threads at once; the wall time.
+fn on_two_threads<F: FnMut(&Step)>(
+    iters: u64,
+    steps: &[Step],
+    make: impl Fn() -> F + Sync,
+) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|t| {
+        for _ in 0..2 {
+            t.spawn(|| {
+                let mut route = make();
+                for _ in 0..iters {
+                    for s in steps {
+                        route(black_box(s));
+                    }
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn bench_two_threads(c: &mut Criterion) {
+    let steps = random_steps(42);
+    let router = Router::load(Path::new("policies/contract-review.toml")).expect("bundled policy");
+    let mut g = c.benchmark_group("two_threads");
+    g.throughput(Throughput::Elements(2 * STEPS as u64));
+    g.bench_function("router_contract_review", |b| {
+        b.iter_custom(|iters| {
+            on_two_threads(iters, &steps, || {
+                |s: &Step| {
+                    black_box(answer(&router.route(s)));
+                }
+            })
+        })
+    });
+    g.bench_function("snapshot_contract_review", |b| {
+        b.iter_custom(|iters| {
+            on_two_threads(iters, &steps, || {
+                let set = router.current();
+                move |s: &Step| {
+                    black_box(answer(&set.route(s)));
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
 fn bench_expression(c: &mut Criterion) {
     let contract =
         Router::load(Path::new("policies/contract-review.toml")).expect("bundled policy");
@@ -255,5 +310,5 @@ fn bench_expression(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_route, bench_expression);
+criterion_group!(benches, bench_route, bench_two_threads, bench_expression);
 criterion_main!(benches);
