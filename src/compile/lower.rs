@@ -47,6 +47,9 @@ enum Term {
         /// The constant is written on the left (for the error message, which names the
         /// operator and the two sides as written).
         constant_first: bool,
+        /// Right after `"k" in step.tags`, folded in (see [`guarded`]): a missing tag is
+        /// `false`, not an error.
+        missing_is_false: bool,
     },
 }
 
@@ -182,9 +185,42 @@ pub(crate) fn lower(ast: &AST) -> Option<Lowered> {
         _ => return None,
     }
     Some(Lowered {
-        terms: terms.into(),
+        terms: guarded(terms).into(),
         keys: keys.into(),
     })
+}
+
+/// `"k" in step.tags && step.tags.k OP n` as one term: the test's `false` ends the `&&`
+/// where the comparison would have found the tag missing, so the comparison reads a missing
+/// tag as `false`, and the pair is one step of the loop, not two.
+fn guarded(terms: Vec<Term>) -> Vec<Term> {
+    let mut out: Vec<Term> = Vec::with_capacity(terms.len());
+    for t in terms {
+        match (out.last(), t) {
+            (
+                Some(Term::HasTag(k)),
+                Term::TagNum {
+                    key,
+                    op,
+                    constant,
+                    int,
+                    constant_first,
+                    ..
+                },
+            ) if *k == key => {
+                *out.last_mut().expect("just matched") = Term::TagNum {
+                    key,
+                    op,
+                    constant,
+                    int,
+                    constant_first,
+                    missing_is_false: true,
+                };
+            }
+            (_, t) => out.push(t),
+        }
+    }
+    out
 }
 
 /// The index of tag name `k` among `keys`, added if new.
@@ -266,6 +302,7 @@ fn call(f: &FnCallExpr, keys: &mut Vec<String>) -> Option<Term> {
             constant,
             int,
             constant_first,
+            missing_is_false: false,
         },
         (value, _) => Term::Compare {
             op,
@@ -381,6 +418,7 @@ impl Term {
                 constant,
                 int,
                 constant_first,
+                missing_is_false,
             } => match tags.get(*key) {
                 Some(TagValue::Num(n)) => Ok(num_holds(*op, *n, *constant, *int)),
                 Some(v) => {
@@ -392,6 +430,7 @@ impl Term {
                         mixed(*op, &v, &c)
                     })
                 }
+                None if *missing_is_false => Ok(false),
                 None => Err(missing_tag(&tags.keys[*key])),
             },
             Term::Flag(f) => match read_field(*f, step, input_tokens)? {
@@ -447,7 +486,10 @@ fn num_holds(op: Op, n: FLOAT, constant: FLOAT, int: bool) -> bool {
     }
 }
 
-#[inline]
+/// Out of line: inlined, LLVM read every field a term might ask for ahead of the loop over
+/// the terms, on every evaluation, though most expressions here read only tags (a field
+/// alone is a table condition).
+#[inline(never)]
 fn read_field(f: Field, step: &Step, input_tokens: u64) -> Result<Seen<'_>, String> {
     Ok(match f {
         Field::Role => Seen::Str(&step.role),
@@ -642,6 +684,28 @@ mod tests {
             prop_assert_eq!(e.is_lowered(), native, "{}", text);
             prop_assert_eq!(e.eval(&s, tokens), e.eval_interpreted(&s, tokens), "{} on {}", text, s);
         }
+    }
+
+    /// A presence test right before a number comparison of the same tag is folded into it;
+    /// any other pairing stays two terms.
+    #[test]
+    fn a_presence_test_folds_into_the_comparison_it_guards() {
+        let terms = |text: &str| {
+            let mut scope = rhai::Scope::new();
+            scope.push("step", ());
+            let ast = crate::compile::expr::engine()
+                .compile_expression_with_scope(&scope, text)
+                .unwrap();
+            super::lower(&ast).unwrap().terms.len()
+        };
+        assert_eq!(terms(r#""v" in step.tags && step.tags.v > 3"#), 1);
+        assert_eq!(
+            terms(r#""v" in step.tags && 3 < step.tags.v && step.role == "r""#),
+            2
+        );
+        assert_eq!(terms(r#""v" in step.tags && step.tags.w > 3"#), 2);
+        assert_eq!(terms(r#"step.tags.v > 3 && "v" in step.tags"#), 2);
+        assert_eq!(terms(r#""v" in step.tags && step.tags.v == "x""#), 2);
     }
 
     #[test]
