@@ -19,11 +19,10 @@
 //! relevant rows no column left constrains is one cell; a subtree where no finding is still
 //! open is skipped. A budget bounds the work, so it never hangs.
 //!
-//! One file per job: [`walk`] walks the table, [`cells`] builds and routes a cell's step and
-//! hands each cell to the findings; [`regions`] compares rules' static regions; then one file
+//! One file per job: `walk` walks the table, `cells` builds and routes a cell's step and
+//! hands each cell to the findings; `regions` compares rules' static regions; then one file
 //! per finding, each noting what a cell shows and turning it into diagnostics:
-//! [`unreachable`], [`without_effect`], [`fails_open`], [`guard_rejects`], [`untrusted`],
-//! [`overlap`].
+//! `unreachable`, `without_effect`, `fails_open`, `guard_rejects`, `untrusted`, `overlap`.
 
 mod cells;
 mod fails_open;
