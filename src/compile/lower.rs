@@ -195,30 +195,22 @@ pub(crate) fn lower(ast: &AST) -> Option<Lowered> {
 /// tag as `false`, and the pair is one step of the loop, not two.
 fn guarded(terms: Vec<Term>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::with_capacity(terms.len());
-    for t in terms {
-        match (out.last(), t) {
-            (
-                Some(Term::HasTag(k)),
-                Term::TagNum {
-                    key,
-                    op,
-                    constant,
-                    int,
-                    constant_first,
-                    ..
-                },
-            ) if *k == key => {
-                *out.last_mut().expect("just matched") = Term::TagNum {
-                    key,
-                    op,
-                    constant,
-                    int,
-                    constant_first,
-                    missing_is_false: true,
-                };
-            }
-            (_, t) => out.push(t),
+    for mut t in terms {
+        let folds = matches!(
+            (out.last(), &t),
+            (Some(Term::HasTag(k)), Term::TagNum { key, .. }) if k == key
+        );
+        if let (
+            true,
+            Term::TagNum {
+                missing_is_false, ..
+            },
+        ) = (folds, &mut t)
+        {
+            out.pop();
+            *missing_is_false = true;
         }
+        out.push(t);
     }
     out
 }

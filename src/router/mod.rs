@@ -330,6 +330,19 @@ impl Lease {
         })))
     }
 
+    /// When this thread holds `lease` (both alive, so equal addresses are one lease), adds
+    /// `delta` (wrapping: `usize::MAX` takes one away) to its plain count, and says so.
+    #[inline(always)]
+    fn add_own(lease: NonNull<Lease>, delta: usize) -> bool {
+        SLOT.with(|s| {
+            let own = s.lease.get() == lease.as_ptr().cast_const();
+            if own {
+                s.count.set(s.count.get().wrapping_add(delta));
+            }
+            own
+        })
+    }
+
     /// Takes a count, on the thread holding the lease.
     ///
     /// # Safety
@@ -337,10 +350,8 @@ impl Lease {
     /// This thread's cache holds `lease`.
     #[inline(always)]
     unsafe fn acquire_own(lease: NonNull<Lease>) {
-        SLOT.with(|s| {
-            debug_assert_eq!(s.lease.get(), lease.as_ptr().cast_const());
-            s.count.set(s.count.get().wrapping_add(1));
-        });
+        let own = Lease::add_own(lease, 1);
+        debug_assert!(own, "the thread's cache holds the lease");
     }
 
     /// Takes one more count.
@@ -350,14 +361,7 @@ impl Lease {
     /// A count is held on `lease`, so it is alive.
     #[inline]
     unsafe fn acquire(lease: NonNull<Lease>) {
-        let own = SLOT.with(|s| {
-            let own = s.lease.get() == lease.as_ptr().cast_const();
-            if own {
-                s.count.set(s.count.get().wrapping_add(1));
-            }
-            own
-        });
-        if !own {
+        if !Lease::add_own(lease, 1) {
             // SAFETY: alive, as the caller says. Relaxed, as for `Arc`: taking a count from
             // one already held needs no ordering.
             unsafe { lease.as_ref() }
@@ -366,23 +370,14 @@ impl Lease {
         }
     }
 
-    /// Gives back one count.
+    /// Gives back one count: on the thread holding the lease, a plain decrement.
     ///
     /// # Safety
     ///
     /// A count is held on `lease` and is given back once.
     #[inline(always)]
     unsafe fn release(lease: NonNull<Lease>) {
-        // Held by this thread (the two are alive, so equal addresses are one lease): a
-        // plain decrement.
-        let own = SLOT.with(|s| {
-            let own = s.lease.get() == lease.as_ptr().cast_const();
-            if own {
-                s.count.set(s.count.get().wrapping_sub(1));
-            }
-            own
-        });
-        if !own {
+        if !Lease::add_own(lease, usize::MAX) {
             // SAFETY: as the caller says.
             unsafe { Lease::release_shared(lease) };
         }
