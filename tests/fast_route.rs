@@ -9,6 +9,11 @@ use std::sync::Arc;
 
 use switchyard::{PolicySet, Router, Step};
 
+#[path = "../benches/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+use common::Rng;
+
 const ROLES: [&str; 9] = [
     "format",
     "extract",
@@ -277,13 +282,7 @@ fn decisions_shared_between_threads_through_swaps_free_every_set() {
             .map(|id| {
                 let (router, pool, sets, s, version_a) = (&router, &pool, &sets, &s, &version_a);
                 t.spawn(move || {
-                    let mut rng = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-                    let mut next = || {
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        rng
-                    };
+                    let mut rng = Rng(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
                     let mut mine = Vec::new();
                     for i in 0..3_000u64 {
                         let d = router.route(s).unwrap();
@@ -294,7 +293,7 @@ fn decisions_shared_between_threads_through_swaps_free_every_set() {
                             "b"
                         };
                         assert_eq!(d.tier(), want);
-                        match next() % 4 {
+                        match rng.below(4) {
                             0 => pool.lock().unwrap().push(d),
                             1 => mine.push(d.clone()),
                             2 => {

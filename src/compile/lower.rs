@@ -196,19 +196,16 @@ pub(crate) fn lower(ast: &AST) -> Option<Lowered> {
 fn guarded(terms: Vec<Term>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::with_capacity(terms.len());
     for mut t in terms {
-        let folds = matches!(
-            (out.last(), &t),
-            (Some(Term::HasTag(k)), Term::TagNum { key, .. }) if k == key
-        );
-        if let (
-            true,
-            Term::TagNum {
-                missing_is_false, ..
-            },
-        ) = (folds, &mut t)
+        if let Term::TagNum {
+            key,
+            missing_is_false,
+            ..
+        } = &mut t
         {
-            out.pop();
-            *missing_is_false = true;
+            if matches!(out.last(), Some(Term::HasTag(k)) if k == key) {
+                out.pop();
+                *missing_is_false = true;
+            }
         }
         out.push(t);
     }

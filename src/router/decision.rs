@@ -166,13 +166,34 @@ impl<'p> PolicyRef<'p> {
     #[inline(always)]
     fn into_owned(self) -> PolicyRef<'static> {
         let this = ManuallyDrop::new(self);
-        if this.keep.is_null() {
+        let keep = if this.keep.is_null() {
             // SAFETY: a borrowed policy is the contents of an `Arc` the set holds for `'p`.
             unsafe { Arc::increment_strong_count(this.ptr.as_ptr()) };
-        }
+            ARC
+        } else {
+            this.keep
+        };
         PolicyRef {
             ptr: this.ptr,
-            keep: if this.keep.is_null() { ARC } else { this.keep },
+            keep,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// A borrow of `lease`'s set become a count on `lease`.
+    ///
+    /// # Safety
+    ///
+    /// `self` borrows a policy of `lease`'s set, and this thread's cache holds `lease`.
+    #[inline(always)]
+    unsafe fn leased(self, lease: NonNull<Lease>) -> PolicyRef<'static> {
+        let this = ManuallyDrop::new(self);
+        debug_assert!(this.keep.is_null(), "a leased decision borrows its set");
+        // SAFETY: this thread holds `lease`, as the caller says.
+        unsafe { Lease::acquire_own(lease) };
+        PolicyRef {
+            ptr: this.ptr,
+            keep: lease.as_ptr(),
             _borrow: PhantomData,
         }
     }
@@ -242,13 +263,7 @@ impl Decision<'_> {
     /// The decision with its own handle on the policy, free of any borrow.
     #[inline(always)]
     pub fn into_owned(self) -> Decision<'static> {
-        Decision {
-            policy: self.policy.into_owned(),
-            tier_via: self.tier_via,
-            rule_guard: self.rule_guard,
-            input_tokens: self.input_tokens,
-            expected_output_tokens: self.expected_output_tokens,
-        }
+        self.with_policy(|p| p.into_owned())
     }
 
     /// The decision holding a count on `lease` instead of borrowing its set.
@@ -259,16 +274,15 @@ impl Decision<'_> {
     /// cache holds now.
     #[inline(always)]
     pub(super) unsafe fn leased(self, lease: NonNull<Lease>) -> Decision<'static> {
-        let policy = ManuallyDrop::new(self.policy);
-        debug_assert!(policy.keep.is_null(), "a leased decision borrows its set");
-        // SAFETY: this thread holds `lease`, as the caller says.
-        unsafe { Lease::acquire_own(lease) };
+        // SAFETY: as the caller says.
+        self.with_policy(|p| unsafe { p.leased(lease) })
+    }
+
+    /// The same decision with what keeps its policy alive changed by `f`.
+    #[inline(always)]
+    fn with_policy(self, f: impl FnOnce(PolicyRef<'_>) -> PolicyRef<'static>) -> Decision<'static> {
         Decision {
-            policy: PolicyRef {
-                ptr: policy.ptr,
-                keep: lease.as_ptr(),
-                _borrow: PhantomData,
-            },
+            policy: f(self.policy),
             tier_via: self.tier_via,
             rule_guard: self.rule_guard,
             input_tokens: self.input_tokens,

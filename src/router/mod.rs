@@ -6,7 +6,7 @@ pub(crate) mod decision;
 mod explain;
 pub mod wire;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::ptr::NonNull;
@@ -289,7 +289,7 @@ struct Slot {
     generation: Cell<u64>,
     /// The set, kept alive by [`Slot::lease`] for as long as `router` is not 0.
     set: Cell<*const PolicySet>,
-    /// The lease [`HELD`] holds on the set (null: none).
+    /// This thread's lease on the set (null: none), let go by [`HELD`] when the thread exits.
     lease: Cell<*const Lease>,
     /// The counts this thread holds on that lease for its decisions, kept here rather than
     /// in the lease: see [`Lease`]. Wrapping: a decision cloned on another thread and
@@ -424,18 +424,18 @@ impl Lease {
     }
 }
 
-/// The handle that keeps [`Slot::lease`] alive; its destructor empties the slot first, so a
+/// Lets go of this thread's lease when the thread exits: a thread-local with a destructor,
+/// touched by [`Router::recache`] so that it is registered. It empties the slot first, so a
 /// route made while the thread is being torn down never reads a freed set.
-struct Held(Option<NonNull<Lease>>);
+struct Held;
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let own = SLOT.try_with(|s| {
+        let (lease, own) = SLOT.with(|s| {
             s.router.set(0);
-            s.lease.set(std::ptr::null());
-            s.count.replace(0)
+            (s.lease.replace(std::ptr::null()), s.count.replace(0))
         });
-        if let (Some(lease), Ok(own)) = (self.0.take(), own) {
+        if let Some(lease) = NonNull::new(lease.cast_mut()) {
             // SAFETY: this thread held it, and the slot no longer names it.
             unsafe { Lease::let_go(lease, own) };
         }
@@ -453,7 +453,7 @@ thread_local! {
             busy: Cell::new(false),
         }
     };
-    static HELD: RefCell<Held> = const { RefCell::new(Held(None)) };
+    static HELD: Held = const { Held };
 }
 
 /// Marks the cached set in use until dropped (on unwinding too).
@@ -513,31 +513,25 @@ impl Router {
             return None;
         }
         let in_use = InUse;
-        let (set, lease, old) = HELD
-            .try_with(|held| {
-                let mut held = held.try_borrow_mut().ok()?;
-                let set = self.current.load_full();
-                let ptr = Arc::as_ptr(&set);
-                let lease = Lease::new(set);
-                let old = held.0.replace(lease);
-                let own = SLOT.with(|s| {
-                    s.set.set(ptr);
-                    s.lease.set(lease.as_ptr());
-                    s.generation.set(generation);
-                    s.router.set(self.id);
-                    s.count.replace(0)
-                });
-                Some((ptr, lease, old.map(|old| (old, own))))
-            })
-            .ok()
-            .flatten()?;
+        // Registers the let-go at thread exit; fails while the thread is torn down, which
+        // then routes without the cache.
+        HELD.try_with(|_| ()).ok()?;
+        let set = self.current.load_full();
+        let ptr = Arc::as_ptr(&set);
+        let lease = Lease::new(set);
+        let (old, own) = SLOT.with(|s| {
+            s.set.set(ptr);
+            s.generation.set(generation);
+            s.router.set(self.id);
+            (s.lease.replace(lease.as_ptr()), s.count.replace(0))
+        });
         // Let go last, with the slot naming the new lease: the old set's drop may run code
         // that routes.
-        if let Some((old, own)) = old {
+        if let Some(old) = NonNull::new(old.cast_mut()) {
             // SAFETY: this thread held `old`, and the slot no longer names it.
             unsafe { Lease::let_go(old, own) };
         }
-        Some((set, lease, in_use))
+        Some((ptr, lease, in_use))
     }
 
     /// Loads a policy file or directory and serves it.
