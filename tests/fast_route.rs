@@ -154,26 +154,40 @@ fn route_with_decides_as_route_does() {
 
 #[test]
 fn a_borrowed_decision_keeps_its_set_through_a_nested_route_and_a_swap() {
-    let router = Router::new(tier_set("a"));
-    let s = Step::new("x").input_tokens(1);
-    router.route_with(&s, |d| {
-        let d = d.unwrap();
-        // A nested route (a logging subscriber, say) goes without the cache, and a swap
-        // made meanwhile must not free the set `d` borrows.
-        assert_eq!(router.route(&s).unwrap().tier(), "a");
-        router.replace(tier_set("b"));
-        assert_eq!(router.route(&s).unwrap().tier(), "b");
+    // The outer route finds its set in the thread's cache (`warm`) or caches it.
+    for warm in [false, true] {
+        let router = Router::new(tier_set("a"));
+        // Watched without being held: only the router and this thread's cache hold it.
+        let first = std::sync::Arc::downgrade(&router.current());
+        let s = Step::new("x").input_tokens(1);
+        if warm {
+            assert_eq!(router.route(&s).unwrap().tier(), "a");
+        }
+        router.route_with(&s, |d| {
+            let d = d.unwrap();
+            // A nested route (a logging subscriber, say) goes without the cache, and a swap
+            // made meanwhile must not free the set `d` borrows.
+            assert_eq!(router.route(&s).unwrap().tier(), "a");
+            router.replace(tier_set("b"));
+            assert_eq!(router.route(&s).unwrap().tier(), "b");
+            assert_eq!(
+                router.route_with(&s, |n| n.unwrap().tier().to_string()),
+                "b"
+            );
+            assert!(
+                first.upgrade().is_some(),
+                "warm {warm}: `d`'s set was let go"
+            );
+            assert_eq!(d.tier(), "a");
+        });
         assert_eq!(
-            router.route_with(&s, |n| n.unwrap().tier().to_string()),
+            router.route_with(&s, |d| d.unwrap().tier().to_string()),
             "b"
         );
-        assert_eq!(d.tier(), "a");
-    });
-    assert_eq!(
-        router.route_with(&s, |d| d.unwrap().tier().to_string()),
-        "b"
-    );
-    assert_eq!(router.route(&s).unwrap().tier(), "b");
+        assert_eq!(router.route(&s).unwrap().tier(), "b");
+        // Let go once this thread routed again, outside.
+        assert!(first.upgrade().is_none(), "warm {warm}");
+    }
 }
 
 #[test]

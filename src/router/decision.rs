@@ -229,16 +229,30 @@ impl Clone for PolicyRef<'_> {
 impl Drop for PolicyRef<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        // A borrow first: a held snapshot's decisions, the hot loop's, test one word.
-        if self.keep.is_null() {
-            return;
+        // A borrow first: a held snapshot's decisions, the hot loop's, test one word. Then
+        // a count on this thread's lease, `Router::route`'s: one compare and a decrement.
+        if !self.keep.is_null() && !Lease::release_own(self.keep) {
+            // SAFETY: a count taken in `into_owned`, `leased` or `clone`, given back once.
+            unsafe { self.release_shared() }
         }
+    }
+}
+
+impl PolicyRef<'_> {
+    /// [`Drop`] for a count on the policy's `Arc`, or on a lease this thread does not hold.
+    ///
+    /// # Safety
+    ///
+    /// `keep` is not null, and its count is given back once.
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_shared(&self) {
         if self.keep == ARC {
             // SAFETY: the count taken in `into_owned` or `clone`, given back once.
             unsafe { Arc::decrement_strong_count(self.ptr.as_ptr()) };
         } else {
             // SAFETY: the count taken in `leased` or `clone`, given back once; not null.
-            unsafe { Lease::release(NonNull::new_unchecked(self.keep.cast_mut())) };
+            unsafe { Lease::release_shared(NonNull::new_unchecked(self.keep.cast_mut())) };
         }
     }
 }

@@ -269,25 +269,35 @@ impl PolicySet {
 #[derive(Debug)]
 pub struct Router {
     current: ArcSwap<PolicySet>,
-    /// This router's number, so a thread's cached set is never another router's.
-    id: u64,
-    /// Bumped after every swap: a thread whose cached set carries an older generation loads
-    /// the current one again.
-    generation: AtomicU64,
+    /// Names this router and the set it serves, for the per-thread cache: a stamp no other
+    /// router or earlier set of this one ever had, taken anew after every swap. One word, so
+    /// a thread checks its cached set with one compare.
+    stamp: AtomicU64,
 }
 
-/// Numbers routers for the per-thread cache.
-static NEXT_ROUTER_ID: AtomicU64 = AtomicU64::new(1);
+/// The stamps of every router's sets: even and never 0, so a slot's 0 (nothing cached) and
+/// its in-use bit ([`IN_USE`]) name no set.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(2);
+
+/// A new stamp for a router's set (see [`Router::stamp`]).
+fn next_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(2, Ordering::Relaxed)
+}
+
+/// The bit of [`Slot::stamp`] set while a step is routed under the cached set: a nested
+/// call (from a logging subscriber, say) must not replace the set being used, and with the
+/// bit set the slot's stamp is no router's, so a nested call goes to [`Router::recache`],
+/// which sees the bit and routes without the cache.
+const IN_USE: u64 = 1;
 
 /// Which set a thread last routed under, read on every route: plain cells with no
 /// destructor, so reading them is one thread-relative load each, with no check of whether the
 /// thread is being torn down.
 struct Slot {
-    /// The router the cached set is from (0: nothing cached).
-    router: Cell<u64>,
-    /// That router's generation when the set was cached.
-    generation: Cell<u64>,
-    /// The set, kept alive by [`Slot::lease`] for as long as `router` is not 0.
+    /// The [`Router::stamp`] of the cached set (0: nothing cached), with [`IN_USE`] while a
+    /// step is routed under it.
+    stamp: Cell<u64>,
+    /// The set, kept alive by [`Slot::lease`] for as long as `stamp` is not 0.
     set: Cell<*const PolicySet>,
     /// This thread's lease on the set (null: none), let go by [`HELD`] when the thread exits.
     lease: Cell<*const Lease>,
@@ -295,9 +305,6 @@ struct Slot {
     /// in the lease: see [`Lease`]. Wrapping: a decision cloned on another thread and
     /// dropped on this one takes one away that was never added here.
     count: Cell<usize>,
-    /// Set while a step is routed under the cached set: a nested call (from a logging
-    /// subscriber, say) must not replace the set being used, so it goes without the cache.
-    busy: Cell<bool>,
 }
 
 /// A thread's hold on the set it caches, shared with the decisions [`Router::route`] made
@@ -350,8 +357,14 @@ impl Lease {
     /// This thread's cache holds `lease`.
     #[inline(always)]
     unsafe fn acquire_own(lease: NonNull<Lease>) {
-        let own = Lease::add_own(lease, 1);
-        debug_assert!(own, "the thread's cache holds the lease");
+        SLOT.with(|s| {
+            debug_assert_eq!(
+                s.lease.get(),
+                lease.as_ptr().cast_const(),
+                "the cache's lease"
+            );
+            s.count.set(s.count.get().wrapping_add(1));
+        })
     }
 
     /// Takes one more count.
@@ -370,22 +383,24 @@ impl Lease {
         }
     }
 
-    /// Gives back one count: on the thread holding the lease, a plain decrement.
+    /// Gives back one count of `keep`, when it is the lease this thread holds: a plain
+    /// decrement. `keep` may be any address but null; false when it is not that lease.
+    #[inline(always)]
+    fn release_own(keep: *const Lease) -> bool {
+        SLOT.with(|s| {
+            let own = s.lease.get() == keep;
+            if own {
+                s.count.set(s.count.get().wrapping_sub(1));
+            }
+            own
+        })
+    }
+
+    /// Gives back one count away from the thread holding the lease, or after it let go.
     ///
     /// # Safety
     ///
     /// A count is held on `lease` and is given back once.
-    #[inline(always)]
-    unsafe fn release(lease: NonNull<Lease>) {
-        if !Lease::add_own(lease, usize::MAX) {
-            // SAFETY: as the caller says.
-            unsafe { Lease::release_shared(lease) };
-        }
-    }
-
-    /// [`Lease::release`] away from the holding thread, or after it let go.
-    #[cold]
-    #[inline(never)]
     unsafe fn release_shared(lease: NonNull<Lease>) {
         // SAFETY: one count, held, as the caller says.
         unsafe { Lease::take(lease, 1) }
@@ -432,7 +447,7 @@ struct Held;
 impl Drop for Held {
     fn drop(&mut self) {
         let (lease, own) = SLOT.with(|s| {
-            s.router.set(0);
+            s.stamp.set(0);
             (s.lease.replace(std::ptr::null()), s.count.replace(0))
         });
         if let Some(lease) = NonNull::new(lease.cast_mut()) {
@@ -445,12 +460,10 @@ impl Drop for Held {
 thread_local! {
     static SLOT: Slot = const {
         Slot {
-            router: Cell::new(0),
-            generation: Cell::new(0),
+            stamp: Cell::new(0),
             set: Cell::new(std::ptr::null()),
             lease: Cell::new(std::ptr::null()),
             count: Cell::new(0),
-            busy: Cell::new(false),
         }
     };
     static HELD: Held = const { Held };
@@ -462,7 +475,7 @@ struct InUse;
 impl Drop for InUse {
     #[inline(always)]
     fn drop(&mut self) {
-        SLOT.with(|s| s.busy.set(false));
+        SLOT.with(|s| s.stamp.set(s.stamp.get() & !IN_USE));
     }
 }
 
@@ -474,8 +487,7 @@ impl Router {
     pub fn new(set: PolicySet) -> Router {
         Router {
             current: ArcSwap::from_pointee(set),
-            id: NEXT_ROUTER_ID.fetch_add(1, Ordering::Relaxed),
-            generation: AtomicU64::new(0),
+            stamp: AtomicU64::new(next_stamp()),
         }
     }
 
@@ -485,22 +497,22 @@ impl Router {
     #[inline(always)]
     fn cached(&self) -> Option<Cached> {
         // Read before loading the set: a swap in between leaves a newer set cached under an
-        // older generation, which costs one more load later and nothing else.
-        let generation = self.generation.load(Ordering::Acquire);
+        // older stamp, which costs one more load later and nothing else.
+        let stamp = self.stamp.load(Ordering::Acquire);
         let hit = SLOT.with(|s| {
-            let hit =
-                !s.busy.get() && s.router.get() == self.id && s.generation.get() == generation;
-            s.busy.set(s.busy.get() | hit);
+            let hit = s.stamp.get() == stamp;
+            if hit {
+                s.stamp.set(stamp | IN_USE);
+            }
             hit.then(|| (s.set.get(), s.lease.get()))
         });
         match hit {
-            // SAFETY: a slot naming a router holds a lease.
-            Some((set, lease)) => Some((
-                set,
-                unsafe { NonNull::new_unchecked(lease.cast_mut()) },
-                InUse,
-            )),
-            None => self.recache(generation),
+            Some((set, lease)) => {
+                // SAFETY: a slot naming a router's set holds a lease on it.
+                let lease = unsafe { NonNull::new_unchecked(lease.cast_mut()) };
+                Some((set, lease, InUse))
+            }
+            None => self.recache(stamp),
         }
     }
 
@@ -508,8 +520,8 @@ impl Router {
     /// current one.
     #[cold]
     #[inline(never)]
-    fn recache(&self, generation: u64) -> Option<Cached> {
-        if SLOT.with(|s| s.busy.replace(true)) {
+    fn recache(&self, stamp: u64) -> Option<Cached> {
+        if SLOT.with(|s| s.stamp.replace(s.stamp.get() | IN_USE) & IN_USE != 0) {
             return None;
         }
         let in_use = InUse;
@@ -521,8 +533,7 @@ impl Router {
         let lease = Lease::new(set);
         let (old, own) = SLOT.with(|s| {
             s.set.set(ptr);
-            s.generation.set(generation);
-            s.router.set(self.id);
+            s.stamp.set(stamp | IN_USE);
             (s.lease.replace(lease.as_ptr()), s.count.replace(0))
         });
         // Let go last, with the slot naming the new lease: the old set's drop may run code
@@ -614,7 +625,9 @@ impl Router {
     /// Swaps in a new policy set atomically and returns the old one.
     pub fn replace(&self, set: PolicySet) -> Arc<PolicySet> {
         let old = self.current.swap(Arc::new(set));
-        self.generation.fetch_add(1, Ordering::Release);
+        // A read-modify-write, not a store: a thread that reads the last of two racing
+        // replaces' stamps then sees both swaps (its release sequence holds the other's).
+        self.stamp.swap(next_stamp(), Ordering::Release);
         old
     }
 
