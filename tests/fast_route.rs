@@ -158,7 +158,7 @@ fn a_borrowed_decision_keeps_its_set_through_a_nested_route_and_a_swap() {
     for warm in [false, true] {
         let router = Router::new(tier_set("a"));
         // Watched without being held: only the router and this thread's cache hold it.
-        let first = std::sync::Arc::downgrade(&router.current());
+        let first = Arc::downgrade(&router.current());
         let s = Step::new("x").input_tokens(1);
         if warm {
             assert_eq!(router.route(&s).unwrap().tier(), "a");
@@ -192,25 +192,25 @@ fn a_borrowed_decision_keeps_its_set_through_a_nested_route_and_a_swap() {
 
 #[test]
 fn a_thread_lets_go_of_a_replaced_set_when_it_routes_again_or_exits() {
-    let router = std::sync::Arc::new(Router::new(tier_set("a")));
+    let router = Arc::new(Router::new(tier_set("a")));
     let s = Step::new("x").input_tokens(1);
     let first = router.current();
-    let alone = std::sync::Arc::strong_count(&first);
+    let alone = Arc::strong_count(&first);
     // A thread that routed and exited holds nothing. (Joined by its handle, which waits for
     // the thread's thread-local destructors; a scope's implicit join does not.)
     let (r, step) = (router.clone(), s.clone());
     std::thread::spawn(move || assert_eq!(r.route(&step).unwrap().tier(), "a"))
         .join()
         .unwrap();
-    assert_eq!(std::sync::Arc::strong_count(&first), alone);
+    assert_eq!(Arc::strong_count(&first), alone);
     // This thread holds the set it routed under until it routes under the next one.
     router.route_with(&s, |d| assert_eq!(d.unwrap().tier(), "a"));
-    assert_eq!(std::sync::Arc::strong_count(&first), alone + 1);
+    assert_eq!(Arc::strong_count(&first), alone + 1);
     // The router lets go at once; this thread's cache, when it next routes.
     router.replace(tier_set("b"));
-    assert_eq!(std::sync::Arc::strong_count(&first), alone);
+    assert_eq!(Arc::strong_count(&first), alone);
     assert_eq!(router.route(&s).unwrap().tier(), "b");
-    assert_eq!(std::sync::Arc::strong_count(&first), alone - 1);
+    assert_eq!(Arc::strong_count(&first), alone - 1);
 }
 
 /// An owned decision keeps its set alive after the router, the thread's cache and the thread

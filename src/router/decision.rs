@@ -231,7 +231,7 @@ impl Drop for PolicyRef<'_> {
     fn drop(&mut self) {
         // A borrow first: a held snapshot's decisions, the hot loop's, test one word. Then
         // a count on this thread's lease, `Router::route`'s: one compare and a decrement.
-        if !self.keep.is_null() && !Lease::release_own(self.keep) {
+        if !self.keep.is_null() && !Lease::add_own(self.keep, usize::MAX) {
             // SAFETY: a count taken in `into_owned`, `leased` or `clone`, given back once.
             unsafe { self.release_shared() }
         }
@@ -252,7 +252,7 @@ impl PolicyRef<'_> {
             unsafe { Arc::decrement_strong_count(self.ptr.as_ptr()) };
         } else {
             // SAFETY: the count taken in `leased` or `clone`, given back once; not null.
-            unsafe { Lease::release_shared(NonNull::new_unchecked(self.keep.cast_mut())) };
+            unsafe { Lease::take(NonNull::new_unchecked(self.keep.cast_mut()), 1) };
         }
     }
 }

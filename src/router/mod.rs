@@ -337,12 +337,13 @@ impl Lease {
         })))
     }
 
-    /// When this thread holds `lease` (both alive, so equal addresses are one lease), adds
-    /// `delta` (wrapping: `usize::MAX` takes one away) to its plain count, and says so.
+    /// When `keep` is the lease this thread holds (both alive, so equal addresses are one
+    /// lease; any other address, `decision::ARC` included, is not), adds `delta` (wrapping:
+    /// `usize::MAX` takes one away) to its plain count, and says so.
     #[inline(always)]
-    fn add_own(lease: NonNull<Lease>, delta: usize) -> bool {
+    fn add_own(keep: *const Lease, delta: usize) -> bool {
         SLOT.with(|s| {
-            let own = s.lease.get() == lease.as_ptr().cast_const();
+            let own = s.lease.get() == keep;
             if own {
                 s.count.set(s.count.get().wrapping_add(delta));
             }
@@ -374,36 +375,13 @@ impl Lease {
     /// A count is held on `lease`, so it is alive.
     #[inline]
     unsafe fn acquire(lease: NonNull<Lease>) {
-        if !Lease::add_own(lease, 1) {
+        if !Lease::add_own(lease.as_ptr(), 1) {
             // SAFETY: alive, as the caller says. Relaxed, as for `Arc`: taking a count from
             // one already held needs no ordering.
             unsafe { lease.as_ref() }
                 .count
                 .fetch_add(1, Ordering::Relaxed);
         }
-    }
-
-    /// Gives back one count of `keep`, when it is the lease this thread holds: a plain
-    /// decrement. `keep` may be any address but null; false when it is not that lease.
-    #[inline(always)]
-    fn release_own(keep: *const Lease) -> bool {
-        SLOT.with(|s| {
-            let own = s.lease.get() == keep;
-            if own {
-                s.count.set(s.count.get().wrapping_sub(1));
-            }
-            own
-        })
-    }
-
-    /// Gives back one count away from the thread holding the lease, or after it let go.
-    ///
-    /// # Safety
-    ///
-    /// A count is held on `lease` and is given back once.
-    unsafe fn release_shared(lease: NonNull<Lease>) {
-        // SAFETY: one count, held, as the caller says.
-        unsafe { Lease::take(lease, 1) }
     }
 
     /// The holding thread lets go: its `own` counts (taken from [`Slot::count`]) move to
