@@ -400,6 +400,12 @@ impl CompiledExpr {
         }
     }
 
+    /// The native form's terms, when each reads one tag and nothing else: what the fast path
+    /// settles from tag classes, with no evaluation (see `compile::fast::MoreTag`).
+    pub(crate) fn tag_terms(&self) -> Option<Vec<super::lower::TagTerm>> {
+        self.lowered.as_ref()?.tag_terms()
+    }
+
     /// Whether the expression runs as native code rather than in the engine.
     pub fn is_lowered(&self) -> bool {
         self.lowered.is_some()

@@ -13,17 +13,29 @@
 //! only when the lowest candidate has a condition on it (and nothing else this path leaves
 //! out), and then for every row at once, the guards' too.
 //!
-//! Rules this cannot settle (with an expression, or a condition on another tag) are marked
-//! `slow`: when the lowest candidate is among them, it is asked its own tag conditions and
-//! expression, and wins or drops out for the next candidate. A winner that a guard among the
-//! candidates might act on, or whose model the step overflows (the tier's `guard_stop` and
-//! context window are copied into its entry), goes on to the guards' [`Table`]. The guards'
-//! mask ignores their tag columns (but the one read), so it is a superset of the guards that
-//! hold: when none of it can act, none that holds can.
+//! Rules this cannot settle inline (with an expression, or a condition on another tag) are
+//! marked `slow`. Those whose expression, if any, is only terms that each read one tag
+//! ([`TagTerm`]) are also `settle`d from tags: for such a lowest candidate the tags it reads
+//! are found out of line, in one pass over the step's tags, each in classes of its own that
+//! split where the rules' conditions and the terms' constants do. A class admits or rules
+//! out each rule, and leaves a rule's expression unsure where the engine could answer other
+//! than `true`: a term fails (a missing tag, a value of another type), a `false` follows a
+//! term that could have failed first, or a number lies within the engine's float tolerance
+//! of a constant. A candidate its tags admit and leave sure wins with no evaluation: its
+//! expression is compiled into these masks. Any other slow candidate is asked its own tag
+//! conditions and expression, and wins or drops out for the next candidate.
+//!
+//! A winner that a guard among the candidates might act on, or whose model the step
+//! overflows (the tier's `guard_stop` and context window are copied into its entry), goes on
+//! to the guards' [`Table`]. The guards' mask ignores their tag columns (but the one read),
+//! so it is a superset of the guards that hold: when none of it can act, none that holds
+//! can.
 
-use super::table::{ColumnKind, Columns, Flag, Table};
+use super::lower::{Outcome, TagTerm};
+use super::table::{ColumnKind, Columns, Flag, Table, TagPartition};
 use super::{TierFast, RULE_HAS_EXPR};
-use crate::policy::TierId;
+use crate::policy::{Condition, TierId};
+use crate::step::{Step, TagValue};
 
 /// The rules' rows (`[0]`) and the guards' rows (`[1]`) one class of a column admits.
 pub(crate) type Pair = [u64; 2];
@@ -69,6 +81,220 @@ pub(crate) struct FastPath {
     /// The policy has more than 64 rules: with no candidate among the first 64, the rest of
     /// the table decides (the last entry of `winners` never fits a step).
     pub(crate) more_rules: bool,
+    /// Every tag the rules of [`FastPath::settle`] read, by condition or by a lowered
+    /// expression's term, read out of line for such a candidate (at most 64).
+    more: Box<[MoreTag]>,
+    /// Per rule, the tags of [`FastPath::more`] it reads (a bit each).
+    more_of: Box<[u64]>,
+    /// The `slow` rules the tags of [`FastPath::more`] settle: those with no expression, or
+    /// with one whose every term reads one tag ([`TagTerm`]), where a step whose tags leave
+    /// no term unsure needs no evaluation.
+    pub(crate) settle: u64,
+}
+
+/// A tag read out of line (see [`FastPath::more`]), with classes of its own: the table's
+/// tag columns leave out the points and strings expressions compare with, and a number that
+/// is not finite (which a step built in Rust may carry) is its own class here.
+#[derive(Debug, Clone)]
+pub(crate) struct MoreTag {
+    name: String,
+    part: TagPartition,
+    /// Per class (then NaN, +infinity, -infinity): the rules it admits, and among them those
+    /// whose lowered expression it leaves unsure (a term fails, or `false` comes after a
+    /// term that can fail, or the engine's float tolerance decides), so the expression runs.
+    masks: Box<[Pair]>,
+    /// The rules that depend on the tag.
+    rows: u64,
+}
+
+impl MoreTag {
+    /// What a value of the tag admits, and leaves unsure, among the rules.
+    #[inline(always)]
+    fn of_value(&self, v: &TagValue) -> Pair {
+        let class = match v {
+            TagValue::Num(n) if !n.is_finite() => self.part.class_count() + non_finite(*n) as usize,
+            _ => self.part.class_of_value(v) as usize,
+        };
+        // Every rule, none unsure, for a class that cannot be (there is none).
+        self.masks.get(class).copied().unwrap_or([u64::MAX, 0])
+    }
+
+    /// What a step without the tag admits and leaves unsure.
+    #[inline]
+    fn of_missing(&self) -> Pair {
+        self.masks[TagPartition::MISSING as usize]
+    }
+
+    /// The tag's column: its classes from the rules' conditions and terms on it, and per
+    /// class the rules it admits and leaves unsure. `terms[r]`: rule `r`'s lowered terms,
+    /// when it has an expression made only of them.
+    fn build(name: &str, conds: &[&Condition], terms: &[Option<Vec<TagTerm>>]) -> MoreTag {
+        let tests = |r: usize| conds[r].tags.iter().filter(move |t| t.name == name);
+        let on_tag = |r: usize| {
+            terms[r]
+                .iter()
+                .flatten()
+                .enumerate()
+                .filter(move |(_, t)| t.tag == name)
+        };
+        let mut strings = Vec::new();
+        let mut points = Vec::new();
+        for r in 0..conds.len() {
+            for t in tests(r) {
+                match &t.test {
+                    crate::policy::TagTest::OneOf(vals) => {
+                        for v in vals {
+                            match v {
+                                TagValue::Str(x) => strings.push(x.clone()),
+                                TagValue::Num(n) if n.is_finite() => points.push(*n),
+                                _ => {}
+                            }
+                        }
+                    }
+                    crate::policy::TagTest::Range(range) => {
+                        points.extend(range.lower.map(|b| b.value));
+                        points.extend(range.upper.map(|b| b.value));
+                    }
+                }
+            }
+            for (_, t) in on_tag(r) {
+                strings.extend(t.strings.iter().cloned());
+                points.extend(t.points.iter().copied());
+            }
+        }
+        let part = TagPartition::new(strings, points.into_iter().filter(|p| p.is_finite()));
+        let count = part.class_count();
+        let sample = |k: usize| -> (Option<TagValue>, bool) {
+            match k.checked_sub(count) {
+                None => (part.representative(k as u32), part.is_interval(k as u32)),
+                Some(j) => (
+                    Some(TagValue::Num(
+                        [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][j],
+                    )),
+                    false,
+                ),
+            }
+        };
+        let per_rule: Vec<_> = (0..conds.len())
+            .map(|r| (tests(r).collect::<Vec<_>>(), on_tag(r).collect::<Vec<_>>()))
+            .collect();
+        let rows = (0..conds.len())
+            .filter(|&r| !(per_rule[r].0.is_empty() && per_rule[r].1.is_empty()))
+            .fold(0u64, |m, r| m | 1 << r);
+        let masks = (0..count + 3)
+            .map(|k| {
+                let (v, interval) = sample(k);
+                // Rules that read no such tag admit every value.
+                let mut admit = !rows;
+                let mut unsure = 0u64;
+                for (r, (statics, mine)) in per_rule.iter().enumerate() {
+                    if rows & 1 << r == 0 {
+                        continue;
+                    }
+                    if !statics
+                        .iter()
+                        .all(|t| v.as_ref().is_some_and(|v| t.test.matches(v)))
+                    {
+                        continue;
+                    }
+                    let all = terms[r].as_deref().unwrap_or(&[]);
+                    let mut sure = true;
+                    let mut out = false;
+                    for &(i, t) in mine {
+                        let o = match &v {
+                            Some(TagValue::Num(x)) if interval && t.near(*x) => None,
+                            _ => Some(t.outcome(v.as_ref())),
+                        };
+                        // A `false` settles the expression only when no term before it
+                        // can fail first.
+                        if o == Some(Outcome::False) && !all[..i].iter().any(TagTerm::can_fail) {
+                            out = true;
+                        }
+                        sure &= o == Some(Outcome::True);
+                    }
+                    if !out {
+                        admit |= 1 << r;
+                        if !sure {
+                            unsure |= 1 << r;
+                        }
+                    }
+                }
+                [admit, unsure]
+            })
+            .collect();
+        MoreTag {
+            name: name.to_string(),
+            part,
+            masks,
+            rows,
+        }
+    }
+}
+
+/// The tags the first 64 rules read ([`FastPath::more`]) and the `slow` rules they settle
+/// ([`FastPath::settle`]). `exprs`: the rules with an expression.
+fn more_tags(
+    conds: &[&Condition],
+    terms: &[Option<Vec<TagTerm>>],
+    exprs: u64,
+    slow: u64,
+) -> (Box<[MoreTag]>, u64) {
+    let settle = (0..conds.len())
+        .filter(|&r| exprs & 1 << r == 0 || terms[r].is_some())
+        .fold(0u64, |m, r| m | 1 << r)
+        & slow;
+    let mut names: Vec<&str> = Vec::new();
+    for r in (0..conds.len()).filter(|&r| settle & 1 << r != 0) {
+        let read = conds[r].tags.iter().map(|t| t.name.as_str());
+        for name in read.chain(terms[r].iter().flatten().map(|t| t.tag.as_str())) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    if settle == 0 || names.len() > 64 {
+        return (Box::new([]), 0);
+    }
+    let more = names
+        .iter()
+        .map(|name| MoreTag::build(name, conds, terms))
+        .collect();
+    (more, settle)
+}
+
+/// Whether two names are the same bytes: the lengths first, which tell most names apart,
+/// then eight bytes at a time (the last eight overlapping), inline rather than a call to
+/// `bcmp`, which cost a tag read as much as the rest of it.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return super::table::bytes_eq(a, b);
+    }
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let mut diff = word(a, n - 8) ^ word(b, n - 8);
+    let mut at = 0;
+    while at + 8 < n {
+        diff |= word(a, at) ^ word(b, at);
+        at += 8;
+    }
+    diff == 0
+}
+
+/// A number that is not finite: its class past the partition's (NaN, +inf, -inf).
+#[inline]
+fn non_finite(n: f64) -> u32 {
+    if n.is_nan() {
+        0
+    } else if n > 0.0 {
+        1
+    } else {
+        2
+    }
 }
 
 /// The tag column a decision reads only when its lowest candidate needs it (the rules it
@@ -194,6 +420,10 @@ impl Counts {
 impl FastPath {
     /// The fast path of a policy whose guard table is one word (over its first 64 rules);
     /// `None` for more guards.
+    ///
+    /// `conds` and `terms` are the rules' conditions and, for a rule whose expression is
+    /// made of [`TagTerm`]s only, those terms.
+    #[allow(clippy::too_many_arguments)] // one call, at load
     pub(crate) fn build(
         columns: &Columns,
         rules: &Table,
@@ -201,6 +431,8 @@ impl FastPath {
         rule_rows: &[u32],
         default_tier: TierId,
         tier_fast: &[TierFast],
+        conds: &[&Condition],
+        terms: &[Option<Vec<TagTerm>>],
     ) -> Option<FastPath> {
         if guards.words() != 1 {
             return None;
@@ -297,6 +529,12 @@ impl FastPath {
             }
             None => (None, 0),
         };
+        let (more, settle) = more_tags(
+            &conds[..conds.len().min(64)],
+            &terms[..terms.len().min(64)],
+            exprs,
+            slow,
+        );
         let winners = std::array::from_fn(|i| {
             let (tier, rule) = match rule_rows.get(i).filter(|_| i < 64) {
                 Some(&packed) => ((packed & !RULE_HAS_EXPR) as TierId, i as u32 + 1),
@@ -329,7 +567,90 @@ impl FastPath {
             from_tags,
             winners,
             more_rules,
+            more_of: (0..64)
+                .map(|r| {
+                    more.iter()
+                        .enumerate()
+                        .filter(|(_, t)| t.rows & 1 << r != 0)
+                        .fold(0u64, |m, (i, _)| m | 1 << i)
+                })
+                .collect(),
+            more,
+            settle,
         })
+    }
+
+    /// The tags of [`FastPath::more`] a rule reads (a bit each), for a candidate rule's bit.
+    #[inline(always)]
+    pub(crate) fn tags_of(&self, rule: u64) -> u64 {
+        self.more_of
+            .get(rule.trailing_zeros() as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Reads the `wanted` tags of [`FastPath::more`] (bits from [`FastPath::tags_of`]): the
+    /// rules their values admit, and those they leave unsure. One pass over the step's tags
+    /// (a map of few entries, whose walk costs less than a search per name), each compared
+    /// with the names wanted, until every one is found; a tag the step does not carry is
+    /// missing. Out of line, answering in two registers.
+    #[inline(never)]
+    pub(crate) fn read_tags(&self, step: &Step, wanted: u64) -> Pair {
+        // Admitted by every tag read, unsure by any.
+        let fold = |a: Pair, b: Pair| [a[0] & b[0], a[1] | b[1]];
+        let mut acc = [u64::MAX, 0];
+        let mut seen = 0;
+        let tags = &step.tags;
+        // One or two tags are the first and the last, found with no iterator to set up, and
+        // looked at side by side (a name is in a map once, so each is matched against every
+        // wanted name).
+        if tags.len() <= 2 {
+            if let Some((k, v)) = tags.first_key_value() {
+                let (bit, m) = self.entry(k, v, wanted);
+                seen = bit;
+                acc = m;
+            }
+            if tags.len() == 2 {
+                if let Some((k, v)) = tags.last_key_value() {
+                    let (bit, m) = self.entry(k, v, wanted);
+                    seen |= bit;
+                    acc = fold(acc, m);
+                }
+            }
+        } else {
+            for (k, v) in tags {
+                let (bit, m) = self.entry(k, v, wanted & !seen);
+                seen |= bit;
+                acc = fold(acc, m);
+                if seen == wanted {
+                    break;
+                }
+            }
+        }
+        let mut left = wanted & !seen;
+        while left != 0 {
+            let i = left.trailing_zeros() as usize;
+            left &= left - 1;
+            acc = fold(acc, self.more[i].of_missing());
+        }
+        acc
+    }
+
+    /// A step's tag `k` with value `v`, if it is one of the `wanted` tags of
+    /// [`FastPath::more`]: its bit, and what its value admits and leaves unsure (no bit, and
+    /// every rule, for any other).
+    #[inline(always)]
+    fn entry(&self, k: &str, v: &TagValue, wanted: u64) -> (u64, Pair) {
+        let mut w = wanted;
+        while w != 0 {
+            let i = w.trailing_zeros() as usize;
+            w &= w - 1;
+            let t = &self.more[i];
+            if same_bytes(t.name.as_bytes(), k.as_bytes()) {
+                return (1 << i, t.of_value(v));
+            }
+        }
+        (0, [u64::MAX, 0])
     }
 
     /// The rules and guards whose flag, count and role conditions hold for a step with these

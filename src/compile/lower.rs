@@ -372,6 +372,106 @@ impl Lowered {
     }
 }
 
+/// What one `&&` term makes of one value of its tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    True,
+    False,
+    /// A run-time error (a missing tag, a value of another type).
+    Fails,
+}
+
+/// One `&&` term of a lowered expression that reads one tag and nothing else, for the fast
+/// path to fold into its masks per class of that tag's value (see
+/// `compile::fast::MoreTag`).
+#[derive(Debug, Clone)]
+pub(crate) struct TagTerm {
+    /// The tag it reads.
+    pub(crate) tag: String,
+    /// The strings and numbers its outcome changes at: a partition of the tag's values
+    /// that holds them all is split where the term's outcome is.
+    pub(crate) strings: Vec<String>,
+    pub(crate) points: Vec<FLOAT>,
+    /// Around a number compared with, the numbers the engine's tolerant float comparison
+    /// may decide differently from an exact one ([`float_holds`]): a class inside it is not
+    /// settled by a sample value.
+    band: Option<(FLOAT, FLOAT)>,
+    /// The term alone, to ask about a sample value.
+    alone: Lowered,
+}
+
+impl TagTerm {
+    /// Whether the term can fail at all (a presence test cannot): a `false` after it does
+    /// not end the `&&` before an error does.
+    pub(crate) fn can_fail(&self) -> bool {
+        !matches!(self.alone.terms[0], Term::HasTag(_))
+    }
+
+    /// Whether `x` lies strictly inside the band where the engine's tolerance matters.
+    pub(crate) fn near(&self, x: FLOAT) -> bool {
+        self.band.is_some_and(|(lo, hi)| lo < x && x < hi)
+    }
+
+    /// The term's outcome for a step whose tag has this value (`None`: no such tag).
+    pub(crate) fn outcome(&self, v: Option<&TagValue>) -> Outcome {
+        let mut step = Step::new("");
+        if let Some(v) = v {
+            step.tags.insert(self.tag.clone(), v.clone());
+        }
+        match self.alone.eval(&step, 0) {
+            Ok(true) => Outcome::True,
+            Ok(false) => Outcome::False,
+            Err(_) => Outcome::Fails,
+        }
+    }
+}
+
+impl Lowered {
+    /// The terms, in order, when every one reads one tag and nothing else (no step field):
+    /// then the fast path can settle the expression from its tag classes.
+    pub(crate) fn tag_terms(&self) -> Option<Vec<TagTerm>> {
+        self.terms
+            .iter()
+            .map(|t| {
+                let (key, strings, points, band) = match t {
+                    Term::HasTag(k) => (*k, vec![], vec![], None),
+                    Term::TagNum { key, constant, .. } => {
+                        // Past 16 epsilons of the larger magnitude (or of 1), the engine's
+                        // relative tolerance and an exact comparison agree.
+                        let w = 16.0 * FLOAT::EPSILON * constant.abs().max(1.0);
+                        let (lo, hi) = (constant - w, constant + w);
+                        if !(lo.is_finite() && hi.is_finite()) {
+                            return None;
+                        }
+                        (*key, vec![], vec![lo, *constant, hi], Some((lo, hi)))
+                    }
+                    Term::Compare {
+                        value: Value::Tag(k),
+                        constant,
+                        ..
+                    } => match constant {
+                        Constant::Str(s) => (*k, vec![s.clone()], vec![], None),
+                        Constant::Bool(_) => (*k, vec![], vec![], None),
+                        // Numbers against a tag are `TagNum`s.
+                        Constant::Int(_) | Constant::Float(_) => return None,
+                    },
+                    Term::Flag(_) | Term::Compare { .. } => return None,
+                };
+                Some(TagTerm {
+                    tag: self.keys[key].clone(),
+                    strings,
+                    points,
+                    band,
+                    alone: Lowered {
+                        terms: Box::new([t.clone()]),
+                        keys: self.keys.clone(),
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
 /// Tag reads of one evaluation: `"k" in step.tags && step.tags.k > …` reads one tag twice,
 /// and looks it up once.
 struct TagReads<'a, 's> {

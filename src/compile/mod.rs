@@ -167,6 +167,11 @@ impl CompiledPolicy {
             .map(|(r, e)| r.tier as u32 | if e.is_some() { RULE_HAS_EXPR } else { 0 })
             .collect();
 
+        let conds: Vec<&crate::policy::Condition> = policy.rules.iter().map(|r| &r.when).collect();
+        let terms: Vec<_> = rule_exprs
+            .iter()
+            .map(|e| e.as_ref().and_then(CompiledExpr::tag_terms))
+            .collect();
         let fast = fast::FastPath::build(
             &columns,
             &rules,
@@ -174,6 +179,8 @@ impl CompiledPolicy {
             &rule_rows,
             policy.default_tier,
             &tier_fast,
+            &conds,
+            &terms,
         );
         Ok(CompiledPolicy {
             fast,

@@ -99,36 +99,91 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct TagPartition {
     strings: Vec<String>,
+    /// Per string, its length and [`key_words`]: a value is compared with these, its own
+    /// words found once, rather than each string's bytes read again.
+    keys: Vec<(usize, [u64; 2])>,
     points: Vec<f64>,
 }
 
 impl TagPartition {
-    const MISSING: u32 = 0;
+    /// The class of a missing tag.
+    pub(crate) const MISSING: u32 = 0;
 
-    fn class_count(&self) -> usize {
+    /// The partition at these strings and numbers (any order, repeats allowed; the numbers
+    /// finite).
+    pub(crate) fn new(
+        strings: impl IntoIterator<Item = String>,
+        points: impl IntoIterator<Item = f64>,
+    ) -> TagPartition {
+        let strings: Vec<String> = strings
+            .into_iter()
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let mut points: Vec<f64> = points.into_iter().collect();
+        points.sort_by(f64::total_cmp);
+        points.dedup();
+        TagPartition {
+            keys: strings
+                .iter()
+                .map(|s| (s.len(), key_words(s.as_bytes())))
+                .collect(),
+            strings,
+            points,
+        }
+    }
+
+    pub(crate) fn class_count(&self) -> usize {
         1 + self.strings.len() + 1 + 2 + (2 * self.points.len() + 1)
     }
 
-    #[inline]
-    fn class_of(&self, v: Option<&TagValue>) -> u32 {
-        let s = self.strings.len() as u32;
+    /// Whether a class is an open interval of numbers (every other class is one value, or
+    /// every string no condition names).
+    pub(crate) fn is_interval(&self, class: u32) -> bool {
+        let first = 4 + self.strings.len() as u32;
+        class >= first && (class - first).is_multiple_of(2)
+    }
+
+    /// Out of line: inlined, the classifying of a value grew every decision's inline path
+    /// (the fast path's tag is read there), though most decisions never read it.
+    #[inline(never)]
+    pub(crate) fn class_of(&self, v: Option<&TagValue>) -> u32 {
         match v {
             None => Self::MISSING,
-            Some(TagValue::Str(x)) => match self
-                .strings
-                .iter()
-                .position(|y| bytes_eq(y.as_bytes(), x.as_bytes()))
-            {
-                Some(i) => 1 + i as u32,
-                None => 1 + s,
-            },
-            Some(TagValue::Bool(b)) => 2 + s + u32::from(*b),
-            Some(TagValue::Num(n)) => {
-                let i = self.points.partition_point(|p| p < n);
-                let k = if i < self.points.len() && self.points[i] == *n {
-                    2 * i + 1
+            Some(v) => self.class_of_value(v),
+        }
+    }
+
+    /// [`TagPartition::class_of`] for a tag the step has.
+    #[inline(always)]
+    pub(crate) fn class_of_value(&self, v: &TagValue) -> u32 {
+        let s = self.strings.len() as u32;
+        match v {
+            TagValue::Str(x) => {
+                let (n, words) = (x.len(), key_words(x.as_bytes()));
+                // A loop rather than `position`, which was left a call. The words are every
+                // byte of a string of up to 16; a longer one is compared in full.
+                let mut i = 0;
+                while let Some(&(len, w)) = self.keys.get(i) {
+                    if len == n && w == words && (n <= 16 || self.strings[i] == *x) {
+                        break;
+                    }
+                    i += 1;
+                }
+                1 + i as u32
+            }
+            TagValue::Bool(b) => 2 + s + u32::from(*b),
+            TagValue::Num(n) => {
+                let p = &self.points[..];
+                // 2i between points i-1 and i, 2i+1 on point i: the points below, plus those
+                // not above. Counted without a branch when there are few.
+                let k = if p.len() <= 8 {
+                    p.iter()
+                        .map(|q| usize::from(q < n) + usize::from(q <= n))
+                        .sum::<usize>()
                 } else {
-                    2 * i
+                    let i = p.partition_point(|q| q < n);
+                    2 * i + usize::from(i < p.len() && p[i] == *n)
                 };
                 4 + s + k as u32
             }
@@ -468,16 +523,8 @@ impl Columns {
         if !roles.is_empty() {
             kinds.push(ColumnKind::Role);
         }
-        for (name, strings, mut points) in tags {
-            points.sort_by(f64::total_cmp);
-            points.dedup();
-            kinds.push(ColumnKind::Tag(
-                name,
-                TagPartition {
-                    strings: strings.into_iter().collect(),
-                    points,
-                },
-            ));
+        for (name, strings, points) in tags {
+            kinds.push(ColumnKind::Tag(name, TagPartition::new(strings, points)));
         }
         Columns {
             kinds,

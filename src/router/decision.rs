@@ -655,7 +655,7 @@ pub(crate) fn decide_with_role<'p>(
             let (tier, rule, via) = picked(w);
             return Ok(made(cp, step, tokens, tier, via, rule, None));
         }
-        return unspill(decide_from_fast(
+        return unspill(decide_by_tags(
             cp,
             fast,
             step,
@@ -745,9 +745,44 @@ pub(crate) fn unspill(r: Result<Decision<'_>, RouteError>) -> Result<Decision<'_
     }
 }
 
+/// The rest of a decision the fast path started, first for a lowest candidate its tags
+/// settle ([`FastPath::settle`]: an expression of tag terms among them): they are read, and
+/// when they admit it and leave it sure, and it stands as the fast path's winner would, it
+/// wins with no evaluation. What they read goes on to [`decide_from_fast`] with the rest.
+/// Out of line, so [`decide_with_role`]'s inline path keeps one call for every slow
+/// candidate: a second branch there cost every decision a few instructions.
+#[inline(never)]
+fn decide_by_tags<'p>(
+    cp: &'p Arc<CompiledPolicy>,
+    fast: &FastPath,
+    step: &Step,
+    tokens: u64,
+    read: (Option<u32>, bool),
+    [mut rules, guards]: [u64; 2],
+) -> Result<Decision<'p>, RouteError> {
+    let lowest = rules & rules.wrapping_neg();
+    let mut tags = (0, 0);
+    if lowest & fast.settle != 0 {
+        let wanted = fast.tags_of(lowest);
+        let [admit, unsure] = fast.read_tags(step, wanted);
+        let w = &fast.winners[rules.trailing_zeros() as usize];
+        if admit & !unsure & lowest != 0 && guards & w.guard_stop == 0 && w.fits(need(step, tokens))
+        {
+            let (tier, rule, via) = picked(w);
+            return Ok(made(cp, step, tokens, tier, via, rule, None));
+        }
+        rules &= admit;
+        tags = (wanted, unsure);
+    }
+    decide_from_fast(cp, fast, step, tokens, read, [rules, guards], tags)
+}
+
 /// The rest of a decision the fast path started. The candidate rules are taken in order, as
-/// the table would: a rule the fast path settles wins at once; a slow one (tag conditions,
-/// an expression) is asked its own conditions, tags first, and wins or drops out. Only when
+/// the table would: a rule the fast path settles wins at once; a slow one its tags settle
+/// ([`FastPath::settle`]) has them read (`tags_read`: those read already; `unsure`: the rules
+/// they leave to their expression) and wins unless they rule it out or leave it unsure; any
+/// other slow one (tag conditions, an expression) is asked its own conditions, tags first,
+/// and wins or drops out. Only when
 /// a guard that may hold could act on the winner's tier, or the step overflows its model,
 /// are the guards' remaining columns read and the guard pass settled in full.
 #[inline(never)]
@@ -758,6 +793,7 @@ fn decide_from_fast<'p>(
     tokens: u64,
     (mut role, mut tag_read): (Option<u32>, bool),
     [mut rules, mut guards]: [u64; 2],
+    (mut tags_read, mut unsure): (u64, u64),
 ) -> Result<Decision<'p>, RouteError> {
     if let Some(d) = escalated(cp, fast, step, tokens, [rules, guards]) {
         return Ok(d);
@@ -782,6 +818,24 @@ fn decide_from_fast<'p>(
             break picked(&fast.winners[rules.trailing_zeros() as usize]);
         }
         let row = lowest.trailing_zeros() as usize;
+        if lowest & fast.settle != 0 {
+            // Its tags not read yet (the masks of a tag read serve every rule).
+            let wanted = fast.tags_of(lowest) & !tags_read;
+            if wanted != 0 {
+                let [admit, u] = fast.read_tags(step, wanted);
+                tags_read |= wanted;
+                unsure |= u;
+                // What they rule out, it among them, goes.
+                rules &= admit;
+                if rules & lowest == 0 {
+                    continue;
+                }
+            }
+            // Its tag conditions hold, and any expression's terms are all true.
+            if lowest & unsure == 0 {
+                break picked(&fast.winners[row]);
+            }
+        }
         if tags_hold(cp, step, row) {
             if let Some((tier, via)) = rule_at(cp, step, tokens, row) {
                 break (tier, Some(row), via);
@@ -1168,5 +1222,172 @@ mod tests {
     #[test]
     fn a_decision_is_five_words() {
         assert_eq!(std::mem::size_of::<Decision<'static>>(), 48);
+    }
+
+    /// A rule whose expression is tag terms only is settled from the fast path's tag
+    /// classes, with no evaluation, and decides exactly as the engine does: the same policy
+    /// with each expression kept in the engine (`|| step.input_tokens < 0` stops lowering
+    /// and changes no answer) gives the same tier, rule and way on every step, and counts
+    /// the same expression errors. Tag values sit on, beside and within the engine's float
+    /// tolerance of every constant, and are missing, of other types, and not finite.
+    mod lowered_tags {
+        use std::path::Path;
+
+        use proptest::prelude::*;
+
+        use crate::router::PolicySet;
+        use crate::step::{Step, TagValue};
+
+        const NUMS: [&str; 7] = ["0", "5", "1000000", "-3", "2.5", "0.1", "9007199254740992"];
+        const OPS: [&str; 6] = ["==", "!=", "<", "<=", ">", ">="];
+
+        /// One term reading one tag.
+        fn term() -> impl Strategy<Value = String> {
+            let tag = prop_oneof![Just("v"), Just("j")];
+            prop_oneof![
+                3 => (tag.clone(), proptest::sample::select(&OPS[..]), proptest::sample::select(&NUMS[..]), any::<bool>())
+                    .prop_map(|(k, op, c, flip)| if flip {
+                        format!("{c} {op} step.tags.{k}")
+                    } else {
+                        format!("step.tags.{k} {op} {c}")
+                    }),
+                2 => (tag.clone(), proptest::sample::select(&OPS[..]), proptest::sample::select(&NUMS[..]))
+                    .prop_map(|(k, op, c)| format!("\"{k}\" in step.tags && step.tags.{k} {op} {c}")),
+                2 => tag.clone().prop_map(|k| format!("\"{k}\" in step.tags")),
+                2 => (tag.clone(), prop_oneof![Just("EU"), Just("UK")], prop_oneof![Just("=="), Just("!=")])
+                    .prop_map(|(k, v, op)| format!("step.tags.{k} {op} \"{v}\"")),
+                1 => (tag, any::<bool>()).prop_map(|(k, b)| format!("step.tags.{k} == {b}")),
+            ]
+        }
+
+        fn expression() -> impl Strategy<Value = String> {
+            proptest::collection::vec(term(), 1..4).prop_map(|t| t.join(" && "))
+        }
+
+        /// A rule's static conditions besides its expression.
+        fn statics() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                Just("role = \"r\", ".to_string()),
+                Just("tags = { j = [\"EU\", \"UK\"] }, ".to_string()),
+                Just("tags = { v = { gt = 4, le = 1000000 } }, ".to_string()),
+            ]
+        }
+
+        fn policy(rules: &[(String, String)], on_error: &str, keep: bool) -> String {
+            let mut text = format!(
+                "[policy]\nname = \"p\"\ndefault_tier = \"mid\"\non_expression_error = \"{on_error}\"\n\
+                 [models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n\
+                 [tiers]\nlo = \"m\"\nmid = \"m\"\nhi = \"m\"\n"
+            );
+            for (i, (st, ex)) in rules.iter().enumerate() {
+                let ex = if keep {
+                    format!("({ex}) || step.input_tokens < 0")
+                } else {
+                    ex.clone()
+                };
+                let tier = ["hi", "lo", "mid"][i % 3];
+                text += &format!(
+                    "[[rules]]\nname = \"r{i}\"\nwhen = {{ {st}expr = '{ex}' }}\ntier = \"{tier}\"\n"
+                );
+            }
+            // A rule with no expression after them, so a step some expression drops lands
+            // on a rule, not only on the default.
+            text += "[[rules]]\nname = \"plain\"\nwhen = { role = \"x\" }\ntier = \"lo\"\n";
+            text
+        }
+
+        /// Numbers on, beside and within the engine's tolerance of each constant.
+        fn numbers() -> Vec<f64> {
+            let mut out = vec![
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                0.0,
+                -0.0,
+                1e-300,
+            ];
+            for c in [
+                0.0,
+                5.0,
+                1_000_000.0,
+                -3.0,
+                2.5,
+                0.1,
+                9_007_199_254_740_992.0,
+            ] {
+                let e = f64::EPSILON * f64::abs(c).max(1.0);
+                out.extend([c, c.next_up(), c.next_down(), c + 1.0, c - 1.0, c + 0.5]);
+                for k in [0.5, 1.0, 2.0, 8.0, 16.0, 17.0, 40.0] {
+                    out.extend([c + k * e, c - k * e]);
+                }
+            }
+            out
+        }
+
+        fn tag_value() -> impl Strategy<Value = Option<TagValue>> {
+            prop_oneof![
+                1 => Just(None),
+                4 => proptest::sample::select(numbers()).prop_map(|n| Some(TagValue::Num(n))),
+                2 => prop_oneof![Just("EU"), Just("UK"), Just("US"), Just("")]
+                    .prop_map(|s| Some(TagValue::Str(s.into()))),
+                1 => any::<bool>().prop_map(|b| Some(TagValue::Bool(b))),
+            ]
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            (
+                prop_oneof![Just("r"), Just("x"), Just("q")],
+                tag_value(),
+                tag_value(),
+                any::<bool>(),
+            )
+                .prop_map(|(role, v, j, extra)| {
+                    let mut s = Step::new(role).input_tokens(100);
+                    for (k, x) in [("v", v), ("j", j)] {
+                        if let Some(x) = x {
+                            s.tags.insert(k.into(), x);
+                        }
+                    }
+                    // A third tag, so the walk over more than two tags runs too.
+                    if extra {
+                        s.tags.insert("a".into(), TagValue::Num(1.0));
+                    }
+                    s
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            #[test]
+            fn a_lowered_expression_decides_as_the_engine_does(
+                rules in proptest::collection::vec((statics(), expression()), 1..4),
+                on_error in prop_oneof![Just("skip"), Just("hi"), Just("lo")],
+                steps in proptest::collection::vec(step(), 64),
+            ) {
+                let load = |keep| {
+                    PolicySet::from_policy_text(Path::new("p.toml"), policy(&rules, on_error, keep))
+                        .expect("the generated policy loads")
+                };
+                let (lowered, kept) = (load(false), load(true));
+                let fast = lowered.policies()[0].fast.as_ref().expect("a fast path");
+                let n = rules.len() as u32;
+                // Every generated expression is settled from tag classes.
+                prop_assert_eq!(fast.settle & ((1u64 << n) - 1), (1u64 << n) - 1);
+                prop_assert_eq!(kept.policies()[0].fast.as_ref().unwrap().settle & ((1u64 << n) - 1), 0);
+                for s in &steps {
+                    let errors = |set: &PolicySet| set.policies()[0].expression_errors();
+                    let (a0, b0) = (errors(&lowered), errors(&kept));
+                    let answer = |set: &PolicySet| match set.route(s) {
+                        Ok(d) => Ok((d.tier().to_string(), d.rule().map(str::to_string), d.via())),
+                        Err(e) => Err(e.kind()),
+                    };
+                    let (a, b) = (answer(&lowered), answer(&kept));
+                    prop_assert_eq!(&a, &b, "step {}", s);
+                    prop_assert_eq!(errors(&lowered) - a0, errors(&kept) - b0, "errors, step {}", s);
+                }
+            }
+        }
     }
 }
