@@ -32,7 +32,7 @@
 //! can.
 
 use super::lower::{Outcome, TagTerm};
-use super::table::{ColumnKind, Columns, Flag, Table, TagPartition};
+use super::table::{bytes_eq, split_points, ColumnKind, Columns, Flag, Table, TagPartition};
 use super::{TierFast, RULE_HAS_EXPR};
 use crate::policy::{Condition, TierId};
 use crate::step::{Step, TagValue};
@@ -141,21 +141,7 @@ impl MoreTag {
         let mut points = Vec::new();
         for r in 0..conds.len() {
             for t in tests(r) {
-                match &t.test {
-                    crate::policy::TagTest::OneOf(vals) => {
-                        for v in vals {
-                            match v {
-                                TagValue::Str(x) => strings.push(x.clone()),
-                                TagValue::Num(n) if n.is_finite() => points.push(*n),
-                                _ => {}
-                            }
-                        }
-                    }
-                    crate::policy::TagTest::Range(range) => {
-                        points.extend(range.lower.map(|b| b.value));
-                        points.extend(range.upper.map(|b| b.value));
-                    }
-                }
+                split_points(&t.test, &mut strings, &mut points);
             }
             for (_, t) in on_tag(r) {
                 strings.extend(t.strings.iter().cloned());
@@ -260,29 +246,6 @@ fn more_tags(
         .map(|name| MoreTag::build(name, conds, terms))
         .collect();
     (more, settle)
-}
-
-/// Whether two names are the same bytes: the lengths first, which tell most names apart,
-/// then eight bytes at a time (the last eight overlapping), inline rather than a call to
-/// `bcmp`, which cost a tag read as much as the rest of it.
-#[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n < 8 {
-        return super::table::bytes_eq(a, b);
-    }
-    let word =
-        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
-    let mut diff = word(a, n - 8) ^ word(b, n - 8);
-    let mut at = 0;
-    while at + 8 < n {
-        diff |= word(a, at) ^ word(b, at);
-        at += 8;
-    }
-    diff == 0
 }
 
 /// A number that is not finite: its class past the partition's (NaN, +inf, -inf).
@@ -646,7 +609,7 @@ impl FastPath {
             let i = w.trailing_zeros() as usize;
             w &= w - 1;
             let t = &self.more[i];
-            if same_bytes(t.name.as_bytes(), k.as_bytes()) {
+            if bytes_eq(t.name.as_bytes(), k.as_bytes()) {
                 return (1 << i, t.of_value(v));
             }
         }

@@ -762,29 +762,46 @@ fn decide_by_tags<'p>(
 ) -> Result<Decision<'p>, RouteError> {
     let lowest = rules & rules.wrapping_neg();
     let mut tags = (0, 0);
-    if lowest & fast.settle != 0 {
-        let wanted = fast.tags_of(lowest);
-        let [admit, unsure] = fast.read_tags(step, wanted);
-        let w = &fast.winners[rules.trailing_zeros() as usize];
-        if admit & !unsure & lowest != 0 && guards & w.guard_stop == 0 && w.fits(need(step, tokens))
-        {
+    if lowest & fast.settle != 0 && settled_by_tags(fast, step, lowest, &mut rules, &mut tags) {
+        let w = &fast.winners[lowest.trailing_zeros() as usize];
+        if guards & w.guard_stop == 0 && w.fits(need(step, tokens)) {
             let (tier, rule, via) = picked(w);
             return Ok(made(cp, step, tokens, tier, via, rule, None));
         }
-        rules &= admit;
-        tags = (wanted, unsure);
     }
     decide_from_fast(cp, fast, step, tokens, read, [rules, guards], tags)
 }
 
+/// For a lowest candidate among [`FastPath::settle`] (`lowest`, its bit): reads the tags it
+/// reads that `tags_read` does not mark yet (the masks of a tag read serve every rule),
+/// narrowing the candidates and adding to `unsure` the rules they leave to their expression;
+/// whether it is then settled: admitted, and sure.
+#[inline(always)]
+fn settled_by_tags(
+    fast: &FastPath,
+    step: &Step,
+    lowest: u64,
+    rules: &mut u64,
+    (tags_read, unsure): &mut (u64, u64),
+) -> bool {
+    let wanted = fast.tags_of(lowest) & !*tags_read;
+    if wanted != 0 {
+        let [admit, u] = fast.read_tags(step, wanted);
+        *tags_read |= wanted;
+        *unsure |= u;
+        *rules &= admit;
+    }
+    *rules & lowest & !*unsure != 0
+}
+
 /// The rest of a decision the fast path started. The candidate rules are taken in order, as
 /// the table would: a rule the fast path settles wins at once; a slow one its tags settle
-/// ([`FastPath::settle`]) has them read (`tags_read`: those read already; `unsure`: the rules
-/// they leave to their expression) and wins unless they rule it out or leave it unsure; any
-/// other slow one (tag conditions, an expression) is asked its own conditions, tags first,
-/// and wins or drops out. Only when
-/// a guard that may hold could act on the winner's tier, or the step overflows its model,
-/// are the guards' remaining columns read and the guard pass settled in full.
+/// ([`FastPath::settle`]) has them read (`tags`: those read already, and the rules they
+/// leave to their expression; see [`settled_by_tags`]) and wins unless they rule it out or
+/// leave it unsure; any other slow one (tag conditions, an expression) is asked its own
+/// conditions, tags first, and wins or drops out. Only when a guard that may hold could act
+/// on the winner's tier, or the step overflows its model, are the guards' remaining columns
+/// read and the guard pass settled in full.
 #[inline(never)]
 fn decide_from_fast<'p>(
     cp: &'p Arc<CompiledPolicy>,
@@ -793,7 +810,7 @@ fn decide_from_fast<'p>(
     tokens: u64,
     (mut role, mut tag_read): (Option<u32>, bool),
     [mut rules, mut guards]: [u64; 2],
-    (mut tags_read, mut unsure): (u64, u64),
+    mut tags: (u64, u64),
 ) -> Result<Decision<'p>, RouteError> {
     if let Some(d) = escalated(cp, fast, step, tokens, [rules, guards]) {
         return Ok(d);
@@ -819,21 +836,13 @@ fn decide_from_fast<'p>(
         }
         let row = lowest.trailing_zeros() as usize;
         if lowest & fast.settle != 0 {
-            // Its tags not read yet (the masks of a tag read serve every rule).
-            let wanted = fast.tags_of(lowest) & !tags_read;
-            if wanted != 0 {
-                let [admit, u] = fast.read_tags(step, wanted);
-                tags_read |= wanted;
-                unsure |= u;
-                // What they rule out, it among them, goes.
-                rules &= admit;
-                if rules & lowest == 0 {
-                    continue;
-                }
-            }
             // Its tag conditions hold, and any expression's terms are all true.
-            if lowest & unsure == 0 {
+            if settled_by_tags(fast, step, lowest, &mut rules, &mut tags) {
                 break picked(&fast.winners[row]);
+            }
+            // Its tags ruled it out (else it is unsure, and asked below).
+            if rules & lowest == 0 {
+                continue;
             }
         }
         if tags_hold(cp, step, row) {
