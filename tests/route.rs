@@ -271,6 +271,78 @@ tier = "high"
     assert_eq!(rule(Step::new("r").tag("b", 5i64)), None);
 }
 
+/// A number that is not a number lies in no range: every comparison with NaN is false, so
+/// `lt`, `ge` and a two-sided range all fail, whichever path (one tag read first, or the
+/// general table walk with several tags) decides the step.
+#[test]
+fn a_nan_tag_is_in_no_range() {
+    let set = inline(
+        r#"
+[policy]
+name = "nan"
+default_tier = "low"
+[models.m]
+provider = "mock"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 1.0
+[tiers]
+low = "m"
+high = "m"
+[[rules]]
+name = "below"
+when = { tags = { a = { lt = 5 } } }
+tier = "high"
+[[rules]]
+name = "at-least"
+when = { tags = { a = { ge = 1 } } }
+tier = "high"
+[[rules]]
+name = "between"
+when = { tags = { b = { gt = -1, le = 2.5 } } }
+tier = "high"
+[[rules]]
+name = "b-low"
+when = { tags = { b = { lt = 100 } }, role = "r" }
+tier = "high"
+"#,
+    );
+    let rule = |s: Step| {
+        let s = s.input_tokens(1);
+        let d = set.route(&s).unwrap();
+        // explain walks the rules' conditions one by one, not through the table.
+        let walked = set
+            .explain(&s)
+            .checks
+            .into_iter()
+            .find(|c| c.kind == CheckKind::Rule && c.held)
+            .map(|c| c.name);
+        assert_eq!(
+            walked.as_deref(),
+            d.rule(),
+            "explain and route disagree on {s:?}"
+        );
+        d.rule().map(String::from)
+    };
+    assert_eq!(rule(Step::new("r").tag("a", f64::NAN)), None);
+    assert_eq!(rule(Step::new("r").tag("b", f64::NAN)), None);
+    assert_eq!(
+        rule(Step::new("r").tag("a", f64::NAN).tag("b", f64::NAN)),
+        None
+    );
+    // Beside it, numbers still split where the bounds say.
+    assert_eq!(rule(Step::new("r").tag("a", 3.0)), Some("below".into()));
+    assert_eq!(rule(Step::new("r").tag("a", 7.0)), Some("at-least".into()));
+    assert_eq!(
+        rule(Step::new("r").tag("a", f64::NAN).tag("b", 0.0)),
+        Some("between".into())
+    );
+    assert_eq!(
+        rule(Step::new("r").tag("a", f64::NEG_INFINITY)),
+        Some("below".into())
+    );
+    assert_eq!(rule(Step::new("r").tag("b", f64::INFINITY)), None);
+}
+
 #[test]
 fn the_model_is_named_by_its_key_not_its_model_id() {
     let set = inline(

@@ -104,9 +104,9 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// How a tag's values split into classes: missing; each named string, then any other string;
-/// false, true; and numbers split at every named point (each point its own class, and each
-/// open interval between points).
+/// How a tag's values split into classes: missing (NaN too, which no condition holds for);
+/// each named string, then any other string; false, true; and numbers split at every named
+/// point (each point its own class, and each open interval between points).
 #[derive(Debug, Clone)]
 pub(crate) struct TagPartition {
     strings: Vec<String>,
@@ -160,12 +160,16 @@ impl TagPartition {
     #[inline(never)]
     pub(crate) fn class_of(&self, v: Option<&TagValue>) -> u32 {
         match v {
+            // No tag condition holds for NaN (it equals nothing and lies in no range), as for
+            // a missing tag; counted among the numbers it would land below every point.
             None => Self::MISSING,
+            Some(TagValue::Num(n)) if n.is_nan() => Self::MISSING,
             Some(v) => self.class_of_value(v),
         }
     }
 
-    /// [`TagPartition::class_of`] for a tag the step has.
+    /// [`TagPartition::class_of`] for a tag the step has, other than NaN (counted here below
+    /// every point: callers class it first).
     #[inline(always)]
     pub(crate) fn class_of_value(&self, v: &TagValue) -> u32 {
         let s = self.strings.len() as u32;
@@ -1263,9 +1267,55 @@ impl Table {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{bytes_eq, count_at_most, Breakpoints, RoleIndex};
+    use super::{bytes_eq, count_at_most, Breakpoints, RoleIndex, TagPartition};
+    use crate::policy::{NumBound, NumRange, TagTest};
+    use crate::step::TagValue;
 
     proptest! {
+        /// A number's class answers every tag condition on the partition's points as the
+        /// number itself does: the class's representative meets exactly the conditions the
+        /// number meets, for numbers on, beside and between the points, the infinities, and
+        /// NaN (which meets none).
+        #[test]
+        fn a_numbers_class_meets_the_conditions_the_number_meets(
+            points in prop::collection::vec(prop_oneof![-3..3i32, -1000..1000i32], 0..6),
+            bounds in prop::collection::vec((0usize..8, any::<bool>(), any::<bool>()), 1..6),
+            extra in prop::collection::vec(-2000.0..2000.0f64, 0..4),
+        ) {
+            let points: Vec<f64> = points.into_iter().map(|p| f64::from(p) / 2.0).collect();
+            let part = TagPartition::new([], points.iter().copied());
+            let at = |i: usize| points.get(i).copied();
+            // Ranges and lists over the points (a bound past them is open).
+            let mut tests: Vec<TagTest> = bounds
+                .iter()
+                .map(|&(i, inclusive, upper)| {
+                    let b = at(i).map(|value| NumBound { value, inclusive });
+                    TagTest::Range(if upper {
+                        NumRange { lower: None, upper: b }
+                    } else {
+                        NumRange { lower: b, upper: at(i + 1).map(|value| NumBound { value, inclusive: !inclusive }) }
+                    })
+                })
+                .collect();
+            tests.push(TagTest::OneOf(points.iter().map(|&p| TagValue::Num(p)).collect()));
+            let mut values = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0];
+            values.extend(extra);
+            for &p in &points {
+                values.extend([p, p.next_up(), p.next_down(), p + 0.25, p - 0.25]);
+            }
+            for v in values {
+                let class = part.class_of(Some(&TagValue::Num(v)));
+                let rep = part.representative(class);
+                for t in &tests {
+                    prop_assert_eq!(
+                        rep.as_ref().is_some_and(|r| t.matches(r)),
+                        t.matches(&TagValue::Num(v)),
+                        "{:?} of class {} ({:?}) under {:?}", v, class, rep, t
+                    );
+                }
+            }
+        }
+
         /// The inline comparison agrees with `==` at every length, on equal strings and on
         /// strings that differ in one byte anywhere or in length.
         #[test]

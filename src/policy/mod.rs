@@ -577,8 +577,12 @@ pub struct NumRange {
 }
 
 impl NumRange {
-    /// Whether `v` is inside.
+    /// Whether `v` is inside. NaN is in no range, one without bounds too (a policy file
+    /// cannot write that one): no tag condition holds for NaN, as for a missing tag.
     pub fn contains(&self, v: f64) -> bool {
+        if v.is_nan() {
+            return false;
+        }
         let lower_ok = self.lower.is_none_or(|b| {
             if b.inclusive {
                 v >= b.value
