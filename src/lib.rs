@@ -86,6 +86,8 @@ pub fn cli_main() -> std::process::ExitCode {
     cli::main()
 }
 
+/// The type of [`Step::role`]: a string held inline up to 24 bytes.
+pub use compact_str::CompactString;
 pub use compile::CompiledPolicy;
 pub use diag::{Diagnostic, Severity};
 pub use policy::{LoadError, Model, Policy};

@@ -7,7 +7,7 @@ use std::mem::{align_of, offset_of, size_of};
 use std::path::Path;
 use std::sync::Arc;
 
-use switchyard::{PolicySet, Router, Step};
+use switchyard::{CompactString, PolicySet, Router, Step};
 
 #[path = "../benches/common/mod.rs"]
 #[allow(dead_code)]
@@ -357,6 +357,41 @@ fn decisions_shared_between_threads_through_swaps_free_every_set() {
     assert!(Arc::ptr_eq(&alive[0], &current));
 }
 
+/// A role of up to 24 bytes is held in the step itself, however the step was made (by
+/// `Step::new`, from JSON, or assigned), so a decision reads its text from the step's first
+/// cache line; a longer one is on the heap and routes the same.
+#[test]
+fn a_steps_role_is_held_in_the_step() {
+    let inline = [
+        Step::new("summarize"),
+        Step::new(String::from("a-role-of-24-bytes-long!")),
+        Step::from_json(r#"{"role":"reason","input_tokens":1}"#).unwrap(),
+        Step {
+            role: "format".into(),
+            ..Step::default()
+        },
+    ];
+    for s in &inline {
+        assert!(!s.role.is_heap_allocated(), "{:?} is on the heap", s.role);
+    }
+    let long = "a-role-name-of-more-than-24-bytes";
+    let set = PolicySet::from_policy_text(
+        Path::new("inline.toml"),
+        format!(
+            "[policy]\nname = \"p\"\ndefault_tier = \"lo\"\n\
+             [models.m]\nprovider = \"mock\"\ninput_usd_per_mtok = 1.0\noutput_usd_per_mtok = 1.0\n\
+             [tiers]\nlo = \"m\"\nhi = \"m\"\n\
+             [[rules]]\nname = \"long\"\nwhen = {{ role = \"{long}\" }}\ntier = \"hi\"\n"
+        ),
+    )
+    .unwrap();
+    let step = Step::new(long).input_tokens(1);
+    assert!(step.role.is_heap_allocated());
+    assert_eq!(set.route(&step).unwrap().rule(), Some("long"));
+    let near = Step::new(&long[..long.len() - 1]).input_tokens(1);
+    assert_eq!(set.route(&near).unwrap().rule(), None);
+}
+
 /// Every field a decision reads of a step lies in the step's first two cache lines, ahead of
 /// the fields it does not read; the ones a hand-written if-chain reads too (the role, the
 /// counts, the flags), and the role id, in the first.
@@ -364,7 +399,7 @@ fn decisions_shared_between_threads_through_swaps_free_every_set() {
 fn the_fields_a_decision_reads_share_a_steps_first_two_cache_lines() {
     assert_eq!(align_of::<Step>(), 64);
     let first_line = [
-        ("role", offset_of!(Step, role), size_of::<String>()),
+        ("role", offset_of!(Step, role), size_of::<CompactString>()),
         ("input_tokens", offset_of!(Step, input_tokens), 16),
         (
             "dependent_tool_calls",

@@ -9,9 +9,10 @@
 //! is almost always there. Only a step none of them admits goes on to the table's later
 //! words; the entry past the 64th rule then stands for "not settled here", not the default.
 //!
-//! One tag column, the one that settles most of the first 64 rules, is read like the role:
-//! only when the lowest candidate has a condition on it (and nothing else this path leaves
-//! out), and then for every row at once, the guards' too.
+//! The role's class is known before the path starts (from a role id, or read from the
+//! step's role, held inline). One tag column, the one that settles most of the first 64
+//! rules, is read only when the lowest candidate has a condition on it (and nothing else this
+//! path leaves out), and then for every row at once, the guards' too.
 //!
 //! Rules this cannot settle inline (with an expression, or a condition on another tag) are
 //! marked `slow`. Those whose expression, if any, is only terms that each read one tag
@@ -56,25 +57,18 @@ pub(crate) struct FastPath {
     /// Rules the general path must settle: those with an expression or a condition on a tag
     /// other than [`FastPath::tag`]'s.
     pub(crate) slow: u64,
-    /// The tag column read like the role (see the module docs), if any rule it would settle
-    /// depends on one.
+    /// The tag column read when the lowest candidate needs it (see the module docs), if any
+    /// rule it would settle depends on one.
     pub(crate) tag: Option<FastTag>,
     /// The rules whose only condition the flag, count and role columns leave out is one on
     /// [`FastPath::tag`]: when the lowest candidate is among them, the tag is read (0 without
     /// such a tag).
     pub(crate) tag_rows: u64,
-    /// Rules with a role condition: when the step's role class is not known and the lowest
-    /// candidate is among them, the class is looked up (see [`FastPath::role`]).
-    pub(crate) role_rows: u64,
     /// Guards decided by the flag and count columns alone (no role or tag condition): when
     /// such a guard is in a step's guard rows, it holds (its expression aside).
     pub(crate) guard_sure: u64,
-    /// Where the guard table's role column (or, without one, its tag columns) starts among
-    /// its active columns: where the guards' columns go on from when the step's role class
-    /// was not known.
-    pub(crate) from_role: usize,
-    /// Where the guard table's tag columns start among its active columns: where they go on
-    /// from when it was.
+    /// Where the guard table's tag columns start among its active columns: where the guards'
+    /// columns go on from when the fast path has left some guard unsettled.
     pub(crate) from_tags: usize,
     /// Indexed by the lowest candidate rule (64: none): what a decision reads of it.
     pub(crate) winners: [Winner; 65],
@@ -416,7 +410,6 @@ impl FastPath {
             .enumerate()
             .filter(|(_, &packed)| packed & RULE_HAS_EXPR != 0)
             .fold(0u64, |m, (r, _)| m | 1 << r);
-        let mut role_rows = 0;
         let mut guard_sure = guards.all_rows(0);
         // Each tag column, and the rules that depend on it.
         let mut tags: Vec<(FastTag, u64)> = Vec::new();
@@ -429,7 +422,6 @@ impl FastPath {
             guards.active_from_column(col)
         };
         // Columns are ordered flags, counts, role, tags.
-        let from_role = first(|k| matches!(k, ColumnKind::Role | ColumnKind::Tag(..)));
         let from_tags = first(|k| matches!(k, ColumnKind::Tag(..)));
         for (col, kind) in columns.kinds.iter().enumerate() {
             let classes = columns.class_count(col);
@@ -450,7 +442,6 @@ impl FastPath {
                 ColumnKind::Role => {
                     roles = per_class().into();
                     let every = roles.iter().copied().fold(ALL, and);
-                    role_rows = rules.all_rows(0) & !every[0];
                     guard_sure &= every[1];
                 }
                 ColumnKind::Tag(..) => {
@@ -524,9 +515,7 @@ impl FastPath {
             slow,
             tag,
             tag_rows,
-            role_rows,
             guard_sure,
-            from_role,
             from_tags,
             winners,
             more_rules,
@@ -617,9 +606,7 @@ impl FastPath {
     }
 
     /// The rules and guards whose flag, count and role conditions hold for a step with these
-    /// flags (see [`FastPath::flags`]), counts and role class. An unknown class (`u32::MAX`)
-    /// admits every row: the role conditions are left to the general path (the rows of
-    /// [`FastPath::role_rows`]).
+    /// flags (see [`FastPath::flags`]), counts and role class.
     #[inline(always)]
     pub(crate) fn rows(&self, flags: usize, input_tokens: u64, calls: u64, role: u32) -> Pair {
         let f = self.flags[flags & 7];

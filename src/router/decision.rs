@@ -607,11 +607,11 @@ pub(crate) fn decide<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
 ) -> Result<Decision<'p>, RouteError> {
-    decide_with_role(cp, step, None)
+    decide_with_role(cp, step, cp.columns.role_class(&step.role))
 }
 
-/// [`decide`] for a step whose class in the policy's role column is known (from a role id),
-/// so the role's text is never read.
+/// [`decide`] for a step whose class in the policy's role column is known: from a role id,
+/// or read from its text before the decision (see `PolicySet::role_class`).
 ///
 /// The common case runs straight through [`FastPath`](crate::compile::fast::FastPath): the
 /// step's flags, counts and role class give the candidate rules and guards; the lowest
@@ -624,30 +624,14 @@ pub(crate) fn decide<'p>(
 pub(crate) fn decide_with_role<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
-    role: Option<u32>,
+    role: u32,
 ) -> Result<Decision<'p>, RouteError> {
     if let (Some(fast), Some(tokens)) = (&cp.fast, step.input_tokens) {
-        let [mut rules, mut guards] = fast.rows(
-            flag_index(step),
-            tokens,
-            step.dependent_tool_calls,
-            role.unwrap_or(u32::MAX),
-        );
-        // Without a role id, the role's text is read only when the lowest candidate has a
-        // role condition: the text sits in the step's own allocation, often the one cache
-        // miss of a decision, and many steps are settled before any rule names a role. The
-        // fast path's tag likewise.
-        let mut role = role;
+        let [mut rules, mut guards] =
+            fast.rows(flag_index(step), tokens, step.dependent_tool_calls, role);
+        // The fast path's tag is read only when the lowest candidate has a condition on it.
         let mut tag_read = false;
-        read_as_needed::<false>(
-            cp,
-            fast,
-            step,
-            &mut role,
-            &mut tag_read,
-            &mut rules,
-            &mut guards,
-        );
+        read_as_needed(fast, cp, step, &mut tag_read, &mut rules, &mut guards);
         let lowest = rules & rules.wrapping_neg();
         // 64 (no candidate) is the default's entry.
         let w = &fast.winners[rules.trailing_zeros() as usize];
@@ -667,53 +651,19 @@ pub(crate) fn decide_with_role<'p>(
     decide_general(cp, step, role, 0)
 }
 
-/// The role lookup as a call: inlined into the loop over slow candidates, LLVM computed the
-/// lookup's length-dependent offsets before the loop, on every entry, read or not.
-#[inline(never)]
-fn role_class_called(cp: &CompiledPolicy, step: &Step) -> u32 {
-    cp.columns.role_class(&step.role)
-}
-
-/// Reads the step's role class when the lowest candidate rule has a role condition and the
-/// class is not known yet, and applies it to the candidates. `CALL`: look it up with
-/// [`role_class_called`] (the loop over slow candidates), not inline.
-#[inline(always)]
-fn read_role<const CALL: bool>(
-    cp: &CompiledPolicy,
-    fast: &FastPath,
-    step: &Step,
-    role: &mut Option<u32>,
-    rules: &mut u64,
-    guards: &mut u64,
-) {
-    if role.is_none() && *rules & rules.wrapping_neg() & fast.role_rows != 0 {
-        let class = if CALL {
-            role_class_called(cp, step)
-        } else {
-            cp.columns.role_class(&step.role)
-        };
-        let [r, g] = fast.role(class);
-        *rules &= r;
-        *guards &= g;
-        *role = Some(class);
-    }
-}
-
-/// Reads the step's role class and the fast path's tag while the lowest candidate rule has
-/// a condition on one not yet read; after it, the lowest candidate needs neither. At most
-/// one read of each, straight-line rather than a loop, so a policy without such a tag pays
+/// Reads the fast path's tag when the lowest candidate rule has a condition on it and it
+/// has not been read yet, and applies it to the candidates; after it, the lowest candidate
+/// does not need it. Straight-line rather than a loop, so a policy without such a tag pays
 /// one test.
 #[inline(always)]
-fn read_as_needed<const CALL: bool>(
-    cp: &CompiledPolicy,
+fn read_as_needed(
     fast: &FastPath,
+    cp: &CompiledPolicy,
     step: &Step,
-    role: &mut Option<u32>,
     tag_read: &mut bool,
     rules: &mut u64,
     guards: &mut u64,
 ) {
-    read_role::<CALL>(cp, fast, step, role, rules, guards);
     if !*tag_read && *rules & rules.wrapping_neg() & fast.tag_rows != 0 {
         *tag_read = true;
         if let Some(t) = &fast.tag {
@@ -721,8 +671,6 @@ fn read_as_needed<const CALL: bool>(
             *rules &= r;
             *guards &= g;
         }
-        // The tag's lowest candidate may need the role; it cannot need the tag.
-        read_role::<CALL>(cp, fast, step, role, rules, guards);
     }
 }
 
@@ -757,7 +705,7 @@ fn decide_by_tags<'p>(
     fast: &FastPath,
     step: &Step,
     tokens: u64,
-    read: (Option<u32>, bool),
+    read: (u32, bool),
     [mut rules, guards]: [u64; 2],
 ) -> Result<Decision<'p>, RouteError> {
     let lowest = rules & rules.wrapping_neg();
@@ -808,7 +756,7 @@ fn decide_from_fast<'p>(
     fast: &FastPath,
     step: &Step,
     tokens: u64,
-    (mut role, mut tag_read): (Option<u32>, bool),
+    (role, mut tag_read): (u32, bool),
     [mut rules, mut guards]: [u64; 2],
     mut tags: (u64, u64),
 ) -> Result<Decision<'p>, RouteError> {
@@ -816,15 +764,7 @@ fn decide_from_fast<'p>(
         return Ok(d);
     }
     let picked = loop {
-        read_as_needed::<true>(
-            cp,
-            fast,
-            step,
-            &mut role,
-            &mut tag_read,
-            &mut rules,
-            &mut guards,
-        );
+        read_as_needed(fast, cp, step, &mut tag_read, &mut rules, &mut guards);
         let lowest = rules & rules.wrapping_neg();
         if lowest & fast.slow == 0 {
             if rules == 0 && fast.more_rules {
@@ -859,14 +799,9 @@ fn decide_from_fast<'p>(
     if guards & t.guard_stop == 0 && need <= t.context_window {
         return Ok(made(cp, step, tokens, tier, via, rule, None));
     }
-    // The guards' columns the fast path left out (the role's, when it was not read, and
-    // the tags'), then the guard pass.
-    let probe = cp.columns.probe_with_role(step, tokens, role);
-    let from = match role {
-        Some(_) => fast.from_tags,
-        None => fast.from_role,
-    };
-    let held = cp.guards.candidates_from(probe, guards, from);
+    // The guards' columns the fast path left out (the tags'), then the guard pass.
+    let probe = cp.columns.probe_with_role(step, tokens, Some(role));
+    let held = cp.guards.candidates_from(probe, guards, fast.from_tags);
     if held & t.guard_stop == 0 && need <= t.context_window {
         return Ok(made(cp, step, tokens, tier, via, rule, None));
     }
@@ -880,7 +815,7 @@ fn decide_from_fast<'p>(
 fn decide_past_64<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
-    role: Option<u32>,
+    role: u32,
 ) -> Result<Decision<'p>, RouteError> {
     decide_general(cp, step, role, 64)
 }
@@ -948,13 +883,13 @@ fn rule_at(cp: &CompiledPolicy, step: &Step, tokens: u64, row: usize) -> Option<
 fn decide_general<'p>(
     cp: &'p Arc<CompiledPolicy>,
     step: &Step,
-    role: Option<u32>,
+    role: u32,
     from_row: usize,
 ) -> Result<Decision<'p>, RouteError> {
     let Some(tokens) = input_tokens(cp, step) else {
         return Err(no_tokens());
     };
-    let probe = cp.columns.probe_with_role(step, tokens, role);
+    let probe = cp.columns.probe_with_role(step, tokens, Some(role));
     let (tier, rule, via) = cp
         .rules
         .first(probe, |row| {

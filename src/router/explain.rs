@@ -251,7 +251,7 @@ fn eval(expr: &Option<CompiledExpr>, step: &Step, tokens: u64) -> Result<bool, S
 /// not looked at here).
 pub(crate) fn why_not(c: &Condition, step: &Step, tokens: u64) -> Option<String> {
     if let Some(roles) = &c.roles {
-        if !roles.contains(&step.role) {
+        if !roles.iter().any(|r| *r == step.role) {
             return Some(format!(
                 "role `{}` is not {}",
                 step.role,

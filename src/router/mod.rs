@@ -123,22 +123,32 @@ impl PolicySet {
         Some(id)
     }
 
-    /// The class of the step's role in policy `p`'s role column, when the step carries a
-    /// role id made by this set.
+    /// The class of the step's role in policy `p`'s role column: from the role id the step
+    /// carries when this set made it, else from the role's text.
+    ///
+    /// Read before the decision, whether or not a rule it reaches names a role: a role of up
+    /// to 24 bytes is held in the step itself, so reading it costs no cache miss, and
+    /// reading it only when needed cost a branch as random as the steps.
     #[inline]
-    fn role_class(&self, p: usize, step: &Step) -> Option<u32> {
-        let id = self.own_role_id(step)?;
-        match &self.role_classes[..] {
-            // One policy: the id is the class (see [`PolicySet::role_id`]).
-            [_] => Some(id.index),
-            classes => classes.get(p)?.get(id.index as usize).copied(),
-        }
+    fn role_class(&self, p: usize, step: &Step) -> u32 {
+        let by_id = self
+            .own_role_id(step)
+            .and_then(|id| match &self.role_classes[..] {
+                // One policy: the id is the class (see [`PolicySet::role_id`]).
+                [_] => Some(id.index),
+                classes => classes.get(p)?.get(id.index as usize).copied(),
+            });
+        by_id.unwrap_or_else(|| self.policies[p].columns.role_class(&step.role))
     }
 
-    /// [`PolicySet::role_class`] in a set known to hold one policy: the id itself.
+    /// [`PolicySet::role_class`] in a set known to hold one policy, `only`: the id itself,
+    /// when this set made it.
     #[inline(always)]
-    fn only_role_class(&self, step: &Step) -> Option<u32> {
-        self.own_role_id(step).map(|id| id.index)
+    fn only_role_class(&self, only: &CompiledPolicy, step: &Step) -> u32 {
+        match self.own_role_id(step) {
+            Some(id) => id.index,
+            None => only.columns.role_class(&step.role),
+        }
     }
 
     /// Loads, checks and compiles a policy file or a policy-set directory.
@@ -237,7 +247,8 @@ impl PolicySet {
         // The common set, one policy and a step naming no workload, selects nothing: kept
         // apart so its decision is inlined with no index to merge and check.
         if let ([only], None) = (&self.policies[..], &step.workload) {
-            return decision::decide_with_role(only, step, self.only_role_class(step));
+            let role = self.only_role_class(only, step);
+            return decision::decide_with_role(only, step, role);
         }
         decision::unspill(self.route_selected(step))
     }

@@ -1,6 +1,7 @@
 //! `Step`: the features of one agent step that rules can see, and parsing a step from JSON
 //! with errors that name the field and say what was expected.
 
+use compact_str::CompactString;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -96,7 +97,10 @@ pub(crate) fn whole_number(n: f64) -> Option<i64> {
 #[repr(C, align(64))]
 pub struct Step {
     /// What the step does: `format`, `summarize`, `extract`, `plan`, `reason`, …
-    pub role: String,
+    ///
+    /// Held in the step itself up to 24 bytes (a `String` would put it behind a pointer),
+    /// so every decision reads it from the step's first cache line; it derefs to `&str`.
+    pub role: CompactString,
     /// Tokens of context sent; when `None`, `prompt` is counted with the policy's tokenizer.
     pub input_tokens: Option<u64>,
     /// Length of the dependent tool-call chain so far (the horizon).
@@ -175,9 +179,9 @@ pub const STEP_FIELDS: &[&str] = &[
 
 impl Step {
     /// A step with the given role and every other feature at its default.
-    pub fn new(role: impl Into<String>) -> Self {
+    pub fn new(role: impl AsRef<str>) -> Self {
         Step {
-            role: role.into(),
+            role: CompactString::new(role.as_ref()),
             ..Step::default()
         }
     }

@@ -130,7 +130,7 @@ impl<'a> StepWire<'a> {
             ));
         }
         Ok(Step {
-            role: self.role.into_owned(),
+            role: self.role.as_ref().into(),
             input_tokens: self.input_tokens,
             prompt: self.prompt.map(Cow::into_owned),
             expected_output_tokens: self.expected_output_tokens,

@@ -110,7 +110,7 @@ impl Walker<'_> {
             match &self.cp.columns.kinds[self.cols[i].col] {
                 ColumnKind::Role => {
                     if let Some(r) = self.cp.columns.roles.roles().get(class as usize) {
-                        step.role = r.clone();
+                        step.role = r.as_str().into();
                     }
                 }
                 ColumnKind::InputTokens(bp) => step.input_tokens = Some(lo(bp)),
