@@ -43,6 +43,7 @@ use generated::{random_steps, STEPS};
 /// contract-review, written by hand as a plain if-chain (the baseline).
 fn if_chain(s: &Step) -> (&'static str, Option<&'static str>) {
     let tokens = s.input_tokens.unwrap_or(0);
+    let role = s.role.as_str();
     let (tier, rule) = if s.untrusted_input {
         ("premium", Some("untrusted-input"))
     } else if s.dependent_tool_calls >= 8 {
@@ -51,14 +52,14 @@ fn if_chain(s: &Step) -> (&'static str, Option<&'static str>) {
         ("premium", Some("big-context"))
     } else if s.needs_chain_of_thought {
         ("premium", Some("chain-of-thought"))
-    } else if s.role == "reason"
+    } else if role == "reason"
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU" || j == "UK")
         && matches!(s.tags.get("contract_value_usd"), Some(TagValue::Num(v)) if *v > 1_000_000.0)
     {
         ("premium", Some("high-value-eu-uk"))
-    } else if s.role == "summarize" {
+    } else if role == "summarize" {
         ("standard", Some("summaries-standard"))
-    } else if s.role == "format" || s.role == "extract" {
+    } else if role == "format" || role == "extract" {
         ("cheap", Some("cheap-roles"))
     } else {
         ("standard", None)

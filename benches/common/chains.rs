@@ -21,6 +21,7 @@ fn guarded(
 /// The generated policy of 50 rules, written by hand as an if-chain.
 pub fn generated_50(s: &Step) -> (&'static str, Option<&'static str>) {
     let tokens = s.input_tokens.unwrap_or(0);
+    let role = s.role.as_str();
     if (59269..63701).contains(&tokens) && s.dependent_tool_calls > 7 {
         return guarded(s, "cheap", Some("r0"));
     }
@@ -30,85 +31,84 @@ pub fn generated_50(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "cheap", Some("r1"));
     }
-    if (s.role == "tool_call" || s.role == "reason") && (22073..36144).contains(&tokens) {
+    if (role == "tool_call" || role == "reason") && (22073..36144).contains(&tokens) {
         return guarded(s, "premium", Some("r2"));
     }
-    if s.role == "plan" && s.needs_chain_of_thought {
+    if role == "plan" && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r3"));
     }
-    if s.role == "plan" && !s.needs_chain_of_thought {
+    if role == "plan" && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r4"));
     }
-    if (s.role == "reason" || s.role == "summarize")
+    if (role == "reason" || role == "summarize")
         && s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r5"));
     }
-    if (s.role == "classify" || s.role == "reason")
+    if (role == "classify" || role == "reason")
         && !s.needs_chain_of_thought
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r6"));
     }
-    if s.role == "classify" && (16096..70844).contains(&tokens) {
+    if role == "classify" && (16096..70844).contains(&tokens) {
         return guarded(s, "premium", Some("r7"));
     }
-    if (s.role == "classify" || s.role == "format")
+    if (role == "classify" || role == "format")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r8"));
     }
-    if s.role == "classify"
+    if role == "classify"
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r9"));
     }
-    if (s.role == "plan" || s.role == "format") && s.needs_chain_of_thought {
+    if (role == "plan" || role == "format") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r10"));
     }
-    if (s.role == "reason" || s.role == "summarize")
+    if (role == "reason" || role == "summarize")
         && (23986..31990).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r11"));
     }
-    if (s.role == "reason" || s.role == "summarize") && (30514..41306).contains(&tokens) {
+    if (role == "reason" || role == "summarize") && (30514..41306).contains(&tokens) {
         return guarded(s, "cheap", Some("r12"));
     }
-    if (s.role == "format" || s.role == "plan") && !s.output_must_be_json {
+    if (role == "format" || role == "plan") && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r13"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && (8387..22095).contains(&tokens)
         && s.dependent_tool_calls > 0
     {
         return guarded(s, "premium", Some("r14"));
     }
-    if (s.role == "summarize" || s.role == "format") && s.dependent_tool_calls > 3 {
+    if (role == "summarize" || role == "format") && s.dependent_tool_calls > 3 {
         return guarded(s, "cheap", Some("r15"));
     }
-    if (s.role == "format" || s.role == "classify")
+    if (role == "format" || role == "classify")
         && (17647..40652).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r16"));
     }
-    if (s.role == "plan" || s.role == "summarize")
+    if (role == "plan" || role == "summarize")
         && (45401..50266).contains(&tokens)
         && s.dependent_tool_calls > 2
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r17"));
     }
-    if (s.role == "summarize" || s.role == "reason")
+    if (role == "summarize" || role == "reason")
         && !s.needs_chain_of_thought
         && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r18"));
     }
-    if s.role == "plan" && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
-    {
+    if role == "plan" && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US") {
         return guarded(s, "standard", Some("r19"));
     }
     if s.dependent_tool_calls > 2
@@ -116,7 +116,7 @@ pub fn generated_50(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r20"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && (48646..72508).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
@@ -125,71 +125,71 @@ pub fn generated_50(s: &Step) -> (&'static str, Option<&'static str>) {
     if (3520..26577).contains(&tokens) && !s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r22"));
     }
-    if (s.role == "format" || s.role == "extract") && !s.output_must_be_json {
+    if (role == "format" || role == "extract") && !s.output_must_be_json {
         return guarded(s, "standard", Some("r23"));
     }
-    if s.role == "classify" && s.needs_chain_of_thought && !s.output_must_be_json {
+    if role == "classify" && s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "standard", Some("r24"));
     }
-    if (s.role == "summarize" || s.role == "format")
+    if (role == "summarize" || role == "format")
         && (27153..39328).contains(&tokens)
         && !s.needs_chain_of_thought
         && s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r25"));
     }
-    if s.role == "classify" && (41769..96469).contains(&tokens) {
+    if role == "classify" && (41769..96469).contains(&tokens) {
         return guarded(s, "cheap", Some("r26"));
     }
     if s.dependent_tool_calls > 7 && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r27"));
     }
-    if (s.role == "format" || s.role == "plan") && (40525..41454).contains(&tokens) {
+    if (role == "format" || role == "plan") && (40525..41454).contains(&tokens) {
         return guarded(s, "premium", Some("r28"));
     }
-    if (s.role == "extract" || s.role == "format")
+    if (role == "extract" || role == "format")
         && (29342..56733).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r29"));
     }
-    if (s.role == "format" || s.role == "tool_call") && (10884..52287).contains(&tokens) {
+    if (role == "format" || role == "tool_call") && (10884..52287).contains(&tokens) {
         return guarded(s, "premium", Some("r30"));
     }
-    if (s.role == "plan" || s.role == "classify")
+    if (role == "plan" || role == "classify")
         && (55540..59664).contains(&tokens)
         && s.dependent_tool_calls > 7
         && s.needs_chain_of_thought
     {
         return guarded(s, "cheap", Some("r31"));
     }
-    if (s.role == "extract" || s.role == "classify")
+    if (role == "extract" || role == "classify")
         && s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r32"));
     }
-    if s.role == "reason" && s.dependent_tool_calls > 7 && s.output_must_be_json {
+    if role == "reason" && s.dependent_tool_calls > 7 && s.output_must_be_json {
         return guarded(s, "premium", Some("r33"));
     }
-    if (s.role == "tool_call" || s.role == "extract") && !s.needs_chain_of_thought {
+    if (role == "tool_call" || role == "extract") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r34"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "cheap", Some("r35"));
     }
-    if (s.role == "format" || s.role == "classify") && !s.needs_chain_of_thought {
+    if (role == "format" || role == "classify") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r36"));
     }
-    if (s.role == "plan" || s.role == "summarize") && (4983..53671).contains(&tokens) {
+    if (role == "plan" || role == "summarize") && (4983..53671).contains(&tokens) {
         return guarded(s, "cheap", Some("r37"));
     }
     if s.dependent_tool_calls > 6 && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r38"));
     }
-    if (s.role == "classify" || s.role == "extract")
+    if (role == "classify" || role == "extract")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r39"));
@@ -197,7 +197,7 @@ pub fn generated_50(s: &Step) -> (&'static str, Option<&'static str>) {
     if (56446..105474).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r40"));
     }
-    if (s.role == "reason" || s.role == "summarize")
+    if (role == "reason" || role == "summarize")
         && (28042..76186).contains(&tokens)
         && s.needs_chain_of_thought
     {
@@ -208,32 +208,32 @@ pub fn generated_50(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r42"));
     }
-    if (s.role == "summarize" || s.role == "format") && s.dependent_tool_calls > 4 {
+    if (role == "summarize" || role == "format") && s.dependent_tool_calls > 4 {
         return guarded(s, "premium", Some("r43"));
     }
-    if (s.role == "tool_call" || s.role == "summarize") && s.dependent_tool_calls > 6 {
+    if (role == "tool_call" || role == "summarize") && s.dependent_tool_calls > 6 {
         return guarded(s, "cheap", Some("r44"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && !s.needs_chain_of_thought
         && !s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r45"));
     }
-    if (s.role == "reason" || s.role == "tool_call")
+    if (role == "reason" || role == "tool_call")
         && (597..8994).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r46"));
     }
-    if (s.role == "classify" || s.role == "plan")
+    if (role == "classify" || role == "plan")
         && (8235..44971).contains(&tokens)
         && s.dependent_tool_calls > 8
         && s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r47"));
     }
-    if (s.role == "plan" || s.role == "tool_call") && !s.needs_chain_of_thought {
+    if (role == "plan" || role == "tool_call") && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r48"));
     }
     if (40275..57729).contains(&tokens) && !s.needs_chain_of_thought && !s.output_must_be_json {
@@ -245,20 +245,21 @@ pub fn generated_50(s: &Step) -> (&'static str, Option<&'static str>) {
 /// The generated policy of 500 rules, written by hand as an if-chain.
 pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     let tokens = s.input_tokens.unwrap_or(0);
-    if (s.role == "summarize" || s.role == "classify") && (31923..80376).contains(&tokens) {
+    let role = s.role.as_str();
+    if (role == "summarize" || role == "classify") && (31923..80376).contains(&tokens) {
         return guarded(s, "cheap", Some("r0"));
     }
-    if (s.role == "extract" || s.role == "reason")
+    if (role == "extract" || role == "reason")
         && (40125..85909).contains(&tokens)
         && s.needs_chain_of_thought
         && !s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r1"));
     }
-    if (s.role == "tool_call" || s.role == "summarize") && (37358..92106).contains(&tokens) {
+    if (role == "tool_call" || role == "summarize") && (37358..92106).contains(&tokens) {
         return guarded(s, "cheap", Some("r2"));
     }
-    if (s.role == "format" || s.role == "plan")
+    if (role == "format" || role == "plan")
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
@@ -272,13 +273,13 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "cheap", Some("r5"));
     }
-    if s.role == "summarize"
+    if role == "summarize"
         && (9394..23910).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "premium", Some("r6"));
     }
-    if (s.role == "plan" || s.role == "format")
+    if (role == "plan" || role == "format")
         && (14497..38379).contains(&tokens)
         && s.dependent_tool_calls > 9
     {
@@ -287,52 +288,52 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.dependent_tool_calls > 6 && !s.output_must_be_json {
         return guarded(s, "standard", Some("r8"));
     }
-    if s.role == "tool_call"
+    if role == "tool_call"
         && s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "standard", Some("r9"));
     }
-    if (s.role == "reason" || s.role == "plan")
+    if (role == "reason" || role == "plan")
         && (41009..62079).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "premium", Some("r10"));
     }
-    if (s.role == "extract" || s.role == "format") && (55537..77505).contains(&tokens) {
+    if (role == "extract" || role == "format") && (55537..77505).contains(&tokens) {
         return guarded(s, "cheap", Some("r11"));
     }
-    if s.role == "plan" && !s.output_must_be_json {
+    if role == "plan" && !s.output_must_be_json {
         return guarded(s, "standard", Some("r12"));
     }
-    if (s.role == "tool_call" || s.role == "classify") && (4234..16620).contains(&tokens) {
+    if (role == "tool_call" || role == "classify") && (4234..16620).contains(&tokens) {
         return guarded(s, "premium", Some("r13"));
     }
-    if (s.role == "tool_call" || s.role == "reason") && s.needs_chain_of_thought {
+    if (role == "tool_call" || role == "reason") && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r14"));
     }
     if (5222..39649).contains(&tokens) && s.dependent_tool_calls > 7 {
         return guarded(s, "cheap", Some("r15"));
     }
-    if (s.role == "reason" || s.role == "format") && (52976..93526).contains(&tokens) {
+    if (role == "reason" || role == "format") && (52976..93526).contains(&tokens) {
         return guarded(s, "cheap", Some("r16"));
     }
     if (53014..103879).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "standard", Some("r17"));
     }
-    if (s.role == "format" || s.role == "tool_call") && (49579..72737).contains(&tokens) {
+    if (role == "format" || role == "tool_call") && (49579..72737).contains(&tokens) {
         return guarded(s, "premium", Some("r18"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r19"));
     }
-    if s.role == "plan" && (12955..19511).contains(&tokens) {
+    if role == "plan" && (12955..19511).contains(&tokens) {
         return guarded(s, "standard", Some("r20"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && (46692..49608).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
@@ -341,7 +342,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (1000..7249).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r22"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && s.dependent_tool_calls > 3
         && s.needs_chain_of_thought
     {
@@ -350,28 +351,28 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (50929..55611).contains(&tokens) && s.dependent_tool_calls > 1 {
         return guarded(s, "cheap", Some("r24"));
     }
-    if s.role == "summarize" && (30443..55912).contains(&tokens) {
+    if role == "summarize" && (30443..55912).contains(&tokens) {
         return guarded(s, "premium", Some("r25"));
     }
     if s.dependent_tool_calls > 1 && s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "standard", Some("r26"));
     }
-    if (s.role == "plan" || s.role == "tool_call")
+    if (role == "plan" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r27"));
     }
-    if (s.role == "reason" || s.role == "format") && (43978..100453).contains(&tokens) {
+    if (role == "reason" || role == "format") && (43978..100453).contains(&tokens) {
         return guarded(s, "standard", Some("r28"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && (48952..68258).contains(&tokens)
         && s.dependent_tool_calls > 7
         && !s.needs_chain_of_thought
     {
         return guarded(s, "cheap", Some("r29"));
     }
-    if (s.role == "tool_call" || s.role == "plan") && (12115..38314).contains(&tokens) {
+    if (role == "tool_call" || role == "plan") && (12115..38314).contains(&tokens) {
         return guarded(s, "standard", Some("r30"));
     }
     if (40702..92049).contains(&tokens)
@@ -385,7 +386,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (22297..63232).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r33"));
     }
-    if (s.role == "classify" || s.role == "format")
+    if (role == "classify" || role == "format")
         && (54963..99693).contains(&tokens)
         && s.dependent_tool_calls > 1
     {
@@ -397,19 +398,19 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r35"));
     }
-    if (s.role == "classify" || s.role == "reason") && !s.needs_chain_of_thought {
+    if (role == "classify" || role == "reason") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r36"));
     }
-    if (s.role == "summarize" || s.role == "tool_call") && (24210..72458).contains(&tokens) {
+    if (role == "summarize" || role == "tool_call") && (24210..72458).contains(&tokens) {
         return guarded(s, "standard", Some("r37"));
     }
     if (42536..84496).contains(&tokens) && s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "cheap", Some("r38"));
     }
-    if (s.role == "format" || s.role == "classify") && s.dependent_tool_calls > 3 {
+    if (role == "format" || role == "classify") && s.dependent_tool_calls > 3 {
         return guarded(s, "standard", Some("r39"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r40"));
@@ -417,13 +418,13 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (49382..75993).contains(&tokens) && s.dependent_tool_calls > 1 {
         return guarded(s, "cheap", Some("r41"));
     }
-    if (s.role == "extract" || s.role == "classify") && s.dependent_tool_calls > 6 {
+    if (role == "extract" || role == "classify") && s.dependent_tool_calls > 6 {
         return guarded(s, "premium", Some("r42"));
     }
-    if (s.role == "summarize" || s.role == "plan") && (21009..73545).contains(&tokens) {
+    if (role == "summarize" || role == "plan") && (21009..73545).contains(&tokens) {
         return guarded(s, "cheap", Some("r43"));
     }
-    if (s.role == "reason" || s.role == "tool_call") && s.dependent_tool_calls > 9 {
+    if (role == "reason" || role == "tool_call") && s.dependent_tool_calls > 9 {
         return guarded(s, "cheap", Some("r44"));
     }
     if (15947..20402).contains(&tokens)
@@ -437,28 +438,28 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r46"));
     }
-    if (s.role == "format" || s.role == "reason")
+    if (role == "format" || role == "reason")
         && (2318..7213).contains(&tokens)
         && s.dependent_tool_calls > 0
     {
         return guarded(s, "premium", Some("r47"));
     }
-    if (s.role == "tool_call" || s.role == "format") && (26747..32285).contains(&tokens) {
+    if (role == "tool_call" || role == "format") && (26747..32285).contains(&tokens) {
         return guarded(s, "standard", Some("r48"));
     }
-    if (s.role == "format" || s.role == "classify")
+    if (role == "format" || role == "classify")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "standard", Some("r49"));
     }
-    if (s.role == "tool_call" || s.role == "extract")
+    if (role == "tool_call" || role == "extract")
         && (42690..49579).contains(&tokens)
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r50"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "cheap", Some("r51"));
@@ -468,13 +469,13 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "cheap", Some("r52"));
     }
-    if (s.role == "format" || s.role == "classify")
+    if (role == "format" || role == "classify")
         && !s.needs_chain_of_thought
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r53"));
     }
-    if (s.role == "summarize" || s.role == "format") && s.output_must_be_json {
+    if (role == "summarize" || role == "format") && s.output_must_be_json {
         return guarded(s, "standard", Some("r54"));
     }
     if (25814..44348).contains(&tokens)
@@ -487,35 +488,35 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (32717..38717).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "premium", Some("r56"));
     }
-    if (s.role == "reason" || s.role == "classify")
+    if (role == "reason" || role == "classify")
         && (1849..27177).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "cheap", Some("r57"));
     }
-    if (s.role == "format" || s.role == "classify")
+    if (role == "format" || role == "classify")
         && (40315..99243).contains(&tokens)
         && s.dependent_tool_calls > 7
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r58"));
     }
-    if (s.role == "format" || s.role == "plan")
+    if (role == "format" || role == "plan")
         && (43688..46339).contains(&tokens)
         && !s.needs_chain_of_thought
     {
         return guarded(s, "cheap", Some("r59"));
     }
-    if (s.role == "reason" || s.role == "tool_call") && s.dependent_tool_calls > 3 {
+    if (role == "reason" || role == "tool_call") && s.dependent_tool_calls > 3 {
         return guarded(s, "standard", Some("r60"));
     }
-    if (s.role == "extract" || s.role == "plan") && !s.needs_chain_of_thought {
+    if (role == "extract" || role == "plan") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r61"));
     }
     if (46338..51256).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r62"));
     }
-    if (s.role == "classify" || s.role == "summarize")
+    if (role == "classify" || role == "summarize")
         && (35095..38114).contains(&tokens)
         && s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
@@ -525,13 +526,13 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "cheap", Some("r64"));
     }
-    if s.role == "reason" && !s.needs_chain_of_thought {
+    if role == "reason" && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r65"));
     }
-    if (s.role == "plan" || s.role == "classify") && s.output_must_be_json {
+    if (role == "plan" || role == "classify") && s.output_must_be_json {
         return guarded(s, "standard", Some("r66"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && (15324..42979).contains(&tokens)
         && !s.output_must_be_json
     {
@@ -549,7 +550,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "premium", Some("r70"));
     }
-    if (s.role == "summarize" || s.role == "extract")
+    if (role == "summarize" || role == "extract")
         && (30695..33452).contains(&tokens)
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
@@ -562,27 +563,27 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r72"));
     }
-    if s.role == "reason"
+    if role == "reason"
         && (27996..76631).contains(&tokens)
         && s.needs_chain_of_thought
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r73"));
     }
-    if s.role == "reason"
+    if role == "reason"
         && (46478..57277).contains(&tokens)
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "premium", Some("r74"));
     }
-    if (s.role == "reason" || s.role == "tool_call") && !s.needs_chain_of_thought {
+    if (role == "reason" || role == "tool_call") && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r75"));
     }
-    if s.role == "extract" && (35247..82366).contains(&tokens) && s.output_must_be_json {
+    if role == "extract" && (35247..82366).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "cheap", Some("r76"));
     }
-    if (s.role == "classify" || s.role == "format")
+    if (role == "classify" || role == "format")
         && s.needs_chain_of_thought
         && !s.output_must_be_json
     {
@@ -593,71 +594,68 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r78"));
     }
-    if (s.role == "tool_call" || s.role == "plan") && (7773..39965).contains(&tokens) {
+    if (role == "tool_call" || role == "plan") && (7773..39965).contains(&tokens) {
         return guarded(s, "cheap", Some("r79"));
     }
-    if (s.role == "summarize" || s.role == "extract") && (28732..30691).contains(&tokens) {
+    if (role == "summarize" || role == "extract") && (28732..30691).contains(&tokens) {
         return guarded(s, "premium", Some("r80"));
     }
-    if (s.role == "format" || s.role == "reason")
+    if (role == "format" || role == "reason")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "cheap", Some("r81"));
     }
-    if (s.role == "extract" || s.role == "plan") && (11275..16530).contains(&tokens) {
+    if (role == "extract" || role == "plan") && (11275..16530).contains(&tokens) {
         return guarded(s, "premium", Some("r82"));
     }
-    if s.role == "tool_call" && (17604..55431).contains(&tokens) && !s.output_must_be_json {
+    if role == "tool_call" && (17604..55431).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "standard", Some("r83"));
     }
     if (14846..49888).contains(&tokens) && s.dependent_tool_calls > 9 && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r84"));
     }
-    if s.role == "tool_call"
+    if role == "tool_call"
         && s.dependent_tool_calls > 6
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "standard", Some("r85"));
     }
-    if (s.role == "plan" || s.role == "reason") && s.output_must_be_json {
+    if (role == "plan" || role == "reason") && s.output_must_be_json {
         return guarded(s, "standard", Some("r86"));
     }
-    if (s.role == "plan" || s.role == "reason")
-        && !s.needs_chain_of_thought
-        && s.output_must_be_json
-    {
+    if (role == "plan" || role == "reason") && !s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "cheap", Some("r87"));
     }
-    if (s.role == "reason" || s.role == "plan")
+    if (role == "reason" || role == "plan")
         && s.dependent_tool_calls > 8
         && s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "cheap", Some("r88"));
     }
-    if (s.role == "summarize" || s.role == "tool_call") && !s.output_must_be_json {
+    if (role == "summarize" || role == "tool_call") && !s.output_must_be_json {
         return guarded(s, "standard", Some("r89"));
     }
     if (27223..70729).contains(&tokens) && s.dependent_tool_calls > 7 {
         return guarded(s, "premium", Some("r90"));
     }
-    if (s.role == "extract" || s.role == "tool_call") && (31533..69128).contains(&tokens) {
+    if (role == "extract" || role == "tool_call") && (31533..69128).contains(&tokens) {
         return guarded(s, "cheap", Some("r91"));
     }
-    if s.role == "format" && (58210..117172).contains(&tokens) {
+    if role == "format" && (58210..117172).contains(&tokens) {
         return guarded(s, "premium", Some("r92"));
     }
-    if s.role == "reason"
+    if role == "reason"
         && (37856..69340).contains(&tokens)
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "cheap", Some("r93"));
     }
-    if (s.role == "classify" || s.role == "tool_call") && s.dependent_tool_calls > 6 {
+    if (role == "classify" || role == "tool_call") && s.dependent_tool_calls > 6 {
         return guarded(s, "premium", Some("r94"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && (17062..41974).contains(&tokens)
         && s.needs_chain_of_thought
     {
@@ -666,7 +664,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (43686..73315).contains(&tokens) && s.dependent_tool_calls > 6 {
         return guarded(s, "standard", Some("r96"));
     }
-    if s.role == "extract"
+    if role == "extract"
         && s.dependent_tool_calls > 7
         && s.needs_chain_of_thought
         && s.output_must_be_json
@@ -674,73 +672,73 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r97"));
     }
-    if (s.role == "format" || s.role == "reason") && (46826..53330).contains(&tokens) {
+    if (role == "format" || role == "reason") && (46826..53330).contains(&tokens) {
         return guarded(s, "premium", Some("r98"));
     }
-    if (s.role == "classify" || s.role == "plan") && (43728..80265).contains(&tokens) {
+    if (role == "classify" || role == "plan") && (43728..80265).contains(&tokens) {
         return guarded(s, "premium", Some("r99"));
     }
-    if (s.role == "tool_call" || s.role == "extract") && s.needs_chain_of_thought {
+    if (role == "tool_call" || role == "extract") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r100"));
     }
-    if (s.role == "tool_call" || s.role == "format")
+    if (role == "tool_call" || role == "format")
         && (19972..68422).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r101"));
     }
-    if (s.role == "format" || s.role == "reason")
+    if (role == "format" || role == "reason")
         && (54463..55605).contains(&tokens)
         && !s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r102"));
     }
-    if (s.role == "plan" || s.role == "extract") && (15550..64865).contains(&tokens) {
+    if (role == "plan" || role == "extract") && (15550..64865).contains(&tokens) {
         return guarded(s, "standard", Some("r103"));
     }
-    if (s.role == "plan" || s.role == "format")
+    if (role == "plan" || role == "format")
         && s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r104"));
     }
-    if (s.role == "reason" || s.role == "classify")
+    if (role == "reason" || role == "classify")
         && (12619..53999).contains(&tokens)
         && s.dependent_tool_calls > 3
     {
         return guarded(s, "standard", Some("r105"));
     }
-    if (s.role == "tool_call" || s.role == "extract") && (58587..66912).contains(&tokens) {
+    if (role == "tool_call" || role == "extract") && (58587..66912).contains(&tokens) {
         return guarded(s, "standard", Some("r106"));
     }
-    if (s.role == "format" || s.role == "classify")
+    if (role == "format" || role == "classify")
         && (25137..71030).contains(&tokens)
         && s.dependent_tool_calls > 6
     {
         return guarded(s, "standard", Some("r107"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && (28623..61200).contains(&tokens)
         && s.dependent_tool_calls > 8
     {
         return guarded(s, "standard", Some("r108"));
     }
-    if (s.role == "extract" || s.role == "tool_call") && s.dependent_tool_calls > 5 {
+    if (role == "extract" || role == "tool_call") && s.dependent_tool_calls > 5 {
         return guarded(s, "premium", Some("r109"));
     }
-    if (s.role == "tool_call" || s.role == "classify")
+    if (role == "tool_call" || role == "classify")
         && (9584..38455).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "cheap", Some("r110"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && (6488..57295).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r111"));
     }
-    if (s.role == "reason" || s.role == "summarize")
+    if (role == "reason" || role == "summarize")
         && (6395..18449).contains(&tokens)
         && s.dependent_tool_calls > 9
         && !s.needs_chain_of_thought
@@ -753,10 +751,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r113"));
     }
-    if (s.role == "classify" || s.role == "reason") && (28293..55345).contains(&tokens) {
+    if (role == "classify" || role == "reason") && (28293..55345).contains(&tokens) {
         return guarded(s, "standard", Some("r114"));
     }
-    if (s.role == "plan" || s.role == "extract") && (42501..52300).contains(&tokens) {
+    if (role == "plan" || role == "extract") && (42501..52300).contains(&tokens) {
         return guarded(s, "standard", Some("r115"));
     }
     if !s.needs_chain_of_thought
@@ -764,7 +762,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r116"));
     }
-    if s.role == "format"
+    if role == "format"
         && (52420..56325).contains(&tokens)
         && s.dependent_tool_calls > 7
         && !s.needs_chain_of_thought
@@ -772,73 +770,73 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r117"));
     }
-    if (s.role == "plan" || s.role == "extract") && (19191..63100).contains(&tokens) {
+    if (role == "plan" || role == "extract") && (19191..63100).contains(&tokens) {
         return guarded(s, "standard", Some("r118"));
     }
-    if (s.role == "tool_call" || s.role == "plan") && s.dependent_tool_calls > 8 {
+    if (role == "tool_call" || role == "plan") && s.dependent_tool_calls > 8 {
         return guarded(s, "standard", Some("r119"));
     }
-    if (s.role == "extract" || s.role == "classify") && !s.needs_chain_of_thought {
+    if (role == "extract" || role == "classify") && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r120"));
     }
-    if (s.role == "tool_call" || s.role == "extract")
+    if (role == "tool_call" || role == "extract")
         && (5715..34513).contains(&tokens)
         && s.dependent_tool_calls > 4
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "cheap", Some("r121"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "cheap", Some("r122"));
     }
-    if (s.role == "summarize" || s.role == "format") && s.dependent_tool_calls > 8 {
+    if (role == "summarize" || role == "format") && s.dependent_tool_calls > 8 {
         return guarded(s, "cheap", Some("r123"));
     }
-    if s.role == "extract" && s.output_must_be_json {
+    if role == "extract" && s.output_must_be_json {
         return guarded(s, "cheap", Some("r124"));
     }
     if !s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "premium", Some("r125"));
     }
-    if s.role == "plan" && !s.output_must_be_json {
+    if role == "plan" && !s.output_must_be_json {
         return guarded(s, "standard", Some("r126"));
     }
-    if (s.role == "summarize" || s.role == "tool_call")
+    if (role == "summarize" || role == "tool_call")
         && (50789..106033).contains(&tokens)
         && s.dependent_tool_calls > 0
     {
         return guarded(s, "premium", Some("r127"));
     }
-    if (s.role == "summarize" || s.role == "classify") && (27520..58323).contains(&tokens) {
+    if (role == "summarize" || role == "classify") && (27520..58323).contains(&tokens) {
         return guarded(s, "cheap", Some("r128"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && s.dependent_tool_calls > 9
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r129"));
     }
-    if (s.role == "format" || s.role == "plan") && (22015..78308).contains(&tokens) {
+    if (role == "format" || role == "plan") && (22015..78308).contains(&tokens) {
         return guarded(s, "premium", Some("r130"));
     }
     if (18025..40184).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r131"));
     }
-    if (s.role == "format" || s.role == "classify")
+    if (role == "format" || role == "classify")
         && (59406..110063).contains(&tokens)
         && s.dependent_tool_calls > 4
     {
         return guarded(s, "premium", Some("r132"));
     }
-    if (s.role == "classify" || s.role == "reason")
+    if (role == "classify" || role == "reason")
         && s.dependent_tool_calls > 6
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r133"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "premium", Some("r134"));
@@ -846,10 +844,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (6850..13243).contains(&tokens) && s.dependent_tool_calls > 3 {
         return guarded(s, "premium", Some("r135"));
     }
-    if (s.role == "summarize" || s.role == "classify") && (41014..64752).contains(&tokens) {
+    if (role == "summarize" || role == "classify") && (41014..64752).contains(&tokens) {
         return guarded(s, "premium", Some("r136"));
     }
-    if (s.role == "extract" || s.role == "classify")
+    if (role == "extract" || role == "classify")
         && (29835..35615).contains(&tokens)
         && !s.output_must_be_json
     {
@@ -860,37 +858,37 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r138"));
     }
-    if s.role == "tool_call"
+    if role == "tool_call"
         && (10213..65169).contains(&tokens)
         && s.dependent_tool_calls > 1
         && !s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r139"));
     }
-    if (s.role == "extract" || s.role == "tool_call") && !s.needs_chain_of_thought {
+    if (role == "extract" || role == "tool_call") && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r140"));
     }
-    if s.role == "classify"
+    if role == "classify"
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r141"));
     }
-    if (s.role == "format" || s.role == "extract") && (15883..71685).contains(&tokens) {
+    if (role == "format" || role == "extract") && (15883..71685).contains(&tokens) {
         return guarded(s, "premium", Some("r142"));
     }
-    if s.role == "reason" && (492..23105).contains(&tokens) {
+    if role == "reason" && (492..23105).contains(&tokens) {
         return guarded(s, "premium", Some("r143"));
     }
-    if s.role == "format" && (12917..22996).contains(&tokens) {
+    if role == "format" && (12917..22996).contains(&tokens) {
         return guarded(s, "premium", Some("r144"));
     }
-    if (s.role == "plan" || s.role == "extract") && !s.output_must_be_json {
+    if (role == "plan" || role == "extract") && !s.output_must_be_json {
         return guarded(s, "standard", Some("r145"));
     }
-    if (s.role == "tool_call" || s.role == "classify") && s.output_must_be_json {
+    if (role == "tool_call" || role == "classify") && s.output_must_be_json {
         return guarded(s, "standard", Some("r146"));
     }
-    if (s.role == "classify" || s.role == "plan")
+    if (role == "classify" || role == "plan")
         && (56548..82874).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
@@ -899,7 +897,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (24124..80429).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r148"));
     }
-    if (s.role == "classify" || s.role == "plan")
+    if (role == "classify" || role == "plan")
         && (2958..26719).contains(&tokens)
         && s.dependent_tool_calls > 2
         && s.needs_chain_of_thought
@@ -912,7 +910,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r150"));
     }
-    if (s.role == "reason" || s.role == "summarize")
+    if (role == "reason" || role == "summarize")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r151"));
@@ -920,7 +918,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (4112..47545).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r152"));
     }
-    if (s.role == "plan" || s.role == "format")
+    if (role == "plan" || role == "format")
         && (6302..29436).contains(&tokens)
         && s.needs_chain_of_thought
         && !s.output_must_be_json
@@ -928,7 +926,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r153"));
     }
-    if s.role == "summarize"
+    if role == "summarize"
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r154"));
@@ -936,21 +934,21 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (3994..39161).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r155"));
     }
-    if (s.role == "format" || s.role == "summarize")
+    if (role == "format" || role == "summarize")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "premium", Some("r156"));
     }
-    if (s.role == "plan" || s.role == "classify")
+    if (role == "plan" || role == "classify")
         && (59954..98210).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r157"));
     }
-    if (s.role == "format" || s.role == "tool_call") && (36402..78113).contains(&tokens) {
+    if (role == "format" || role == "tool_call") && (36402..78113).contains(&tokens) {
         return guarded(s, "standard", Some("r158"));
     }
-    if (s.role == "reason" || s.role == "tool_call")
+    if (role == "reason" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r159"));
@@ -964,7 +962,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (16816..42132).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r162"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && (51075..73796).contains(&tokens)
         && s.needs_chain_of_thought
     {
@@ -973,10 +971,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.dependent_tool_calls > 6 && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r164"));
     }
-    if (s.role == "plan" || s.role == "reason") && s.dependent_tool_calls > 2 {
+    if (role == "plan" || role == "reason") && s.dependent_tool_calls > 2 {
         return guarded(s, "cheap", Some("r165"));
     }
-    if (s.role == "plan" || s.role == "format")
+    if (role == "plan" || role == "format")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r166"));
@@ -984,37 +982,35 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.dependent_tool_calls > 8 && !s.output_must_be_json {
         return guarded(s, "premium", Some("r167"));
     }
-    if (s.role == "classify" || s.role == "format")
+    if (role == "classify" || role == "format")
         && s.dependent_tool_calls > 1
         && s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r168"));
     }
-    if (s.role == "extract" || s.role == "format") && !s.needs_chain_of_thought {
+    if (role == "extract" || role == "format") && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r169"));
     }
-    if (s.role == "summarize" || s.role == "tool_call")
+    if (role == "summarize" || role == "tool_call")
         && (19793..66921).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "cheap", Some("r170"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && (6119..23130).contains(&tokens)
         && s.dependent_tool_calls > 4
     {
         return guarded(s, "cheap", Some("r171"));
     }
-    if (s.role == "extract" || s.role == "format")
-        && s.needs_chain_of_thought
-        && s.output_must_be_json
+    if (role == "extract" || role == "format") && s.needs_chain_of_thought && s.output_must_be_json
     {
         return guarded(s, "premium", Some("r172"));
     }
-    if (s.role == "reason" || s.role == "summarize") && (27034..73369).contains(&tokens) {
+    if (role == "reason" || role == "summarize") && (27034..73369).contains(&tokens) {
         return guarded(s, "cheap", Some("r173"));
     }
-    if (s.role == "format" || s.role == "extract") && (53122..83704).contains(&tokens) {
+    if (role == "format" || role == "extract") && (53122..83704).contains(&tokens) {
         return guarded(s, "standard", Some("r174"));
     }
     if (22861..63473).contains(&tokens) && s.output_must_be_json {
@@ -1023,44 +1019,44 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (5733..51145).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "premium", Some("r176"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r177"));
     }
-    if (s.role == "plan" || s.role == "reason")
+    if (role == "plan" || role == "reason")
         && (15045..51110).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "standard", Some("r178"));
     }
-    if (s.role == "classify" || s.role == "tool_call") && s.dependent_tool_calls > 2 {
+    if (role == "classify" || role == "tool_call") && s.dependent_tool_calls > 2 {
         return guarded(s, "standard", Some("r179"));
     }
-    if (s.role == "plan" || s.role == "reason") && s.dependent_tool_calls > 6 {
+    if (role == "plan" || role == "reason") && s.dependent_tool_calls > 6 {
         return guarded(s, "premium", Some("r180"));
     }
-    if (s.role == "extract" || s.role == "tool_call")
+    if (role == "extract" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "cheap", Some("r181"));
     }
-    if (s.role == "extract" || s.role == "summarize")
+    if (role == "extract" || role == "summarize")
         && s.dependent_tool_calls > 5
         && s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r182"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && (41250..85584).contains(&tokens)
         && s.dependent_tool_calls > 2
     {
         return guarded(s, "premium", Some("r183"));
     }
-    if s.role == "summarize" && (28590..79302).contains(&tokens) {
+    if role == "summarize" && (28590..79302).contains(&tokens) {
         return guarded(s, "standard", Some("r184"));
     }
-    if (s.role == "reason" || s.role == "summarize") && !s.output_must_be_json {
+    if (role == "reason" || role == "summarize") && !s.output_must_be_json {
         return guarded(s, "standard", Some("r185"));
     }
     if (11669..63004).contains(&tokens)
@@ -1072,7 +1068,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (18765..33559).contains(&tokens) && s.dependent_tool_calls > 6 && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r187"));
     }
-    if (s.role == "reason" || s.role == "extract")
+    if (role == "reason" || role == "extract")
         && (46617..52842).contains(&tokens)
         && s.needs_chain_of_thought
     {
@@ -1081,24 +1077,24 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (11670..17754).contains(&tokens) && s.dependent_tool_calls > 4 && s.output_must_be_json {
         return guarded(s, "cheap", Some("r189"));
     }
-    if (s.role == "extract" || s.role == "reason")
+    if (role == "extract" || role == "reason")
         && (22511..74306).contains(&tokens)
         && s.dependent_tool_calls > 3
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r190"));
     }
-    if s.role == "classify" && (56644..92724).contains(&tokens) && !s.output_must_be_json {
+    if role == "classify" && (56644..92724).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "standard", Some("r191"));
     }
-    if (s.role == "classify" || s.role == "tool_call")
+    if (role == "classify" || role == "tool_call")
         && !s.needs_chain_of_thought
         && s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "cheap", Some("r192"));
     }
-    if (s.role == "extract" || s.role == "classify")
+    if (role == "extract" || role == "classify")
         && (16094..65751).contains(&tokens)
         && s.dependent_tool_calls > 9
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
@@ -1113,7 +1109,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r195"));
     }
-    if (s.role == "tool_call" || s.role == "extract")
+    if (role == "tool_call" || role == "extract")
         && s.dependent_tool_calls > 2
         && s.output_must_be_json
     {
@@ -1124,16 +1120,16 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r197"));
     }
-    if (s.role == "summarize" || s.role == "classify") && (37942..58644).contains(&tokens) {
+    if (role == "summarize" || role == "classify") && (37942..58644).contains(&tokens) {
         return guarded(s, "cheap", Some("r198"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && !s.needs_chain_of_thought
         && !s.output_must_be_json
     {
         return guarded(s, "standard", Some("r199"));
     }
-    if (s.role == "classify" || s.role == "reason")
+    if (role == "classify" || role == "reason")
         && (16979..66577).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
@@ -1145,38 +1141,38 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.dependent_tool_calls > 1 && !s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r202"));
     }
-    if (s.role == "extract" || s.role == "format") && !s.needs_chain_of_thought {
+    if (role == "extract" || role == "format") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r203"));
     }
-    if (s.role == "reason" || s.role == "tool_call")
+    if (role == "reason" || role == "tool_call")
         && (15888..47512).contains(&tokens)
         && !s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r204"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && (48737..108510).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r205"));
     }
-    if (s.role == "summarize" || s.role == "reason") && s.dependent_tool_calls > 1 {
+    if (role == "summarize" || role == "reason") && s.dependent_tool_calls > 1 {
         return guarded(s, "cheap", Some("r206"));
     }
-    if (s.role == "summarize" || s.role == "extract")
+    if (role == "summarize" || role == "extract")
         && (4022..54188).contains(&tokens)
         && s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r207"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && (1031..32780).contains(&tokens)
         && s.dependent_tool_calls > 6
         && s.needs_chain_of_thought
     {
         return guarded(s, "cheap", Some("r208"));
     }
-    if (s.role == "extract" || s.role == "tool_call") && s.needs_chain_of_thought {
+    if (role == "extract" || role == "tool_call") && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r209"));
     }
     if (9786..68204).contains(&tokens)
@@ -1190,14 +1186,14 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r211"));
     }
-    if (s.role == "summarize" || s.role == "format")
+    if (role == "summarize" || role == "format")
         && (21421..53684).contains(&tokens)
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r212"));
     }
-    if (s.role == "classify" || s.role == "plan")
+    if (role == "classify" || role == "plan")
         && (36142..40779).contains(&tokens)
         && s.dependent_tool_calls > 8
         && !s.needs_chain_of_thought
@@ -1205,17 +1201,17 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r213"));
     }
-    if (s.role == "summarize" || s.role == "format") && (7517..36565).contains(&tokens) {
+    if (role == "summarize" || role == "format") && (7517..36565).contains(&tokens) {
         return guarded(s, "cheap", Some("r214"));
     }
-    if (s.role == "format" || s.role == "summarize")
+    if (role == "format" || role == "summarize")
         && (40997..99779).contains(&tokens)
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r215"));
     }
-    if (s.role == "summarize" || s.role == "extract") && (37681..58987).contains(&tokens) {
+    if (role == "summarize" || role == "extract") && (37681..58987).contains(&tokens) {
         return guarded(s, "premium", Some("r216"));
     }
     if s.dependent_tool_calls > 5 && s.needs_chain_of_thought {
@@ -1224,32 +1220,32 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (27444..77411).contains(&tokens) && s.dependent_tool_calls > 8 && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r218"));
     }
-    if (s.role == "summarize" || s.role == "reason")
+    if (role == "summarize" || role == "reason")
         && (14105..33655).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "cheap", Some("r219"));
     }
-    if s.role == "extract" && (4023..17007).contains(&tokens) && !s.needs_chain_of_thought {
+    if role == "extract" && (4023..17007).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r220"));
     }
-    if s.role == "reason"
+    if role == "reason"
         && (35426..52754).contains(&tokens)
         && s.dependent_tool_calls > 0
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r221"));
     }
-    if (s.role == "format" || s.role == "tool_call") && (17836..35181).contains(&tokens) {
+    if (role == "format" || role == "tool_call") && (17836..35181).contains(&tokens) {
         return guarded(s, "premium", Some("r222"));
     }
-    if s.role == "extract" && (18910..31443).contains(&tokens) && !s.needs_chain_of_thought {
+    if role == "extract" && (18910..31443).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r223"));
     }
     if s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "premium", Some("r224"));
     }
-    if (s.role == "summarize" || s.role == "reason") && (5393..10457).contains(&tokens) {
+    if (role == "summarize" || role == "reason") && (5393..10457).contains(&tokens) {
         return guarded(s, "premium", Some("r225"));
     }
     if (31304..87704).contains(&tokens)
@@ -1257,95 +1253,94 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r226"));
     }
-    if s.role == "summarize" && s.output_must_be_json {
+    if role == "summarize" && s.output_must_be_json {
         return guarded(s, "standard", Some("r227"));
     }
-    if (s.role == "summarize" || s.role == "reason")
+    if (role == "summarize" || role == "reason")
         && s.dependent_tool_calls > 9
         && !s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r228"));
     }
-    if s.role == "extract" && (28047..49194).contains(&tokens) {
+    if role == "extract" && (28047..49194).contains(&tokens) {
         return guarded(s, "cheap", Some("r229"));
     }
-    if (s.role == "summarize" || s.role == "format") && (16625..23150).contains(&tokens) {
+    if (role == "summarize" || role == "format") && (16625..23150).contains(&tokens) {
         return guarded(s, "standard", Some("r230"));
     }
-    if s.role == "format"
-        && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
+    if role == "format" && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r231"));
     }
-    if (s.role == "format" || s.role == "plan") && (18199..51124).contains(&tokens) {
+    if (role == "format" || role == "plan") && (18199..51124).contains(&tokens) {
         return guarded(s, "cheap", Some("r232"));
     }
-    if (s.role == "extract" || s.role == "classify")
+    if (role == "extract" || role == "classify")
         && (18232..47808).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "standard", Some("r233"));
     }
-    if (s.role == "reason" || s.role == "plan")
+    if (role == "reason" || role == "plan")
         && s.dependent_tool_calls > 6
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "cheap", Some("r234"));
     }
-    if (s.role == "reason" || s.role == "summarize")
+    if (role == "reason" || role == "summarize")
         && (37599..69701).contains(&tokens)
         && s.dependent_tool_calls > 3
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r235"));
     }
-    if s.role == "plan" && (20710..69209).contains(&tokens) && s.dependent_tool_calls > 6 {
+    if role == "plan" && (20710..69209).contains(&tokens) && s.dependent_tool_calls > 6 {
         return guarded(s, "standard", Some("r236"));
     }
-    if s.role == "extract" && s.needs_chain_of_thought {
+    if role == "extract" && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r237"));
     }
-    if (s.role == "summarize" || s.role == "plan")
+    if (role == "summarize" || role == "plan")
         && (39570..92523).contains(&tokens)
         && s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r238"));
     }
-    if (s.role == "extract" || s.role == "format") && (56826..74914).contains(&tokens) {
+    if (role == "extract" || role == "format") && (56826..74914).contains(&tokens) {
         return guarded(s, "cheap", Some("r239"));
     }
-    if (s.role == "extract" || s.role == "summarize") && !s.needs_chain_of_thought {
+    if (role == "extract" || role == "summarize") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r240"));
     }
-    if s.role == "reason" && (41983..67008).contains(&tokens) && s.needs_chain_of_thought {
+    if role == "reason" && (41983..67008).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r241"));
     }
-    if (s.role == "classify" || s.role == "extract")
+    if (role == "classify" || role == "extract")
         && (22290..23227).contains(&tokens)
         && s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r242"));
     }
-    if s.role == "tool_call" && s.dependent_tool_calls > 3 && !s.needs_chain_of_thought {
+    if role == "tool_call" && s.dependent_tool_calls > 3 && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r243"));
     }
-    if (s.role == "tool_call" || s.role == "summarize") && (13913..62879).contains(&tokens) {
+    if (role == "tool_call" || role == "summarize") && (13913..62879).contains(&tokens) {
         return guarded(s, "cheap", Some("r244"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && (56811..91722).contains(&tokens)
         && s.needs_chain_of_thought
         && s.output_must_be_json
     {
         return guarded(s, "premium", Some("r245"));
     }
-    if (s.role == "reason" || s.role == "extract") && s.dependent_tool_calls > 9 {
+    if (role == "reason" || role == "extract") && s.dependent_tool_calls > 9 {
         return guarded(s, "premium", Some("r246"));
     }
-    if (s.role == "format" || s.role == "plan") && s.dependent_tool_calls > 5 {
+    if (role == "format" || role == "plan") && s.dependent_tool_calls > 5 {
         return guarded(s, "standard", Some("r247"));
     }
-    if (s.role == "tool_call" || s.role == "extract")
+    if (role == "tool_call" || role == "extract")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r248"));
@@ -1355,7 +1350,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "cheap", Some("r249"));
     }
-    if (s.role == "plan" || s.role == "reason") && (31862..36356).contains(&tokens) {
+    if (role == "plan" || role == "reason") && (31862..36356).contains(&tokens) {
         return guarded(s, "cheap", Some("r250"));
     }
     if s.output_must_be_json
@@ -1363,7 +1358,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r251"));
     }
-    if (s.role == "extract" || s.role == "format")
+    if (role == "extract" || role == "format")
         && (8718..48920).contains(&tokens)
         && s.dependent_tool_calls > 7
         && !s.needs_chain_of_thought
@@ -1376,7 +1371,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (54597..93816).contains(&tokens) && s.dependent_tool_calls > 2 {
         return guarded(s, "premium", Some("r254"));
     }
-    if (s.role == "summarize" || s.role == "extract") && (55389..57600).contains(&tokens) {
+    if (role == "summarize" || role == "extract") && (55389..57600).contains(&tokens) {
         return guarded(s, "standard", Some("r255"));
     }
     if (21559..43974).contains(&tokens) && s.needs_chain_of_thought {
@@ -1385,81 +1380,81 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (49614..105460).contains(&tokens) && s.dependent_tool_calls > 1 {
         return guarded(s, "cheap", Some("r257"));
     }
-    if s.role == "summarize" && !s.needs_chain_of_thought {
+    if role == "summarize" && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r258"));
     }
-    if (s.role == "plan" || s.role == "format") && (28195..84895).contains(&tokens) {
+    if (role == "plan" || role == "format") && (28195..84895).contains(&tokens) {
         return guarded(s, "standard", Some("r259"));
     }
-    if (s.role == "format" || s.role == "plan") && (31126..64533).contains(&tokens) {
+    if (role == "format" || role == "plan") && (31126..64533).contains(&tokens) {
         return guarded(s, "cheap", Some("r260"));
     }
-    if (s.role == "tool_call" || s.role == "classify")
+    if (role == "tool_call" || role == "classify")
         && (57023..64838).contains(&tokens)
         && s.dependent_tool_calls > 9
     {
         return guarded(s, "cheap", Some("r261"));
     }
-    if (s.role == "tool_call" || s.role == "reason")
+    if (role == "tool_call" || role == "reason")
         && (39018..77723).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "cheap", Some("r262"));
     }
-    if (s.role == "plan" || s.role == "classify")
+    if (role == "plan" || role == "classify")
         && (46624..65186).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r263"));
     }
-    if s.role == "classify" && (27022..67110).contains(&tokens) && !s.output_must_be_json {
+    if role == "classify" && (27022..67110).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "standard", Some("r264"));
     }
-    if s.role == "format" && s.dependent_tool_calls > 3 {
+    if role == "format" && s.dependent_tool_calls > 3 {
         return guarded(s, "cheap", Some("r265"));
     }
-    if (s.role == "extract" || s.role == "tool_call")
+    if (role == "extract" || role == "tool_call")
         && (47205..82131).contains(&tokens)
         && s.dependent_tool_calls > 5
     {
         return guarded(s, "cheap", Some("r266"));
     }
-    if (s.role == "reason" || s.role == "plan")
+    if (role == "reason" || role == "plan")
         && (37915..73107).contains(&tokens)
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r267"));
     }
-    if (s.role == "format" || s.role == "summarize") && (57251..94453).contains(&tokens) {
+    if (role == "format" || role == "summarize") && (57251..94453).contains(&tokens) {
         return guarded(s, "standard", Some("r268"));
     }
-    if (s.role == "tool_call" || s.role == "format")
+    if (role == "tool_call" || role == "format")
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r269"));
     }
-    if (s.role == "plan" || s.role == "extract")
+    if (role == "plan" || role == "extract")
         && (48891..54841).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r270"));
     }
-    if (s.role == "tool_call" || s.role == "summarize")
+    if (role == "tool_call" || role == "summarize")
         && (34451..81774).contains(&tokens)
         && s.dependent_tool_calls > 0
         && s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r271"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && (58715..78232).contains(&tokens)
         && s.dependent_tool_calls > 3
     {
         return guarded(s, "cheap", Some("r272"));
     }
-    if (s.role == "plan" || s.role == "extract")
+    if (role == "plan" || role == "extract")
         && (58462..117607).contains(&tokens)
         && !s.needs_chain_of_thought
     {
@@ -1470,49 +1465,49 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "cheap", Some("r274"));
     }
-    if (s.role == "summarize" || s.role == "reason")
+    if (role == "summarize" || role == "reason")
         && s.dependent_tool_calls > 1
         && s.output_must_be_json
     {
         return guarded(s, "premium", Some("r275"));
     }
-    if (s.role == "reason" || s.role == "summarize") && s.needs_chain_of_thought {
+    if (role == "reason" || role == "summarize") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r276"));
     }
     if (41422..43764).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r277"));
     }
-    if (s.role == "summarize" || s.role == "reason")
+    if (role == "summarize" || role == "reason")
         && (4356..9505).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r278"));
     }
-    if (s.role == "extract" || s.role == "summarize") && !s.output_must_be_json {
+    if (role == "extract" || role == "summarize") && !s.output_must_be_json {
         return guarded(s, "premium", Some("r279"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && (59827..103456).contains(&tokens)
         && s.needs_chain_of_thought
     {
         return guarded(s, "cheap", Some("r280"));
     }
-    if (s.role == "summarize" || s.role == "plan") && (40460..64127).contains(&tokens) {
+    if (role == "summarize" || role == "plan") && (40460..64127).contains(&tokens) {
         return guarded(s, "cheap", Some("r281"));
     }
-    if s.role == "reason" && !s.needs_chain_of_thought && s.output_must_be_json {
+    if role == "reason" && !s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "cheap", Some("r282"));
     }
-    if (s.role == "classify" || s.role == "plan") && s.needs_chain_of_thought {
+    if (role == "classify" || role == "plan") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r283"));
     }
     if s.dependent_tool_calls > 3 && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r284"));
     }
-    if s.role == "extract" && (7002..31212).contains(&tokens) && !s.needs_chain_of_thought {
+    if role == "extract" && (7002..31212).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r285"));
     }
-    if (s.role == "extract" || s.role == "plan")
+    if (role == "extract" || role == "plan")
         && (31518..82691).contains(&tokens)
         && s.dependent_tool_calls > 4
         && s.needs_chain_of_thought
@@ -1530,10 +1525,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r288"));
     }
-    if (s.role == "tool_call" || s.role == "format") && (44488..99503).contains(&tokens) {
+    if (role == "tool_call" || role == "format") && (44488..99503).contains(&tokens) {
         return guarded(s, "standard", Some("r289"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && s.dependent_tool_calls > 3
         && s.needs_chain_of_thought
     {
@@ -1547,28 +1542,28 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (16811..23891).contains(&tokens) && s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r292"));
     }
-    if (s.role == "extract" || s.role == "classify")
+    if (role == "extract" || role == "classify")
         && (20116..70506).contains(&tokens)
         && s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r293"));
     }
-    if (s.role == "classify" || s.role == "summarize")
+    if (role == "classify" || role == "summarize")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r294"));
     }
-    if (s.role == "classify" || s.role == "tool_call")
+    if (role == "classify" || role == "tool_call")
         && s.dependent_tool_calls > 7
         && s.needs_chain_of_thought
         && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r295"));
     }
-    if (s.role == "tool_call" || s.role == "format") && (9640..21449).contains(&tokens) {
+    if (role == "tool_call" || role == "format") && (9640..21449).contains(&tokens) {
         return guarded(s, "standard", Some("r296"));
     }
-    if s.role == "extract"
+    if role == "extract"
         && (4324..17482).contains(&tokens)
         && s.dependent_tool_calls > 4
         && !s.needs_chain_of_thought
@@ -1576,44 +1571,44 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r297"));
     }
-    if (s.role == "tool_call" || s.role == "plan") && s.needs_chain_of_thought {
+    if (role == "tool_call" || role == "plan") && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r298"));
     }
-    if (s.role == "plan" || s.role == "format")
+    if (role == "plan" || role == "format")
         && (59164..64351).contains(&tokens)
         && s.dependent_tool_calls > 1
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "cheap", Some("r299"));
     }
-    if (s.role == "format" || s.role == "reason")
+    if (role == "format" || role == "reason")
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "cheap", Some("r300"));
     }
-    if (s.role == "summarize" || s.role == "classify") && (16572..21365).contains(&tokens) {
+    if (role == "summarize" || role == "classify") && (16572..21365).contains(&tokens) {
         return guarded(s, "cheap", Some("r301"));
     }
-    if (s.role == "summarize" || s.role == "tool_call")
+    if (role == "summarize" || role == "tool_call")
         && (2864..61347).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r302"));
     }
-    if (s.role == "extract" || s.role == "reason")
+    if (role == "extract" || role == "reason")
         && s.dependent_tool_calls > 3
         && !s.output_must_be_json
     {
         return guarded(s, "standard", Some("r303"));
     }
-    if (s.role == "plan" || s.role == "reason") && !s.needs_chain_of_thought {
+    if (role == "plan" || role == "reason") && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r304"));
     }
-    if s.role == "tool_call" && (10304..11607).contains(&tokens) && s.dependent_tool_calls > 1 {
+    if role == "tool_call" && (10304..11607).contains(&tokens) && s.dependent_tool_calls > 1 {
         return guarded(s, "premium", Some("r305"));
     }
-    if (s.role == "reason" || s.role == "extract") && (23381..44148).contains(&tokens) {
+    if (role == "reason" || role == "extract") && (23381..44148).contains(&tokens) {
         return guarded(s, "premium", Some("r306"));
     }
     if (11854..32474).contains(&tokens)
@@ -1622,10 +1617,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r307"));
     }
-    if s.role == "classify" && (2502..50043).contains(&tokens) {
+    if role == "classify" && (2502..50043).contains(&tokens) {
         return guarded(s, "cheap", Some("r308"));
     }
-    if s.role == "reason"
+    if role == "reason"
         && (40797..89594).contains(&tokens)
         && s.dependent_tool_calls > 0
         && !s.output_must_be_json
@@ -1633,13 +1628,13 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r309"));
     }
-    if (s.role == "reason" || s.role == "format") && !s.needs_chain_of_thought {
+    if (role == "reason" || role == "format") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r310"));
     }
-    if (s.role == "format" || s.role == "plan") && s.needs_chain_of_thought {
+    if (role == "format" || role == "plan") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r311"));
     }
-    if (s.role == "plan" || s.role == "reason")
+    if (role == "plan" || role == "reason")
         && s.dependent_tool_calls > 5
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
@@ -1653,53 +1648,53 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (31895..65958).contains(&tokens) && s.dependent_tool_calls > 0 && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r314"));
     }
-    if (s.role == "reason" || s.role == "classify") && (16630..23156).contains(&tokens) {
+    if (role == "reason" || role == "classify") && (16630..23156).contains(&tokens) {
         return guarded(s, "cheap", Some("r315"));
     }
-    if s.role == "summarize" && !s.needs_chain_of_thought && !s.output_must_be_json {
+    if role == "summarize" && !s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r316"));
     }
-    if (s.role == "classify" || s.role == "tool_call")
+    if (role == "classify" || role == "tool_call")
         && (4949..7026).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "cheap", Some("r317"));
     }
-    if (s.role == "summarize" || s.role == "plan")
+    if (role == "summarize" || role == "plan")
         && (29274..35491).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r318"));
     }
-    if (s.role == "extract" || s.role == "tool_call")
+    if (role == "extract" || role == "tool_call")
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r319"));
     }
-    if (s.role == "summarize" || s.role == "reason") && (8199..28426).contains(&tokens) {
+    if (role == "summarize" || role == "reason") && (8199..28426).contains(&tokens) {
         return guarded(s, "cheap", Some("r320"));
     }
-    if (s.role == "classify" || s.role == "extract")
+    if (role == "classify" || role == "extract")
         && s.dependent_tool_calls > 0
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "cheap", Some("r321"));
     }
-    if (s.role == "classify" || s.role == "extract")
+    if (role == "classify" || role == "extract")
         && (25331..65593).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r322"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && (21884..75802).contains(&tokens)
         && s.dependent_tool_calls > 9
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "cheap", Some("r323"));
     }
-    if s.role == "extract"
+    if role == "extract"
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
@@ -1717,46 +1712,46 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r326"));
     }
-    if (s.role == "tool_call" || s.role == "reason")
+    if (role == "tool_call" || role == "reason")
         && (14486..54798).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "cheap", Some("r327"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && (49596..68406).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "premium", Some("r328"));
     }
-    if (s.role == "classify" || s.role == "extract")
+    if (role == "classify" || role == "extract")
         && (57688..63156).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r329"));
     }
-    if (s.role == "extract" || s.role == "plan") && (36843..83870).contains(&tokens) {
+    if (role == "extract" || role == "plan") && (36843..83870).contains(&tokens) {
         return guarded(s, "standard", Some("r330"));
     }
-    if (s.role == "reason" || s.role == "plan") && s.dependent_tool_calls > 3 {
+    if (role == "reason" || role == "plan") && s.dependent_tool_calls > 3 {
         return guarded(s, "standard", Some("r331"));
     }
-    if (s.role == "classify" || s.role == "tool_call") && (47106..70496).contains(&tokens) {
+    if (role == "classify" || role == "tool_call") && (47106..70496).contains(&tokens) {
         return guarded(s, "premium", Some("r332"));
     }
     if (47310..75724).contains(&tokens) && s.dependent_tool_calls > 9 {
         return guarded(s, "premium", Some("r333"));
     }
-    if (s.role == "classify" || s.role == "reason") && (38386..45110).contains(&tokens) {
+    if (role == "classify" || role == "reason") && (38386..45110).contains(&tokens) {
         return guarded(s, "premium", Some("r334"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && (30117..30357).contains(&tokens)
         && s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r335"));
     }
-    if (s.role == "summarize" || s.role == "extract") && s.needs_chain_of_thought {
+    if (role == "summarize" || role == "extract") && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r336"));
     }
     if (50229..83615).contains(&tokens)
@@ -1765,7 +1760,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r337"));
     }
-    if (s.role == "extract" || s.role == "classify") && !s.output_must_be_json {
+    if (role == "extract" || role == "classify") && !s.output_must_be_json {
         return guarded(s, "premium", Some("r338"));
     }
     if (54356..95449).contains(&tokens) && s.dependent_tool_calls > 2 && !s.output_must_be_json {
@@ -1774,29 +1769,29 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (15130..58234).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "standard", Some("r340"));
     }
-    if (s.role == "reason" || s.role == "tool_call") && (40390..69824).contains(&tokens) {
+    if (role == "reason" || role == "tool_call") && (40390..69824).contains(&tokens) {
         return guarded(s, "premium", Some("r341"));
     }
     if (11094..70833).contains(&tokens) && s.dependent_tool_calls > 1 && s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r342"));
     }
-    if (s.role == "classify" || s.role == "summarize")
+    if (role == "classify" || role == "summarize")
         && (43272..88674).contains(&tokens)
         && s.dependent_tool_calls > 7
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r343"));
     }
-    if (s.role == "classify" || s.role == "reason") && s.needs_chain_of_thought {
+    if (role == "classify" || role == "reason") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r344"));
     }
     if (57109..113737).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "premium", Some("r345"));
     }
-    if (s.role == "plan" || s.role == "classify") && s.dependent_tool_calls > 5 {
+    if (role == "plan" || role == "classify") && s.dependent_tool_calls > 5 {
         return guarded(s, "standard", Some("r346"));
     }
-    if (s.role == "extract" || s.role == "reason")
+    if (role == "extract" || role == "reason")
         && (24103..42478).contains(&tokens)
         && s.dependent_tool_calls > 5
         && !s.needs_chain_of_thought
@@ -1807,7 +1802,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (48257..100566).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r348"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && (17164..25273).contains(&tokens)
         && !s.needs_chain_of_thought
     {
@@ -1816,19 +1811,19 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (22..51357).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "premium", Some("r350"));
     }
-    if (s.role == "classify" || s.role == "plan")
+    if (role == "classify" || role == "plan")
         && (24874..84856).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "premium", Some("r351"));
     }
-    if s.role == "tool_call"
+    if role == "tool_call"
         && (55819..96409).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r352"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && s.dependent_tool_calls > 5
         && !s.output_must_be_json
     {
@@ -1840,7 +1835,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r354"));
     }
-    if (s.role == "classify" || s.role == "tool_call") && s.needs_chain_of_thought {
+    if (role == "classify" || role == "tool_call") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r355"));
     }
     if (57411..83576).contains(&tokens)
@@ -1850,7 +1845,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r356"));
     }
-    if (s.role == "summarize" || s.role == "format")
+    if (role == "summarize" || role == "format")
         && s.dependent_tool_calls > 5
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
@@ -1859,7 +1854,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (44828..62505).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "cheap", Some("r358"));
     }
-    if (s.role == "reason" || s.role == "tool_call")
+    if (role == "reason" || role == "tool_call")
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
@@ -1868,31 +1863,31 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if !s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "premium", Some("r360"));
     }
-    if (s.role == "reason" || s.role == "summarize")
+    if (role == "reason" || role == "summarize")
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r361"));
     }
-    if (s.role == "classify" || s.role == "tool_call") && (17386..73764).contains(&tokens) {
+    if (role == "classify" || role == "tool_call") && (17386..73764).contains(&tokens) {
         return guarded(s, "standard", Some("r362"));
     }
-    if (s.role == "plan" || s.role == "tool_call")
+    if (role == "plan" || role == "tool_call")
         && (6789..57618).contains(&tokens)
         && s.dependent_tool_calls > 3
     {
         return guarded(s, "standard", Some("r363"));
     }
-    if s.role == "classify" && (9502..42571).contains(&tokens) && s.output_must_be_json {
+    if role == "classify" && (9502..42571).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "cheap", Some("r364"));
     }
-    if (s.role == "tool_call" || s.role == "plan") && s.dependent_tool_calls > 0 {
+    if (role == "tool_call" || role == "plan") && s.dependent_tool_calls > 0 {
         return guarded(s, "standard", Some("r365"));
     }
-    if (s.role == "format" || s.role == "summarize") && (43385..79830).contains(&tokens) {
+    if (role == "format" || role == "summarize") && (43385..79830).contains(&tokens) {
         return guarded(s, "standard", Some("r366"));
     }
-    if (s.role == "extract" || s.role == "summarize") && s.dependent_tool_calls > 0 {
+    if (role == "extract" || role == "summarize") && s.dependent_tool_calls > 0 {
         return guarded(s, "standard", Some("r367"));
     }
     if (45175..73994).contains(&tokens)
@@ -1900,10 +1895,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r368"));
     }
-    if (s.role == "classify" || s.role == "extract") && !s.output_must_be_json {
+    if (role == "classify" || role == "extract") && !s.output_must_be_json {
         return guarded(s, "premium", Some("r369"));
     }
-    if (s.role == "format" || s.role == "summarize") && s.output_must_be_json {
+    if (role == "format" || role == "summarize") && s.output_must_be_json {
         return guarded(s, "premium", Some("r370"));
     }
     if (25902..68691).contains(&tokens) && s.dependent_tool_calls > 8 {
@@ -1915,19 +1910,19 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (15566..65401).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r373"));
     }
-    if (s.role == "classify" || s.role == "format")
+    if (role == "classify" || role == "format")
         && (24556..73073).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "cheap", Some("r374"));
     }
-    if s.role == "reason" && s.dependent_tool_calls > 3 {
+    if role == "reason" && s.dependent_tool_calls > 3 {
         return guarded(s, "standard", Some("r375"));
     }
-    if (s.role == "reason" || s.role == "format") && s.output_must_be_json {
+    if (role == "reason" || role == "format") && s.output_must_be_json {
         return guarded(s, "cheap", Some("r376"));
     }
-    if (s.role == "summarize" || s.role == "tool_call") && s.dependent_tool_calls > 1 {
+    if (role == "summarize" || role == "tool_call") && s.dependent_tool_calls > 1 {
         return guarded(s, "premium", Some("r377"));
     }
     if !s.needs_chain_of_thought
@@ -1935,42 +1930,42 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r378"));
     }
-    if s.role == "plan" && (25367..38017).contains(&tokens) && s.needs_chain_of_thought {
+    if role == "plan" && (25367..38017).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r379"));
     }
-    if (s.role == "format" || s.role == "reason")
+    if (role == "format" || role == "reason")
         && (53823..54738).contains(&tokens)
         && s.dependent_tool_calls > 9
         && !s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r380"));
     }
-    if (s.role == "classify" || s.role == "reason") && (47025..100367).contains(&tokens) {
+    if (role == "classify" || role == "reason") && (47025..100367).contains(&tokens) {
         return guarded(s, "standard", Some("r381"));
     }
-    if (s.role == "reason" || s.role == "format") && !s.output_must_be_json {
+    if (role == "reason" || role == "format") && !s.output_must_be_json {
         return guarded(s, "standard", Some("r382"));
     }
-    if (s.role == "extract" || s.role == "tool_call")
+    if (role == "extract" || role == "tool_call")
         && (53108..72519).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r383"));
     }
-    if (s.role == "classify" || s.role == "summarize")
+    if (role == "classify" || role == "summarize")
         && (34649..79770).contains(&tokens)
         && s.dependent_tool_calls > 2
     {
         return guarded(s, "premium", Some("r384"));
     }
-    if (s.role == "format" || s.role == "plan")
+    if (role == "format" || role == "plan")
         && (49300..59613).contains(&tokens)
         && s.dependent_tool_calls > 2
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r385"));
     }
-    if (s.role == "format" || s.role == "plan")
+    if (role == "format" || role == "plan")
         && (38639..49835).contains(&tokens)
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
@@ -1983,16 +1978,16 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r387"));
     }
-    if (s.role == "classify" || s.role == "reason") && (46160..67221).contains(&tokens) {
+    if (role == "classify" || role == "reason") && (46160..67221).contains(&tokens) {
         return guarded(s, "cheap", Some("r388"));
     }
-    if (s.role == "classify" || s.role == "extract") && (38968..69843).contains(&tokens) {
+    if (role == "classify" || role == "extract") && (38968..69843).contains(&tokens) {
         return guarded(s, "cheap", Some("r389"));
     }
-    if (s.role == "summarize" || s.role == "plan") && s.dependent_tool_calls > 4 {
+    if (role == "summarize" || role == "plan") && s.dependent_tool_calls > 4 {
         return guarded(s, "standard", Some("r390"));
     }
-    if (s.role == "summarize" || s.role == "tool_call") && (3719..39967).contains(&tokens) {
+    if (role == "summarize" || role == "tool_call") && (3719..39967).contains(&tokens) {
         return guarded(s, "standard", Some("r391"));
     }
     if s.needs_chain_of_thought
@@ -2003,19 +1998,19 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (49285..74385).contains(&tokens) && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r393"));
     }
-    if (s.role == "format" || s.role == "summarize")
+    if (role == "format" || role == "summarize")
         && (28981..49493).contains(&tokens)
         && !s.needs_chain_of_thought
     {
         return guarded(s, "cheap", Some("r394"));
     }
-    if (s.role == "tool_call" || s.role == "plan") && (45729..52701).contains(&tokens) {
+    if (role == "tool_call" || role == "plan") && (45729..52701).contains(&tokens) {
         return guarded(s, "premium", Some("r395"));
     }
     if s.dependent_tool_calls > 6 && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r396"));
     }
-    if (s.role == "format" || s.role == "plan")
+    if (role == "format" || role == "plan")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r397"));
@@ -2028,28 +2023,26 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r399"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && (3848..61482).contains(&tokens)
         && s.dependent_tool_calls > 7
     {
         return guarded(s, "premium", Some("r400"));
     }
-    if (s.role == "summarize" || s.role == "format") && s.dependent_tool_calls > 1 {
+    if (role == "summarize" || role == "format") && s.dependent_tool_calls > 1 {
         return guarded(s, "premium", Some("r401"));
     }
-    if (s.role == "reason" || s.role == "format")
+    if (role == "reason" || role == "format")
         && (56281..66676).contains(&tokens)
         && !s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r402"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
-        && s.needs_chain_of_thought
-        && !s.output_must_be_json
+    if (role == "tool_call" || role == "plan") && s.needs_chain_of_thought && !s.output_must_be_json
     {
         return guarded(s, "premium", Some("r403"));
     }
-    if (s.role == "tool_call" || s.role == "extract")
+    if (role == "tool_call" || role == "extract")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r404"));
@@ -2057,32 +2050,32 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (11256..54464).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "premium", Some("r405"));
     }
-    if (s.role == "tool_call" || s.role == "extract")
+    if (role == "tool_call" || role == "extract")
         && (19668..41418).contains(&tokens)
         && s.dependent_tool_calls > 1
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "standard", Some("r406"));
     }
-    if (s.role == "reason" || s.role == "extract") && (34368..36029).contains(&tokens) {
+    if (role == "reason" || role == "extract") && (34368..36029).contains(&tokens) {
         return guarded(s, "cheap", Some("r407"));
     }
-    if (s.role == "extract" || s.role == "tool_call")
+    if (role == "extract" || role == "tool_call")
         && (43206..69543).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r408"));
     }
-    if (s.role == "extract" || s.role == "reason") && s.output_must_be_json {
+    if (role == "extract" || role == "reason") && s.output_must_be_json {
         return guarded(s, "premium", Some("r409"));
     }
     if s.dependent_tool_calls > 6 && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r410"));
     }
-    if (s.role == "reason" || s.role == "extract") && (44015..94964).contains(&tokens) {
+    if (role == "reason" || role == "extract") && (44015..94964).contains(&tokens) {
         return guarded(s, "cheap", Some("r411"));
     }
-    if (s.role == "summarize" || s.role == "format") && (32917..62682).contains(&tokens) {
+    if (role == "summarize" || role == "format") && (32917..62682).contains(&tokens) {
         return guarded(s, "cheap", Some("r412"));
     }
     if s.needs_chain_of_thought
@@ -2091,13 +2084,13 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r413"));
     }
-    if (s.role == "classify" || s.role == "summarize")
+    if (role == "classify" || role == "summarize")
         && s.dependent_tool_calls > 9
         && s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r414"));
     }
-    if (s.role == "plan" || s.role == "extract") && (34306..48629).contains(&tokens) {
+    if (role == "plan" || role == "extract") && (34306..48629).contains(&tokens) {
         return guarded(s, "cheap", Some("r415"));
     }
     if (3676..6588).contains(&tokens)
@@ -2106,40 +2099,40 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r416"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && (35985..36455).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r417"));
     }
-    if (s.role == "format" || s.role == "tool_call")
+    if (role == "format" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r418"));
     }
-    if (s.role == "summarize" || s.role == "classify") && !s.output_must_be_json {
+    if (role == "summarize" || role == "classify") && !s.output_must_be_json {
         return guarded(s, "standard", Some("r419"));
     }
-    if (s.role == "plan" || s.role == "summarize")
+    if (role == "plan" || role == "summarize")
         && (44672..68316).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r420"));
     }
-    if s.role == "reason"
+    if role == "reason"
         && (51358..77688).contains(&tokens)
         && !s.needs_chain_of_thought
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r421"));
     }
-    if (s.role == "summarize" || s.role == "tool_call") && s.output_must_be_json {
+    if (role == "summarize" || role == "tool_call") && s.output_must_be_json {
         return guarded(s, "premium", Some("r422"));
     }
     if (36866..53285).contains(&tokens) && s.dependent_tool_calls > 4 {
         return guarded(s, "cheap", Some("r423"));
     }
-    if (s.role == "extract" || s.role == "reason")
+    if (role == "extract" || role == "reason")
         && (43416..83932).contains(&tokens)
         && s.dependent_tool_calls > 9
     {
@@ -2150,10 +2143,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r425"));
     }
-    if (s.role == "plan" || s.role == "classify") && (5911..41124).contains(&tokens) {
+    if (role == "plan" || role == "classify") && (5911..41124).contains(&tokens) {
         return guarded(s, "premium", Some("r426"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && (7736..32151).contains(&tokens)
         && !s.needs_chain_of_thought
         && s.output_must_be_json
@@ -2161,16 +2154,16 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "cheap", Some("r427"));
     }
-    if s.role == "plan" && s.needs_chain_of_thought {
+    if role == "plan" && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r428"));
     }
-    if (s.role == "plan" || s.role == "reason")
+    if (role == "plan" || role == "reason")
         && (6648..58584).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r429"));
     }
-    if (s.role == "format" || s.role == "plan")
+    if (role == "format" || role == "plan")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
         return guarded(s, "standard", Some("r430"));
@@ -2178,28 +2171,28 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (14621..34462).contains(&tokens) && !s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "cheap", Some("r431"));
     }
-    if (s.role == "extract" || s.role == "classify") && (58173..117488).contains(&tokens) {
+    if (role == "extract" || role == "classify") && (58173..117488).contains(&tokens) {
         return guarded(s, "cheap", Some("r432"));
     }
-    if s.role == "summarize" && (15970..45435).contains(&tokens) && !s.needs_chain_of_thought {
+    if role == "summarize" && (15970..45435).contains(&tokens) && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r433"));
     }
-    if (s.role == "reason" || s.role == "extract")
+    if (role == "reason" || role == "extract")
         && (15750..40154).contains(&tokens)
         && s.dependent_tool_calls > 5
     {
         return guarded(s, "standard", Some("r434"));
     }
-    if (s.role == "reason" || s.role == "format")
+    if (role == "reason" || role == "format")
         && (29445..53920).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "standard", Some("r435"));
     }
-    if (s.role == "tool_call" || s.role == "plan") && s.needs_chain_of_thought {
+    if (role == "tool_call" || role == "plan") && s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r436"));
     }
-    if (s.role == "summarize" || s.role == "plan") && s.needs_chain_of_thought {
+    if (role == "summarize" || role == "plan") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r437"));
     }
     if !s.needs_chain_of_thought && s.output_must_be_json {
@@ -2208,43 +2201,43 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (17024..19406).contains(&tokens) && s.output_must_be_json {
         return guarded(s, "cheap", Some("r439"));
     }
-    if (s.role == "tool_call" || s.role == "plan")
+    if (role == "tool_call" || role == "plan")
         && (44566..94203).contains(&tokens)
         && s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r440"));
     }
-    if (s.role == "classify" || s.role == "reason")
+    if (role == "classify" || role == "reason")
         && (35836..36507).contains(&tokens)
         && !s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r441"));
     }
-    if (s.role == "tool_call" || s.role == "reason") && (47..55558).contains(&tokens) {
+    if (role == "tool_call" || role == "reason") && (47..55558).contains(&tokens) {
         return guarded(s, "standard", Some("r442"));
     }
-    if (s.role == "reason" || s.role == "classify")
+    if (role == "reason" || role == "classify")
         && s.dependent_tool_calls > 1
         && s.output_must_be_json
     {
         return guarded(s, "premium", Some("r443"));
     }
-    if (s.role == "format" || s.role == "summarize") && s.needs_chain_of_thought {
+    if (role == "format" || role == "summarize") && s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r444"));
     }
-    if s.role == "format" && s.needs_chain_of_thought && !s.output_must_be_json {
+    if role == "format" && s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "standard", Some("r445"));
     }
-    if (s.role == "classify" || s.role == "summarize")
+    if (role == "classify" || role == "summarize")
         && (55039..64328).contains(&tokens)
         && !s.needs_chain_of_thought
     {
         return guarded(s, "premium", Some("r446"));
     }
-    if (s.role == "reason" || s.role == "format") && s.dependent_tool_calls > 9 {
+    if (role == "reason" || role == "format") && s.dependent_tool_calls > 9 {
         return guarded(s, "standard", Some("r447"));
     }
-    if (s.role == "summarize" || s.role == "tool_call")
+    if (role == "summarize" || role == "tool_call")
         && (48280..48839).contains(&tokens)
         && s.dependent_tool_calls > 7
     {
@@ -2259,27 +2252,27 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if !s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "premium", Some("r450"));
     }
-    if (s.role == "classify" || s.role == "reason") && s.dependent_tool_calls > 9 {
+    if (role == "classify" || role == "reason") && s.dependent_tool_calls > 9 {
         return guarded(s, "cheap", Some("r451"));
     }
-    if (s.role == "classify" || s.role == "extract")
+    if (role == "classify" || role == "extract")
         && (15988..52889).contains(&tokens)
         && s.dependent_tool_calls > 4
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r452"));
     }
-    if (s.role == "classify" || s.role == "tool_call")
+    if (role == "classify" || role == "tool_call")
         && (42266..83727).contains(&tokens)
         && !s.needs_chain_of_thought
         && !s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r453"));
     }
-    if (s.role == "plan" || s.role == "extract") && !s.needs_chain_of_thought {
+    if (role == "plan" || role == "extract") && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r454"));
     }
-    if (s.role == "format" || s.role == "reason") && (36224..94729).contains(&tokens) {
+    if (role == "format" || role == "reason") && (36224..94729).contains(&tokens) {
         return guarded(s, "cheap", Some("r455"));
     }
     if (59796..90268).contains(&tokens) && !s.needs_chain_of_thought && s.output_must_be_json {
@@ -2288,31 +2281,31 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if s.dependent_tool_calls > 4 && !s.output_must_be_json {
         return guarded(s, "premium", Some("r457"));
     }
-    if (s.role == "extract" || s.role == "plan")
+    if (role == "extract" || role == "plan")
         && s.dependent_tool_calls > 8
         && !s.needs_chain_of_thought
     {
         return guarded(s, "standard", Some("r458"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "premium", Some("r459"));
     }
-    if (s.role == "plan" || s.role == "extract")
+    if (role == "plan" || role == "extract")
         && (23823..80212).contains(&tokens)
         && s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "standard", Some("r460"));
     }
-    if s.role == "extract" && !s.needs_chain_of_thought && s.output_must_be_json {
+    if role == "extract" && !s.needs_chain_of_thought && s.output_must_be_json {
         return guarded(s, "premium", Some("r461"));
     }
     if (50103..109516).contains(&tokens) && s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "cheap", Some("r462"));
     }
-    if (s.role == "plan" || s.role == "format")
+    if (role == "plan" || role == "format")
         && (25241..65977).contains(&tokens)
         && !s.needs_chain_of_thought
     {
@@ -2328,24 +2321,24 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r465"));
     }
-    if (s.role == "format" || s.role == "extract") && (58708..85838).contains(&tokens) {
+    if (role == "format" || role == "extract") && (58708..85838).contains(&tokens) {
         return guarded(s, "premium", Some("r466"));
     }
     if (33218..76169).contains(&tokens) && s.dependent_tool_calls > 2 && !s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r467"));
     }
-    if (s.role == "summarize" || s.role == "classify")
+    if (role == "summarize" || role == "classify")
         && (16983..75762).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "cheap", Some("r468"));
     }
-    if (s.role == "extract" || s.role == "tool_call")
+    if (role == "extract" || role == "tool_call")
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "US")
     {
         return guarded(s, "standard", Some("r469"));
     }
-    if s.role == "summarize"
+    if role == "summarize"
         && (44697..47203).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "UK")
     {
@@ -2354,10 +2347,10 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (57724..94082).contains(&tokens) && s.dependent_tool_calls > 6 {
         return guarded(s, "premium", Some("r471"));
     }
-    if (s.role == "classify" || s.role == "format") && s.needs_chain_of_thought {
+    if (role == "classify" || role == "format") && s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r472"));
     }
-    if (s.role == "classify" || s.role == "format")
+    if (role == "classify" || role == "format")
         && s.dependent_tool_calls > 3
         && !s.needs_chain_of_thought
     {
@@ -2372,27 +2365,27 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "standard", Some("r475"));
     }
-    if (s.role == "classify" || s.role == "summarize")
+    if (role == "classify" || role == "summarize")
         && s.dependent_tool_calls > 1
         && s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "cheap", Some("r476"));
     }
-    if (s.role == "extract" || s.role == "format")
+    if (role == "extract" || role == "format")
         && (1891..26564).contains(&tokens)
         && s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "premium", Some("r477"));
     }
-    if (s.role == "plan" || s.role == "tool_call") && !s.needs_chain_of_thought {
+    if (role == "plan" || role == "tool_call") && !s.needs_chain_of_thought {
         return guarded(s, "cheap", Some("r478"));
     }
-    if s.role == "classify" && (53457..85648).contains(&tokens) && s.dependent_tool_calls > 9 {
+    if role == "classify" && (53457..85648).contains(&tokens) && s.dependent_tool_calls > 9 {
         return guarded(s, "cheap", Some("r479"));
     }
-    if (s.role == "classify" || s.role == "plan")
+    if (role == "classify" || role == "plan")
         && (27888..28799).contains(&tokens)
         && s.dependent_tool_calls > 3
         && s.output_must_be_json
@@ -2403,7 +2396,7 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (39989..84860).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r481"));
     }
-    if (s.role == "plan" || s.role == "classify")
+    if (role == "plan" || role == "classify")
         && !s.output_must_be_json
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
@@ -2414,32 +2407,32 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "cheap", Some("r483"));
     }
-    if s.role == "format" && (51168..109480).contains(&tokens) {
+    if role == "format" && (51168..109480).contains(&tokens) {
         return guarded(s, "standard", Some("r484"));
     }
     if (495..30073).contains(&tokens) && s.needs_chain_of_thought {
         return guarded(s, "standard", Some("r485"));
     }
-    if (s.role == "format" || s.role == "extract")
+    if (role == "format" || role == "extract")
         && (18219..22476).contains(&tokens)
         && s.output_must_be_json
     {
         return guarded(s, "premium", Some("r486"));
     }
-    if (s.role == "reason" || s.role == "tool_call")
+    if (role == "reason" || role == "tool_call")
         && (51185..56981).contains(&tokens)
         && s.dependent_tool_calls > 7
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r487"));
     }
-    if (s.role == "plan" || s.role == "format") && s.dependent_tool_calls > 6 {
+    if (role == "plan" || role == "format") && s.dependent_tool_calls > 6 {
         return guarded(s, "standard", Some("r488"));
     }
-    if (s.role == "plan" || s.role == "extract") && (13597..34382).contains(&tokens) {
+    if (role == "plan" || role == "extract") && (13597..34382).contains(&tokens) {
         return guarded(s, "cheap", Some("r489"));
     }
-    if s.role == "format"
+    if role == "format"
         && !s.needs_chain_of_thought
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
@@ -2450,20 +2443,20 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     {
         return guarded(s, "premium", Some("r491"));
     }
-    if (s.role == "plan" || s.role == "format")
+    if (role == "plan" || role == "format")
         && (20509..79781).contains(&tokens)
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "CA")
     {
         return guarded(s, "standard", Some("r492"));
     }
-    if (s.role == "tool_call" || s.role == "extract")
+    if (role == "tool_call" || role == "extract")
         && (15876..72532).contains(&tokens)
         && s.dependent_tool_calls > 6
         && matches!(s.tags.get("jurisdiction"), Some(TagValue::Str(j)) if j == "EU")
     {
         return guarded(s, "premium", Some("r493"));
     }
-    if (s.role == "tool_call" || s.role == "reason")
+    if (role == "tool_call" || role == "reason")
         && (59046..77528).contains(&tokens)
         && s.output_must_be_json
     {
@@ -2472,16 +2465,16 @@ pub fn generated_500(s: &Step) -> (&'static str, Option<&'static str>) {
     if (40960..61086).contains(&tokens) && !s.needs_chain_of_thought && !s.output_must_be_json {
         return guarded(s, "premium", Some("r495"));
     }
-    if (s.role == "extract" || s.role == "classify") && (20711..24906).contains(&tokens) {
+    if (role == "extract" || role == "classify") && (20711..24906).contains(&tokens) {
         return guarded(s, "premium", Some("r496"));
     }
-    if (s.role == "extract" || s.role == "classify") && s.needs_chain_of_thought {
+    if (role == "extract" || role == "classify") && s.needs_chain_of_thought {
         return guarded(s, "premium", Some("r497"));
     }
-    if (s.role == "tool_call" || s.role == "summarize") && (11887..54085).contains(&tokens) {
+    if (role == "tool_call" || role == "summarize") && (11887..54085).contains(&tokens) {
         return guarded(s, "cheap", Some("r498"));
     }
-    if (s.role == "format" || s.role == "summarize")
+    if (role == "format" || role == "summarize")
         && (56891..93239).contains(&tokens)
         && s.dependent_tool_calls > 4
         && s.needs_chain_of_thought

@@ -97,9 +97,9 @@ impl Rule {
         let mut c = Vec::new();
         if let Some([a, b]) = self.roles {
             let test = if a == b {
-                format!("s.role == \"{a}\"")
+                format!("role == \"{a}\"")
             } else {
-                format!("(s.role == \"{a}\" || s.role == \"{b}\")")
+                format!("(role == \"{a}\" || role == \"{b}\")")
             };
             c.push((format!("role = [\"{a}\", \"{b}\"]"), test));
         }
@@ -171,7 +171,8 @@ pub fn chain_source(name: &str, rules: &[Rule]) -> String {
     let mut src = format!(
         "/// The generated policy of {} rules, written by hand as an if-chain.\n\
          pub fn {name}(s: &Step) -> (&'static str, Option<&'static str>) {{\n\
-         \x20   let tokens = s.input_tokens.unwrap_or(0);\n",
+         \x20   let tokens = s.input_tokens.unwrap_or(0);\n\
+         \x20   let role = s.role.as_str();\n",
         rules.len()
     );
     for (i, r) in rules.iter().enumerate() {
