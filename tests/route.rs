@@ -773,6 +773,66 @@ fn a_guard_without_escalate_to_rejects() {
     );
 }
 
+/// A guard that escalates every step keeps the rule that won. Here the first rule is dropped
+/// by its tag (read on its own), and the next has a condition on another tag, which the step
+/// lacks too: the rule that wins is the one after, with no conditions.
+#[test]
+fn a_guard_escalation_keeps_the_rule_the_tags_leave() {
+    let set = inline(
+        r#"
+[policy]
+name = "tags-then-guard"
+default_tier = "cheap"
+[models.small]
+provider = "mock"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 1.0
+[models.tested]
+provider = "mock"
+input_usd_per_mtok = 2.0
+output_usd_per_mtok = 2.0
+capabilities = ["injection_tested"]
+[tiers]
+cheap = "small"
+premium = "tested"
+[[rules]]
+name = "eu"
+when = { tags = { jurisdiction = "EU" } }
+tier = "cheap"
+[[rules]]
+name = "vip"
+when = { tags = { vip = "EU" } }
+tier = "cheap"
+[[rules]]
+name = "any"
+tier = "cheap"
+[[rules]]
+name = "vip-again"
+when = { tags = { vip = "EU" } }
+tier = "cheap"
+[[guards]]
+name = "always-tested"
+require = ["injection_tested"]
+escalate_to = "premium"
+"#,
+    );
+    let route = |s: Step| {
+        let d = set.route(&s.input_tokens(1)).unwrap();
+        (d.rule().map(String::from), d.tier().to_string(), d.via())
+    };
+    let escalated = |rule: &str| (Some(rule.to_string()), "premium".to_string(), Via::Guard);
+    assert_eq!(route(Step::new("r")), escalated("any"));
+    assert_eq!(route(Step::new("r").tag("vip", "EU")), escalated("vip"));
+    assert_eq!(
+        route(Step::new("r").tag("jurisdiction", "EU")),
+        escalated("eu")
+    );
+    assert_eq!(
+        route(Step::new("r").tag("jurisdiction", "UK").tag("vip", "US")),
+        escalated("any")
+    );
+}
+
 #[test]
 fn a_guard_left_unsatisfied_by_a_later_escalation_rejects_after_the_pass() {
     let set = inline(

@@ -760,6 +760,9 @@ fn decide_from_fast<'p>(
     [mut rules, mut guards]: [u64; 2],
     mut tags: (u64, u64),
 ) -> Result<Decision<'p>, RouteError> {
+    // Tags read on the way here may have dropped the lowest candidate the fast path looked
+    // at: the next one may need the fast path's tag before it can stand.
+    read_as_needed(fast, cp, step, &mut tag_read, &mut rules, &mut guards);
     if let Some(d) = escalated(cp, fast, step, tokens, [rules, guards]) {
         return Ok(d);
     }
