@@ -1,8 +1,8 @@
 //! Rules on tags, under guards that move the step: the rule that wins is the first whose
 //! conditions hold, whichever way the decision reads the tags (the tag most rules test read
 //! with the flags, the others out of line, one rule at a time after a candidate drops), and a
-//! guard that escalates keeps that rule. Checked against a plain reading of the policy on
-//! random policies and steps.
+//! guard that escalates (on every step, on a flag, or on a role) keeps that rule. Checked
+//! against a plain reading of the policy on random policies and steps.
 
 use std::path::Path;
 
@@ -21,12 +21,14 @@ struct Rule {
     premium: bool,
 }
 
-/// What the guard does: nothing, move every step to premium, or move untrusted steps there.
+/// What the guard does: nothing, or move to premium every step, untrusted steps, or steps
+/// of role `r1`.
 #[derive(Debug, Clone, Copy)]
 enum Guard {
     None,
     Always,
     Untrusted,
+    Role,
 }
 
 fn rule() -> impl Strategy<Value = Rule> {
@@ -91,6 +93,7 @@ fn policy_text(rules: &[Rule], guard: Guard) -> String {
         Guard::None => return t,
         Guard::Always => "",
         Guard::Untrusted => "when = { untrusted_input = true }\n",
+        Guard::Role => "when = { role = \"r1\" }\n",
     };
     t + "[[guards]]\nname = \"g\"\n"
         + when
@@ -118,6 +121,7 @@ fn expected(rules: &[Rule], guard: Guard, s: &Step) -> (Option<String>, &'static
         Guard::None => false,
         Guard::Always => true,
         Guard::Untrusted => s.untrusted_input,
+        Guard::Role => s.role == "r1",
     };
     if acts && !premium {
         return (rule, "premium", Via::Guard);
@@ -136,7 +140,7 @@ proptest! {
     #[test]
     fn the_first_rule_whose_tags_hold_wins_and_a_guard_keeps_it(
         rules in prop::collection::vec(rule(), 1..10),
-        guard in prop_oneof![Just(Guard::None), Just(Guard::Always), Just(Guard::Untrusted)],
+        guard in prop_oneof![Just(Guard::None), Just(Guard::Always), Just(Guard::Untrusted), Just(Guard::Role)],
         steps in prop::collection::vec(step(), 24),
     ) {
         let text = policy_text(&rules, guard);

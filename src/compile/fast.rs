@@ -64,7 +64,7 @@ pub(crate) struct FastPath {
     /// [`FastPath::tag`]: when the lowest candidate is among them, the tag is read (0 without
     /// such a tag).
     pub(crate) tag_rows: u64,
-    /// Guards decided by the flag and count columns alone (no role or tag condition): when
+    /// Guards decided by the flag, count and role columns alone (no tag condition): when
     /// such a guard is in a step's guard rows, it holds (its expression aside).
     pub(crate) guard_sure: u64,
     /// Where the guard table's tag columns start among its active columns: where the guards'
@@ -439,11 +439,9 @@ impl FastPath {
                 }
                 ColumnKind::InputTokens(bp) => tokens = Counts::new(bp, per_class()),
                 ColumnKind::DependentToolCalls(bp) => calls = Counts::new(bp, per_class()),
-                ColumnKind::Role => {
-                    roles = per_class().into();
-                    let every = roles.iter().copied().fold(ALL, and);
-                    guard_sure &= every[1];
-                }
+                // The role's class is applied to every decision's rows, so a role condition
+                // leaves a guard sure.
+                ColumnKind::Role => roles = per_class().into(),
                 ColumnKind::Tag(..) => {
                     // A rule some class of the tag does not admit depends on the tag.
                     let masks = per_class();
@@ -545,7 +543,7 @@ impl FastPath {
     /// rules their values admit, and those they leave unsure. One pass over the step's tags
     /// (a map of few entries, whose walk costs less than a search per name), each compared
     /// with the names wanted, until every one is found; a tag the step does not carry is
-    /// missing. Out of line, answering in two registers.
+    /// missing. Out of line.
     #[inline(never)]
     pub(crate) fn read_tags(&self, step: &Step, wanted: u64) -> Pair {
         // Admitted by every tag read, unsure by any.
@@ -616,8 +614,7 @@ impl FastPath {
         [f[0] & t[0] & c[0] & r[0], f[1] & t[1] & c[1] & r[1]]
     }
 
-    /// The rules and guards a role class admits (every row for `u32::MAX`, or with no role
-    /// column).
+    /// The rules and guards a role class admits (every row when no row names a role).
     #[inline(always)]
     pub(crate) fn role(&self, class: u32) -> Pair {
         self.roles.get(class as usize).copied().unwrap_or(ALL)

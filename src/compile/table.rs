@@ -161,7 +161,8 @@ impl TagPartition {
     pub(crate) fn class_of(&self, v: Option<&TagValue>) -> u32 {
         match v {
             // No tag condition holds for NaN (it equals nothing and lies in no range), as for
-            // a missing tag; counted among the numbers it would land below every point.
+            // a missing tag. Here, not in `class_of_value`, which would count it below every
+            // point.
             None => Self::MISSING,
             Some(TagValue::Num(n)) if n.is_nan() => Self::MISSING,
             Some(v) => self.class_of_value(v),

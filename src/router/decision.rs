@@ -835,7 +835,7 @@ fn tags_hold(cp: &CompiledPolicy, step: &Step, row: usize) -> bool {
 }
 
 /// The guard pass's answer when the fast path settled the rule and one guard acts: the
-/// guard surely holds (no role, tag or expression in it), escalates, and every guard that
+/// guard surely holds (no tag or expression in it), escalates, and every guard that
 /// may hold accepts the tier it escalates to, which the step fits. In the guard pass that
 /// guard moves the step there and no other guard moves or rejects it. `None` for anything
 /// else, which the general path settles.
