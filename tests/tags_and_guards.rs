@@ -9,7 +9,14 @@ use std::path::Path;
 use proptest::prelude::*;
 use switchyard::{PolicySet, Step, Via};
 
-const TAGS: [&str; 3] = ["a", "b", "c"];
+/// Names a step's tag is found by among the policy's: short, long, two of one length that
+/// differ only at the end, and one past the 24 bytes held as words.
+const TAGS: [&str; 4] = [
+    "a",
+    "deal_band_eu",
+    "deal_band_uk",
+    "counterparty_jurisdiction_code",
+];
 const ROLES: [&str; 3] = ["r1", "r2", "r3"];
 
 /// A rule: a role condition (one or two roles), tag conditions (tag, allowed values), and
@@ -51,7 +58,7 @@ fn step() -> impl Strategy<Value = Step> {
         prop::sample::select(ROLES.to_vec()),
         prop::collection::vec(
             prop::option::weighted(0.7, prop::sample::select(vec!["x", "y", "z"])),
-            3,
+            TAGS.len(),
         ),
         any::<bool>(),
     )

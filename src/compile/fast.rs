@@ -33,7 +33,7 @@
 //! can.
 
 use super::lower::{Outcome, TagTerm};
-use super::table::{bytes_eq, split_points, ColumnKind, Columns, Flag, Table, TagPartition};
+use super::table::{key_words, split_points, ColumnKind, Columns, Flag, Table, TagPartition};
 use super::{TierFast, RULE_HAS_EXPR};
 use crate::policy::{Condition, TierId};
 use crate::step::{Step, TagValue};
@@ -78,6 +78,8 @@ pub(crate) struct FastPath {
     /// Every tag the rules of [`FastPath::settle`] read, by condition or by a lowered
     /// expression's term, read out of line for such a candidate (at most 64).
     more: Box<[MoreTag]>,
+    /// Finds a step's tag among [`FastPath::more`] by its name.
+    names: TagNames,
     /// Per rule, the tags of [`FastPath::more`] it reads (a bit each).
     more_of: Box<[u64]>,
     /// The `slow` rules the tags of [`FastPath::more`] settle: those with no expression, or
@@ -105,9 +107,12 @@ impl MoreTag {
     /// What a value of the tag admits, and leaves unsure, among the rules.
     #[inline(always)]
     fn of_value(&self, v: &TagValue) -> Pair {
+        // One match on the value's kind (each `match` decodes it again).
         let class = match v {
-            TagValue::Num(n) if !n.is_finite() => self.part.class_count() + non_finite(*n) as usize,
-            _ => self.part.class_of_value(v) as usize,
+            TagValue::Num(n) if n.is_finite() => self.part.class_of_number(*n) as usize,
+            TagValue::Num(n) => self.part.class_count() + non_finite(*n) as usize,
+            TagValue::Str(x) => self.part.class_of_str(x) as usize,
+            TagValue::Bool(b) => self.part.class_of_bool(*b) as usize,
         };
         // Every rule, none unsure, for a class that cannot be (there is none).
         self.masks.get(class).copied().unwrap_or([u64::MAX, 0])
@@ -208,6 +213,106 @@ impl MoreTag {
             masks,
             rows,
         }
+    }
+}
+
+/// The names of [`FastPath::more`]'s tags, looked up by a step's tag name with one load for
+/// its length and a compare of three words, instead of the name compared with each wanted
+/// tag's in turn (a loop that cost a tag read more than finding it in the map).
+#[derive(Debug, Clone)]
+struct TagNames {
+    /// Per name length up to [`NAME_WORDS_HOLD`], the first tag with a name that long
+    /// ([`NO_TAG`]: none).
+    first: [u8; NAME_WORDS_HOLD + 1],
+    /// Per tag: its name's [`name_words`] and the next tag with a name as long.
+    keys: Box<[([u64; 3], u8)]>,
+    /// The tags whose names are longer, each with its index, compared in full.
+    long: Box<[(String, usize)]>,
+}
+
+/// No tag (see [`TagNames`]).
+const NO_TAG: u8 = u8::MAX;
+
+/// The longest name [`name_words`] holds every byte of.
+const NAME_WORDS_HOLD: usize = 24;
+
+/// Three words that hold every byte of a name of up to [`NAME_WORDS_HOLD`] bytes, so that
+/// two names of one length are equal when their words are: bytes [0, 8), [8, 16) and
+/// [n-8, n), the middle one moved back to overlap for a name under 16; a name under 8 is
+/// its [`key_words`], then zeros.
+#[inline(always)]
+fn name_words(b: &[u8]) -> [u64; 3] {
+    let n = b.len();
+    let word = |at: usize| {
+        b.get(at..at + 8).map_or(0, |w| {
+            u64::from_le_bytes(w.try_into().expect("eight bytes"))
+        })
+    };
+    if n >= 8 {
+        [word(0), word((n - 8).min(8)), word(n - 8)]
+    } else {
+        // Read in place: the bytes copied into a word on the stack and loaded back would
+        // stall as the array compare did.
+        [key_words(b)[0], 0, 0]
+    }
+}
+
+impl TagNames {
+    /// The index of names, numbered in order (at most 64).
+    fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> TagNames {
+        let mut first = [NO_TAG; NAME_WORDS_HOLD + 1];
+        let mut last = [NO_TAG; NAME_WORDS_HOLD + 1];
+        let mut keys: Vec<([u64; 3], u8)> = Vec::new();
+        let mut long = Vec::new();
+        for (i, name) in names.into_iter().enumerate() {
+            let n = name.len();
+            keys.push((name_words(name.as_bytes()), NO_TAG));
+            if n > NAME_WORDS_HOLD {
+                long.push((name.to_string(), i));
+                continue;
+            }
+            // Appended to its length's list.
+            match last[n] {
+                NO_TAG => first[n] = i as u8,
+                j => keys[j as usize].1 = i as u8,
+            }
+            last[n] = i as u8;
+        }
+        TagNames {
+            first,
+            keys: keys.into_boxed_slice(),
+            long: long.into_boxed_slice(),
+        }
+    }
+
+    /// The index of the name `k`, if it is one of these.
+    #[inline(always)]
+    fn find(&self, k: &[u8]) -> Option<usize> {
+        let Some(&start) = self.first.get(k.len()) else {
+            return self.find_long(k);
+        };
+        let words = name_words(k);
+        let mut i = start;
+        while let Some(&(w, next)) = self.keys.get(i as usize) {
+            // Word by word: `==` on the arrays compared 16 bytes at once, a load from the
+            // words just stored that the stores cannot forward to (it tripled the time of
+            // a tag read).
+            if (w[0] ^ words[0]) | (w[1] ^ words[1]) | (w[2] ^ words[2]) == 0 {
+                return Some(i as usize);
+            }
+            i = next;
+        }
+        None
+    }
+
+    /// [`TagNames::find`] for a name longer than the words hold.
+    #[cold]
+    #[inline(never)]
+    fn find_long(&self, k: &[u8]) -> Option<usize> {
+        self.long
+            .iter()
+            .find(|(name, _)| name.as_bytes() == k)
+            .map(|&(_, i)| i)
     }
 }
 
@@ -525,6 +630,7 @@ impl FastPath {
                         .fold(0u64, |m, (i, _)| m | 1 << i)
                 })
                 .collect(),
+            names: TagNames::new(more.iter().map(|t| t.name.as_str())),
             more,
             settle,
         })
@@ -541,9 +647,9 @@ impl FastPath {
 
     /// Reads the `wanted` tags of [`FastPath::more`] (bits from [`FastPath::tags_of`]): the
     /// rules their values admit, and those they leave unsure. One pass over the step's tags
-    /// (a map of few entries, whose walk costs less than a search per name), each compared
-    /// with the names wanted, until every one is found; a tag the step does not carry is
-    /// missing. Out of line.
+    /// (a map of few entries, whose walk costs less than a search per name), each looked up
+    /// among the names of [`FastPath::more`] ([`TagNames`]), until every one wanted is found;
+    /// a tag the step does not carry is missing. Out of line.
     #[inline(never)]
     pub(crate) fn read_tags(&self, step: &Step, wanted: u64) -> Pair {
         // Admitted by every tag read, unsure by any.
@@ -552,8 +658,7 @@ impl FastPath {
         let mut seen = 0;
         let tags = &step.tags;
         // One or two tags are the first and the last, found with no iterator to set up, and
-        // looked at side by side (a name is in a map once, so each is matched against every
-        // wanted name).
+        // looked at side by side (a name is in a map once, so each may be any wanted one).
         if tags.len() <= 2 {
             if let Some((k, v)) = tags.first_key_value() {
                 let (bit, m) = self.entry(k, v, wanted);
@@ -568,14 +673,7 @@ impl FastPath {
                 }
             }
         } else {
-            for (k, v) in tags {
-                let (bit, m) = self.entry(k, v, wanted & !seen);
-                seen |= bit;
-                acc = fold(acc, m);
-                if seen == wanted {
-                    break;
-                }
-            }
+            (seen, acc) = self.walk_tags(step, wanted);
         }
         let mut left = wanted & !seen;
         while left != 0 {
@@ -586,21 +684,32 @@ impl FastPath {
         acc
     }
 
+    /// [`FastPath::read_tags`] for a step of three tags or more, apart so that the common
+    /// case keeps fewer registers: the tags found, and what they admit and leave unsure.
+    #[inline(never)]
+    fn walk_tags(&self, step: &Step, wanted: u64) -> (u64, Pair) {
+        let mut acc = [u64::MAX, 0];
+        let mut seen = 0;
+        for (k, v) in &step.tags {
+            let (bit, m) = self.entry(k, v, wanted & !seen);
+            seen |= bit;
+            acc = [acc[0] & m[0], acc[1] | m[1]];
+            if seen == wanted {
+                break;
+            }
+        }
+        (seen, acc)
+    }
+
     /// A step's tag `k` with value `v`, if it is one of the `wanted` tags of
     /// [`FastPath::more`]: its bit, and what its value admits and leaves unsure (no bit, and
     /// every rule, for any other).
     #[inline(always)]
     fn entry(&self, k: &str, v: &TagValue, wanted: u64) -> (u64, Pair) {
-        let mut w = wanted;
-        while w != 0 {
-            let i = w.trailing_zeros() as usize;
-            w &= w - 1;
-            let t = &self.more[i];
-            if bytes_eq(t.name.as_bytes(), k.as_bytes()) {
-                return (1 << i, t.of_value(v));
-            }
+        match self.names.find(k.as_bytes()) {
+            Some(i) if wanted >> i & 1 != 0 => (1 << i, self.more[i].of_value(v)),
+            _ => (0, [u64::MAX, 0]),
         }
-        (0, [u64::MAX, 0])
     }
 
     /// The rules and guards whose flag, count and role conditions hold for a step with these
@@ -623,7 +732,8 @@ impl FastPath {
 
 #[cfg(test)]
 mod tests {
-    use super::{Counts, Pair};
+    use super::{Counts, Pair, TagNames};
+    use proptest::prelude::*;
 
     /// A count's rows for each class, and for `u64::MAX`, which passes the padding too.
     #[test]
@@ -652,6 +762,36 @@ mod tests {
         // A column no row constrains admits every row, whatever the count.
         for x in [0, 1, u64::MAX] {
             assert_eq!(Counts::NONE.rows(x), super::ALL);
+        }
+    }
+
+    proptest! {
+        /// The name index finds each of its names at its place, and nothing for a name one
+        /// byte off, one byte shorter or longer: names of every length around the words'
+        /// edges (8, 16, 24), several of one length, sharing their starts and ends.
+        #[test]
+        fn tag_names_find_exactly_their_names(
+            names in prop::collection::btree_set("[ab_]{0,3}|[ab_]{5,9}|[ab_]{14,18}|[ab_]{22,30}", 0..12),
+            at in any::<usize>(),
+            flip in 1u8..,
+        ) {
+            let names: Vec<String> = names.into_iter().collect();
+            let index = TagNames::new(names.iter().map(String::as_str));
+            let place = |k: &[u8]| names.iter().position(|n| n.as_bytes() == k);
+            for (i, name) in names.iter().enumerate() {
+                prop_assert_eq!(index.find(name.as_bytes()), Some(i), "{:?}", name);
+                let mut near = vec![name.clone().into_bytes()];
+                if !name.is_empty() {
+                    let mut b = name.clone().into_bytes();
+                    b[at % name.len()] ^= flip;
+                    near.push(b);
+                    near.push(name.as_bytes()[..name.len() - 1].to_vec());
+                }
+                near.push(format!("{name}a").into_bytes());
+                for k in near {
+                    prop_assert_eq!(index.find(&k), place(&k), "{:?}", String::from_utf8_lossy(&k));
+                }
+            }
         }
     }
 }

@@ -56,7 +56,7 @@ impl Flag {
 /// words are); the first and last eight bytes of a longer one. From four bytes on there is no
 /// branch on the length: roles of 6, 7 and 9 bytes drawn at random would mispredict one.
 #[inline(always)]
-fn key_words(b: &[u8]) -> [u64; 2] {
+pub(crate) fn key_words(b: &[u8]) -> [u64; 2] {
     let n = b.len();
     let w4 = |i: usize| {
         b.get(i..i + 4).map_or(0, |w| {
@@ -80,30 +80,6 @@ fn key_words(b: &[u8]) -> [u64; 2] {
     }
 }
 
-/// Whether two byte strings are equal, inline instead of a call to `memcmp`, which cost a
-/// decision more than the rest of a role lookup (and a tag read more than its name's
-/// compare): the lengths first; under 8 bytes as [`key_words`]; a longer string eight bytes
-/// at a time, the last eight overlapping (tag names often run past 16).
-#[inline(always)]
-pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n < 8 {
-        return key_words(a) == key_words(b);
-    }
-    let word =
-        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
-    let mut diff = word(a, n - 8) ^ word(b, n - 8);
-    let mut at = 0;
-    while at + 8 < n {
-        diff |= word(a, at) ^ word(b, at);
-        at += 8;
-    }
-    diff == 0
-}
-
 /// How a tag's values split into classes: missing (NaN too, which no condition holds for);
 /// each named string, then any other string; false, true; and numbers split at every named
 /// point (each point its own class, and each open interval between points).
@@ -114,7 +90,12 @@ pub(crate) struct TagPartition {
     /// words found once, rather than each string's bytes read again.
     keys: Vec<(usize, [u64; 2])>,
     points: Vec<f64>,
+    /// The points when there are at most [`FEW_POINTS`], then NaN.
+    few: [f64; FEW_POINTS],
 }
+
+/// How many points [`TagPartition::class_of_number`] counts with no branch.
+const FEW_POINTS: usize = 4;
 
 impl TagPartition {
     /// The class of a missing tag.
@@ -134,7 +115,12 @@ impl TagPartition {
         let mut points: Vec<f64> = points.into_iter().collect();
         points.sort_by(f64::total_cmp);
         points.dedup();
+        let mut few = [f64::NAN; FEW_POINTS];
+        if points.len() <= FEW_POINTS {
+            few[..points.len()].copy_from_slice(&points);
+        }
         TagPartition {
+            few,
             keys: strings
                 .iter()
                 .map(|s| (s.len(), key_words(s.as_bytes())))
@@ -173,37 +159,52 @@ impl TagPartition {
     /// every point: callers class it first).
     #[inline(always)]
     pub(crate) fn class_of_value(&self, v: &TagValue) -> u32 {
-        let s = self.strings.len() as u32;
         match v {
-            TagValue::Str(x) => {
-                let (n, words) = (x.len(), key_words(x.as_bytes()));
-                // A loop rather than `position`, which was left a call. The words are every
-                // byte of a string of up to 16; a longer one is compared in full.
-                let mut i = 0;
-                while let Some(&(len, w)) = self.keys.get(i) {
-                    if len == n && w == words && (n <= 16 || self.strings[i] == *x) {
-                        break;
-                    }
-                    i += 1;
-                }
-                1 + i as u32
-            }
-            TagValue::Bool(b) => 2 + s + u32::from(*b),
-            TagValue::Num(n) => {
-                let p = &self.points[..];
-                // 2i between points i-1 and i, 2i+1 on point i: the points below, plus those
-                // not above. Counted without a branch when there are few.
-                let k = if p.len() <= 8 {
-                    p.iter()
-                        .map(|q| usize::from(q < n) + usize::from(q <= n))
-                        .sum::<usize>()
-                } else {
-                    let i = p.partition_point(|q| q < n);
-                    2 * i + usize::from(i < p.len() && p[i] == *n)
-                };
-                4 + s + k as u32
-            }
+            TagValue::Str(x) => self.class_of_str(x),
+            TagValue::Bool(b) => self.class_of_bool(*b),
+            TagValue::Num(n) => self.class_of_number(*n),
         }
+    }
+
+    /// [`TagPartition::class_of_value`] for a string.
+    #[inline(always)]
+    pub(crate) fn class_of_str(&self, x: &str) -> u32 {
+        let (n, words) = (x.len(), key_words(x.as_bytes()));
+        // A loop rather than `position`, which was left a call. The words are every byte of
+        // a string of up to 16; a longer one is compared in full.
+        let mut i = 0;
+        while let Some(&(len, w)) = self.keys.get(i) {
+            if len == n && w == words && (n <= 16 || self.strings[i] == *x) {
+                break;
+            }
+            i += 1;
+        }
+        1 + i as u32
+    }
+
+    /// [`TagPartition::class_of_value`] for a boolean.
+    #[inline(always)]
+    pub(crate) fn class_of_bool(&self, b: bool) -> u32 {
+        2 + self.strings.len() as u32 + u32::from(b)
+    }
+
+    /// [`TagPartition::class_of_value`] for a number other than NaN.
+    #[inline(always)]
+    pub(crate) fn class_of_number(&self, n: f64) -> u32 {
+        // 2i between points i-1 and i, 2i+1 on point i: the points below, plus those not
+        // above. Up to four, counted over `few` (NaN past the points, below and above no
+        // number) with no branch and no length to test.
+        let k = if self.points.len() <= FEW_POINTS {
+            self.few
+                .iter()
+                .map(|&q| usize::from(q < n) + usize::from(q <= n))
+                .sum::<usize>()
+        } else {
+            let p = &self.points[..];
+            let i = p.partition_point(|&q| q < n);
+            2 * i + usize::from(i < p.len() && p[i] == n)
+        };
+        4 + self.strings.len() as u32 + k as u32
     }
 
     /// A value of each class, to ask each row's condition about the class.
@@ -1268,7 +1269,7 @@ impl Table {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{bytes_eq, count_at_most, Breakpoints, RoleIndex, TagPartition};
+    use super::{count_at_most, Breakpoints, RoleIndex, TagPartition};
     use crate::policy::{NumBound, NumRange, TagTest};
     use crate::step::TagValue;
 
@@ -1279,7 +1280,7 @@ mod tests {
         /// NaN (which meets none).
         #[test]
         fn a_numbers_class_meets_the_conditions_the_number_meets(
-            points in prop::collection::vec(prop_oneof![-3..3i32, -1000..1000i32], 0..6),
+            points in prop::collection::vec(prop_oneof![-3..3i32, -1000..1000i32], 0..12),
             bounds in prop::collection::vec((0usize..8, any::<bool>(), any::<bool>()), 1..6),
             extra in prop::collection::vec(-2000.0..2000.0f64, 0..4),
         ) {
@@ -1315,22 +1316,6 @@ mod tests {
                     );
                 }
             }
-        }
-
-        /// The inline comparison agrees with `==` at every length, on equal strings and on
-        /// strings that differ in one byte anywhere or in length.
-        #[test]
-        fn bytes_eq_is_equality(a in proptest::collection::vec(any::<u8>(), 0..40), at in any::<usize>(), flip in 1u8..) {
-            let mut b = a.clone();
-            prop_assert!(bytes_eq(&a, &b));
-            if !b.is_empty() {
-                let i = at % b.len();
-                b[i] ^= flip;
-                prop_assert_eq!(bytes_eq(&a, &b), a == b);
-                prop_assert!(!bytes_eq(&a, &b));
-            }
-            let shorter = &a[..a.len().saturating_sub(1)];
-            prop_assert_eq!(bytes_eq(&a, shorter), a.as_slice() == shorter);
         }
 
         /// The bucketed search finds the class the binary search finds, for spread points,
