@@ -18,11 +18,16 @@ struct Counting;
 thread_local! {
     // A const-initialised Cell needs no destructor, so using it never allocates.
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static FREES: Cell<u64> = const { Cell::new(0) };
 }
 
 fn count_one() {
     // `try_with`: allocations can happen while a thread's locals are being torn down.
     let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn count_free() {
+    let _ = FREES.try_with(|c| c.set(c.get() + 1));
 }
 
 // SAFETY: every call goes to `System` unchanged; counting touches only a thread-local Cell.
@@ -43,6 +48,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count_free();
         unsafe { System.dealloc(ptr, layout) }
     }
 }
@@ -261,4 +267,29 @@ fn the_counter_sees_allocations() {
     let (allocations, r) = allocations_in(|| router.route(&unknown));
     assert!(r.is_err());
     assert!(allocations > 0);
+}
+
+/// A rejected step's error owns what it allocated, and gives all of it back when dropped,
+/// through `Router::route`, `route_with` and a held set alike.
+#[test]
+fn a_route_error_frees_what_it_allocated() {
+    let router = Router::new(policy_set());
+    let set = router.current();
+    let unknown = Step::new("format").input_tokens(1).workload("nope");
+    black_box(router.route(&unknown).err());
+    let frees = || FREES.with(Cell::get);
+    let before = frees();
+    let (allocations, ()) = allocations_in(|| {
+        for _ in 0..100 {
+            let e = router
+                .route(black_box(&unknown))
+                .expect_err("an unknown workload");
+            assert_eq!(e.kind(), "unknown_workload");
+            drop(e);
+            router.route_with(black_box(&unknown), |r| assert!(black_box(r).is_err()));
+            drop(black_box(set.route(black_box(&unknown))));
+        }
+    });
+    assert!(allocations >= 300, "each error allocates its message");
+    assert_eq!(frees() - before, allocations, "every allocation given back");
 }

@@ -233,26 +233,29 @@ impl Drop for PolicyRef<'_> {
         // a count on this thread's lease, `Router::route`'s: one compare and a decrement.
         if !self.keep.is_null() && !Lease::add_own(self.keep, usize::MAX) {
             // SAFETY: a count taken in `into_owned`, `leased` or `clone`, given back once.
-            unsafe { self.release_shared() }
+            unsafe { Self::release_shared(self.ptr, self.keep) }
         }
     }
 }
 
 impl PolicyRef<'_> {
     /// [`Drop`] for a count on the policy's `Arc`, or on a lease this thread does not hold.
+    /// It takes the two words by value: given the handle's address, the caller would have
+    /// to keep the whole decision in memory, and every decision, this path or not, would
+    /// store it and load it back.
     ///
     /// # Safety
     ///
     /// `keep` is not null, and its count is given back once.
     #[cold]
     #[inline(never)]
-    unsafe fn release_shared(&self) {
-        if self.keep == ARC {
+    unsafe fn release_shared(ptr: NonNull<CompiledPolicy>, keep: *const Lease) {
+        if keep == ARC {
             // SAFETY: the count taken in `into_owned` or `clone`, given back once.
-            unsafe { Arc::decrement_strong_count(self.ptr.as_ptr()) };
+            unsafe { Arc::decrement_strong_count(ptr.as_ptr()) };
         } else {
             // SAFETY: the count taken in `leased` or `clone`, given back once; not null.
-            unsafe { Lease::take(NonNull::new_unchecked(self.keep.cast_mut()), 1) };
+            unsafe { Lease::take(NonNull::new_unchecked(keep.cast_mut()), 1) };
         }
     }
 }
@@ -432,12 +435,18 @@ struct DecisionJson<'a> {
 pub struct RouteError(ManuallyDrop<Box<RouteFailure>>);
 
 impl Drop for RouteError {
-    // Out of line, so the drop glue of a routing `Result` stays a few instructions.
-    #[cold]
-    #[inline(never)]
+    // The box is freed out of line, so the drop glue of a routing `Result` stays a few
+    // instructions; it is handed over by value, so that glue takes no address of the
+    // `Result` (which would keep every decision in memory).
+    #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: dropped once, here; the box is not used after.
-        unsafe { ManuallyDrop::drop(&mut self.0) }
+        #[cold]
+        #[inline(never)]
+        fn free(failure: Box<RouteFailure>) {
+            drop(failure);
+        }
+        // SAFETY: taken once, here; the box is not used after.
+        free(unsafe { ManuallyDrop::take(&mut self.0) })
     }
 }
 

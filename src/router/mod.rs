@@ -558,9 +558,9 @@ impl Router {
                 let set = unsafe { &*set };
                 set.route(step).map(|d| unsafe { d.leased(lease) })
             }
-            None => Self::route_with_uncached(&self.current.load(), step, |r| {
+            None => decision::unspill(Self::route_with_uncached(&self.current.load(), step, |r| {
                 r.map(Decision::into_owned)
-            }),
+            })),
         }
     }
 
