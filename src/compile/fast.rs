@@ -383,6 +383,9 @@ pub(crate) struct Winner {
     pub(crate) tier: u32,
     /// The rule + 1; 0 for the default.
     pub(crate) rule: u32,
+    /// The tier (bits 0..32), and bit 32 when the default wins: a decision's packed tier
+    /// and way, found with one load.
+    pub(crate) tier_default: u64,
     /// The tier's [`TierFast::guard_stop`], copied so the decision reads one entry.
     pub(crate) guard_stop: u64,
     /// The tier's context window plus one (saturating): a step fits when what it needs is
@@ -602,6 +605,7 @@ impl FastPath {
             Winner {
                 tier: tier as u32,
                 rule,
+                tier_default: tier as u32 as u64 | u64::from(rule == 0) << 32,
                 guard_stop: if settled { t.guard_stop } else { 0 },
                 fits_below: if settled {
                     t.context_window.saturating_add(1)

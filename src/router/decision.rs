@@ -645,8 +645,7 @@ pub(crate) fn decide_with_role<'p>(
         // 64 (no candidate) is the default's entry.
         let w = &fast.winners[rules.trailing_zeros() as usize];
         if (lowest & fast.slow) | (guards & w.guard_stop) == 0 && w.fits(need(step, tokens)) {
-            let (tier, rule, via) = picked(w);
-            return Ok(made(cp, step, tokens, tier, via, rule, None));
+            return Ok(made_by(cp, step, tokens, w));
         }
         return unspill(decide_by_tags(
             cp,
@@ -722,8 +721,7 @@ fn decide_by_tags<'p>(
     if lowest & fast.settle != 0 && settled_by_tags(fast, step, lowest, &mut rules, &mut tags) {
         let w = &fast.winners[lowest.trailing_zeros() as usize];
         if guards & w.guard_stop == 0 && w.fits(need(step, tokens)) {
-            let (tier, rule, via) = picked(w);
-            return Ok(made(cp, step, tokens, tier, via, rule, None));
+            return Ok(made_by(cp, step, tokens, w));
         }
     }
     decide_from_fast(cp, fast, step, tokens, read, [rules, guards], tags)
@@ -926,6 +924,29 @@ fn decide_general<'p>(
         }
     }
     unspill(guard_and_fit(cp, step, probe, tokens, (tier, rule, via)))
+}
+
+/// [`made`] for the fast path's winner `w`, by rule or by default with no guard: its tier
+/// and way come packed ([`Winner::tier_default`]), so only whether the step gave expected
+/// output is added.
+#[inline(always)]
+fn made_by<'p>(cp: &'p Arc<CompiledPolicy>, step: &Step, tokens: u64, w: &Winner) -> Decision<'p> {
+    // The winner's bit 32 is the way, as `tier_via` packs it.
+    const _: () = assert!(Via::Rule as u64 == 0 && Via::Default as u64 == 1);
+    let expected = step.expected_output_tokens;
+    let d = Decision {
+        policy: PolicyRef::borrowed(cp),
+        tier_via: w.tier_default | if expected.is_some() { HAS_EXPECTED } else { 0 },
+        rule_guard: u64::from(w.rule),
+        input_tokens: tokens,
+        expected_output_tokens: expected.unwrap_or(0),
+    };
+    debug_assert!({
+        let (tier, rule, via) = picked(w);
+        let m = made(cp, step, tokens, tier, via, rule, None);
+        (m.tier_via, m.rule_guard) == (d.tier_via, d.rule_guard)
+    });
+    d
 }
 
 /// A decision under `cp` for `step`, packed: every way of deciding builds it here.
