@@ -949,7 +949,8 @@ fn made_by<'p>(cp: &'p Arc<CompiledPolicy>, step: &Step, tokens: u64, w: &Winner
     d
 }
 
-/// A decision under `cp` for `step`, packed: every way of deciding builds it here.
+/// A decision under `cp` for `step`, packed: every way of deciding builds it here, but the
+/// fast path's winner ([`made_by`]).
 #[inline(always)]
 fn made<'p>(
     cp: &'p Arc<CompiledPolicy>,
