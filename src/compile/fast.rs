@@ -41,6 +41,12 @@ use crate::step::{Step, TagValue};
 /// The rules' rows (`[0]`) and the guards' rows (`[1]`) one class of a column admits.
 pub(crate) type Pair = [u64; 2];
 
+/// Two tag reads' answers as one: the rules both admit, and those either leaves unsure.
+#[inline(always)]
+fn meet(a: Pair, b: Pair) -> Pair {
+    [a[0] & b[0], a[1] | b[1]]
+}
+
 /// Both tables' rows, before any condition.
 const ALL: Pair = [u64::MAX, u64::MAX];
 
@@ -380,7 +386,6 @@ impl FastTag {
 /// What a decision reads of a winning rule row (or, past the rules, of the default).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Winner {
-    pub(crate) tier: u32,
     /// The rule + 1; 0 for the default.
     pub(crate) rule: u32,
     /// The tier (bits 0..32), and bit 32 when the default wins: a decision's packed tier
@@ -401,6 +406,12 @@ impl Winner {
     #[inline(always)]
     pub(crate) fn fits(&self, need: u64) -> bool {
         need < self.fits_below
+    }
+
+    /// The winner's tier.
+    #[inline(always)]
+    pub(crate) fn tier(&self) -> TierId {
+        self.tier_default as u32 as TierId
     }
 
     /// The winning rule's row; `None` for the default.
@@ -603,7 +614,6 @@ impl FastPath {
             let t = tier_fast[tier];
             let settled = i < 64 || !more_rules;
             Winner {
-                tier: tier as u32,
                 rule,
                 tier_default: tier as u32 as u64 | u64::from(rule == 0) << 32,
                 guard_stop: if settled { t.guard_stop } else { 0 },
@@ -656,8 +666,6 @@ impl FastPath {
     /// a tag the step does not carry is missing. Out of line.
     #[inline(never)]
     pub(crate) fn read_tags(&self, step: &Step, wanted: u64) -> Pair {
-        // Admitted by every tag read, unsure by any.
-        let fold = |a: Pair, b: Pair| [a[0] & b[0], a[1] | b[1]];
         let mut acc = [u64::MAX, 0];
         let mut seen = 0;
         let tags = &step.tags;
@@ -673,7 +681,7 @@ impl FastPath {
                 if let Some((k, v)) = tags.last_key_value() {
                     let (bit, m) = self.entry(k, v, wanted);
                     seen |= bit;
-                    acc = fold(acc, m);
+                    acc = meet(acc, m);
                 }
             }
         } else {
@@ -683,7 +691,7 @@ impl FastPath {
         while left != 0 {
             let i = left.trailing_zeros() as usize;
             left &= left - 1;
-            acc = fold(acc, self.more[i].of_missing());
+            acc = meet(acc, self.more[i].of_missing());
         }
         acc
     }
@@ -697,7 +705,7 @@ impl FastPath {
         for (k, v) in &step.tags {
             let (bit, m) = self.entry(k, v, wanted & !seen);
             seen |= bit;
-            acc = [acc[0] & m[0], acc[1] | m[1]];
+            acc = meet(acc, m);
             if seen == wanted {
                 break;
             }

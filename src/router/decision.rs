@@ -601,7 +601,7 @@ fn picked(w: &Winner) -> (TierId, Option<usize>, Via) {
         Some(_) => Via::Rule,
         None => Via::Default,
     };
-    (w.tier as TierId, rule, via)
+    (w.tier(), rule, via)
 }
 
 /// What a step needs of a model's context window: its input tokens plus its expected
