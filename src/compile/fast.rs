@@ -1,8 +1,9 @@
 //! The common case of a decision, for a policy of at most 64 guards: every column a step is
 //! classed in from its own fields (the flags, the two counts, the role) folded into pairs of
 //! row masks — the first 64 rules' and the guards' side by side, so one lookup per column
-//! serves both tables — and the winning row read from a table indexed by the lowest set
-//! bit, so the default needs no branch.
+//! serves both tables; the flags and count columns of one point share one lookup — and the
+//! winning row read from a table indexed by the lowest set bit, so the default needs no
+//! branch.
 //!
 //! A policy of more rules keeps the same path over its first 64: their lowest candidate is
 //! the lowest of all, and in a real policy (general rules late, a catch-all somewhere) one
@@ -53,11 +54,20 @@ const ALL: Pair = [u64::MAX, u64::MAX];
 /// See the module docs.
 #[derive(Debug, Clone)]
 pub(crate) struct FastPath {
-    /// Per flag combination (chain of thought, JSON, untrusted: bits 0, 1, 2), the rows whose
-    /// flag conditions hold, ANDed with each table's rows.
-    flags: [Pair; 8],
+    /// Per flag combination (chain of thought, JSON, untrusted: bits 0, 1, 2) and class of
+    /// each count column of one point (input tokens: bit 3, dependent tool calls: bit 4),
+    /// the rows whose flag and count conditions hold, ANDed with each table's rows: the
+    /// common policy's counts cost a comparison each and share the flags' lookup.
+    flags: [Pair; 32],
+    /// The points of the count columns folded into [`FastPath::flags`]: a count at or past
+    /// its point sets the column's bit.
+    points: [u64; 2],
+    /// The count columns, read apart when [`FastPath::wide`] (else folded into
+    /// [`FastPath::flags`], and no rows left out here).
     tokens: Counts,
     calls: Counts,
+    /// Some count column has more than one point: the flags' lookup holds the flags only.
+    wide: bool,
     /// Per role class (empty when no row names a role).
     roles: Box<[Pair]>,
     /// Rules the general path must settle: those with an expression or a condition on a tag
@@ -480,6 +490,14 @@ impl Counts {
         }
     }
 
+    /// The column's one point and rows per class, when it has one point (or none).
+    fn one(&self) -> Option<(u64, [Pair; 2])> {
+        match self {
+            Counts::One { point, masks } => Some((*point, *masks)),
+            _ => None,
+        }
+    }
+
     #[inline(always)]
     fn rows(&self, x: u64) -> Pair {
         match self {
@@ -518,7 +536,7 @@ impl FastPath {
             [rules.class_rows(col, class), guards.class_rows(col, class)]
         };
         let and = |a: Pair, b: Pair| [a[0] & b[0], a[1] & b[1]];
-        let mut flags = [[rules.all_rows(0), guards.all_rows(0)]; 8];
+        let mut flags = [[rules.all_rows(0), guards.all_rows(0)]; 32];
         let mut tokens = Counts::NONE;
         let mut calls = Counts::NONE;
         let mut roles: Box<[Pair]> = Box::new([]);
@@ -624,10 +642,28 @@ impl FastPath {
                 },
             }
         });
+        // Count columns of one point each join the flags' lookup; with a wider one, both
+        // are read apart.
+        let mut points = [u64::MAX; 2];
+        let wide = match (tokens.one(), calls.one()) {
+            (Some(t), Some(c)) => {
+                for (k, (point, masks)) in [t, c].into_iter().enumerate() {
+                    points[k] = point;
+                    for (i, m) in flags.iter_mut().enumerate() {
+                        *m = and(*m, masks[i >> (3 + k) & 1]);
+                    }
+                }
+                (tokens, calls) = (Counts::NONE, Counts::NONE);
+                false
+            }
+            _ => true,
+        };
         Some(FastPath {
             flags,
+            points,
             tokens,
             calls,
+            wide,
             roles,
             slow,
             tag,
@@ -728,11 +764,18 @@ impl FastPath {
     /// flags (see [`FastPath::flags`]), counts and role class.
     #[inline(always)]
     pub(crate) fn rows(&self, flags: usize, input_tokens: u64, calls: u64, role: u32) -> Pair {
-        let f = self.flags[flags & 7];
-        let t = self.tokens.rows(input_tokens);
-        let c = self.calls.rows(calls);
+        let f = if self.wide {
+            let f = self.flags[flags & 7];
+            let t = self.tokens.rows(input_tokens);
+            let c = self.calls.rows(calls);
+            [f[0] & t[0] & c[0], f[1] & t[1] & c[1]]
+        } else {
+            let t = usize::from(self.points[0] <= input_tokens);
+            let c = usize::from(self.points[1] <= calls);
+            self.flags[(flags & 7) | t << 3 | c << 4]
+        };
         let r = self.role(role);
-        [f[0] & t[0] & c[0] & r[0], f[1] & t[1] & c[1] & r[1]]
+        [f[0] & r[0], f[1] & r[1]]
     }
 
     /// The rules and guards a role class admits (every row when no row names a role).
