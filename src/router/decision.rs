@@ -704,7 +704,7 @@ pub(crate) fn unspill(r: Result<Decision<'_>, RouteError>) -> Result<Decision<'_
 /// The rest of a decision the fast path started, first for a lowest candidate its tags
 /// settle ([`FastPath::settle`]: an expression of tag terms among them): they are read, and
 /// when they admit it and leave it sure, and it stands as the fast path's winner would, it
-/// wins with no evaluation. What they read goes on to [`decide_from_fast`] with the rest.
+/// wins with no evaluation. What they read goes on to [`decide_after_tags`] with the rest.
 /// Out of line, so [`decide_with_role`]'s inline path keeps one call for every slow
 /// candidate: a second branch there cost every decision a few instructions.
 #[inline(never)]
@@ -741,6 +741,8 @@ fn decide_after_tags<'p>(
     [mut rules, mut guards]: [u64; 2],
     tags: (u64, u64),
 ) -> Result<Decision<'p>, RouteError> {
+    // Tags read on the way here may have dropped the lowest candidate the fast path looked
+    // at: the next one may need the fast path's tag before it can stand.
     read_as_needed(fast, cp, step, &mut tag_read, &mut rules, &mut guards);
     let w = &fast.winners[rules.trailing_zeros() as usize];
     if (rules & rules.wrapping_neg() & fast.slow) | (guards & w.guard_stop) == 0
@@ -781,14 +783,14 @@ fn settled_by_tags(
     *rules & lowest & !*unsure != 0
 }
 
-/// The rest of a decision the fast path started. The candidate rules are taken in order, as
-/// the table would: a rule the fast path settles wins at once; a slow one its tags settle
-/// ([`FastPath::settle`]) has them read (`tags`: those read already, and the rules they
-/// leave to their expression; see [`settled_by_tags`]) and wins unless they rule it out or
-/// leave it unsure; any other slow one (tag conditions, an expression) is asked its own
-/// conditions, tags first, and wins or drops out. Only when a guard that may hold could act
-/// on the winner's tier, or the step overflows its model, are the guards' remaining columns
-/// read and the guard pass settled in full.
+/// The rest of a decision the fast path started, after [`decide_after_tags`]. The candidate
+/// rules are taken in order, as the table would: a rule the fast path settles wins at once;
+/// a slow one its tags settle ([`FastPath::settle`]) has them read (`tags`: those read
+/// already, and the rules they leave to their expression; see [`settled_by_tags`]) and wins
+/// unless they rule it out or leave it unsure; any other slow one (tag conditions, an
+/// expression) is asked its own conditions, tags first, and wins or drops out. Only when a
+/// guard that may hold could act on the winner's tier, or the step overflows its model, are
+/// the guards' remaining columns read and the guard pass settled in full.
 #[inline(never)]
 fn decide_from_fast<'p>(
     cp: &'p Arc<CompiledPolicy>,
@@ -799,9 +801,7 @@ fn decide_from_fast<'p>(
     [mut rules, mut guards]: [u64; 2],
     mut tags: (u64, u64),
 ) -> Result<Decision<'p>, RouteError> {
-    // Tags read on the way here may have dropped the lowest candidate the fast path looked
-    // at: the next one may need the fast path's tag before it can stand.
-    read_as_needed(fast, cp, step, &mut tag_read, &mut rules, &mut guards);
+    // [`decide_after_tags`] has read the fast path's tag if the lowest candidate needs it.
     if let Some(d) = escalated(cp, fast, step, tokens, [rules, guards]) {
         return Ok(d);
     }
