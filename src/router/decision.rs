@@ -641,10 +641,7 @@ pub(crate) fn decide_with_role<'p>(
         // The fast path's tag is read only when the lowest candidate has a condition on it.
         let mut tag_read = false;
         read_as_needed(fast, cp, step, &mut tag_read, &mut rules, &mut guards);
-        let lowest = rules & rules.wrapping_neg();
-        // 64 (no candidate) is the default's entry.
-        let w = &fast.winners[rules.trailing_zeros() as usize];
-        if (lowest & fast.slow) | (guards & w.guard_stop) == 0 && w.fits(need(step, tokens)) {
+        if let Some(w) = standing(fast, step, tokens, [rules, guards]) {
             return Ok(made_by(cp, step, tokens, w));
         }
         return unspill(decide_by_tags(
@@ -657,6 +654,22 @@ pub(crate) fn decide_with_role<'p>(
         ));
     }
     decide_general(cp, step, role, 0)
+}
+
+/// The fast path's winner for these candidate rules and guards, when it stands as it is: the
+/// lowest candidate (or, with none, the default) needs nothing the fast path leaves out, no
+/// candidate guard can act on its tier, and the step fits the tier's model.
+#[inline(always)]
+fn standing<'f>(
+    fast: &'f FastPath,
+    step: &Step,
+    tokens: u64,
+    [rules, guards]: [u64; 2],
+) -> Option<&'f Winner> {
+    let lowest = rules & rules.wrapping_neg();
+    // 64 (no candidate) is the default's entry.
+    let w = &fast.winners[rules.trailing_zeros() as usize];
+    ((lowest & fast.slow) | (guards & w.guard_stop) == 0 && w.fits(need(step, tokens))).then_some(w)
 }
 
 /// Reads the fast path's tag when the lowest candidate rule has a condition on it and it
@@ -744,10 +757,7 @@ fn decide_after_tags<'p>(
     // Tags read on the way here may have dropped the lowest candidate the fast path looked
     // at: the next one may need the fast path's tag before it can stand.
     read_as_needed(fast, cp, step, &mut tag_read, &mut rules, &mut guards);
-    let w = &fast.winners[rules.trailing_zeros() as usize];
-    if (rules & rules.wrapping_neg() & fast.slow) | (guards & w.guard_stop) == 0
-        && w.fits(need(step, tokens))
-    {
+    if let Some(w) = standing(fast, step, tokens, [rules, guards]) {
         return Ok(made_by(cp, step, tokens, w));
     }
     decide_from_fast(
